@@ -1,0 +1,45 @@
+"""The concrete inputs of each rubric item: public ones for fixtures, hidden ones from a secret seed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.inputs import draw, hidden_dims, rng_for
+from grader.rubric import Item
+
+
+def _finish(item: Item, inputs: dict[str, Any], rng_parts: tuple[object, ...]) -> dict[str, Any]:
+    if item.kind == "gradient":
+        # The upstream gradient is drawn in the child once the output's shape is known.
+        inputs["dout_seed"] = int(rng_for(*rng_parts, "dout").integers(0, 2**31 - 1))
+    return inputs
+
+
+def public_cases(assignment: str, item: Item) -> list[dict[str, Any]]:
+    """The inputs published in the fixtures; the same on every machine."""
+    out = []
+    for index, case in enumerate(item.cases):
+        parts = (assignment, item.id, index, "public")
+        out.append(_finish(item, draw(dict(case), rng_for(*parts), item.dims, item.id), parts))
+    return out
+
+
+def hidden_cases(assignment: str, item: Item, seed: str, per_case: int) -> list[dict[str, Any]]:
+    """Fresh inputs with other sizes, drawn from the hidden seed; unknowable without it."""
+    out = []
+    for index, case in enumerate(item.cases):
+        for repeat in range(per_case):
+            parts = (seed, assignment, item.id, index, repeat, "hidden")
+            rng = rng_for(*parts)
+            dims = hidden_dims(item.dims, item.hidden_dims, rng)
+            out.append(_finish(item, draw(dict(case), rng, dims, item.id), parts))
+    return out
+
+
+def request_params(item: Item) -> dict[str, Any]:
+    """The probe's parameters: the rubric's, plus what the child needs to find its target."""
+    params = {k: v for k, v in item.params.items() if k != "parts"}
+    params["target"] = item.qualname
+    if item.kind == "model":  # a model item names a method; the probe needs its class
+        params["class"] = item.qualname.rsplit(".", 1)[0]
+    return params

@@ -1,0 +1,101 @@
+"""Entry point of the sandboxed child: `python -I -m grader.child ROOT CONTROL_FD LOG`.
+
+The child imports the submission from ROOT and serves probe requests one at a
+time. Requests arrive on stdin as lines naming a request folder (request.json,
+inputs.npz); the child writes result.npz and meta.json there and then writes one
+line on the control pipe. The student's prints go to LOG, never to the control
+pipe, so nothing they print can pass for a reply.
+
+Only the standard library, numpy and the grader's own data modules are imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader import codec
+from grader.probes import PROBES, ProbeError
+
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+MAX_MESSAGE_CHARS = 2000
+
+
+def _student_traceback(exc: BaseException, root: str) -> str:
+    """The traceback cut down to the frames in the student's own files."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if os.path.abspath(f.filename).startswith(root + os.sep)]
+    lines = []
+    for f in frames:
+        rel = os.path.relpath(f.filename, root)
+        lines.append(f'  File "{rel}", line {f.lineno}, in {f.name}')
+        if f.line:
+            lines.append(f"    {f.line.strip()}")
+    text = "\n".join(lines)
+    return text[-MAX_MESSAGE_CHARS:]
+
+
+def _resolve(module_name: str, qualname: str) -> Any:
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def serve_one(request_dir: Path, root: str) -> None:
+    request = json.loads((request_dir / "request.json").read_text())
+    meta: dict[str, Any] = {"status": "ok"}
+    started = time.perf_counter()
+    try:
+        inputs = codec.load(request_dir / "inputs.npz")
+        params = dict(request["params"])
+        target = _resolve(request["module"], params.get("class", request["qualname"]))
+        if "forward" in params:
+            params["forward_object"] = _resolve(request["module"], params["forward"])
+        result = PROBES[request["probe"]](target, params, inputs)
+        payload = codec.dumps(result)
+        if len(payload) > MAX_RESULT_BYTES:
+            raise ProbeError(f"the outputs take {len(payload)} bytes, more than the "
+                             f"{MAX_RESULT_BYTES}-byte limit")
+        (request_dir / "result.npz").write_bytes(payload)
+    except (ProbeError, codec.CodecError) as exc:
+        meta = {"status": "bad_return", "message": str(exc)[:MAX_MESSAGE_CHARS]}
+    except NotImplementedError as exc:
+        meta = {"status": "not_implemented", "message": str(exc)[:MAX_MESSAGE_CHARS]}
+    except BaseException as exc:  # noqa: BLE001 - student code may raise anything, SystemExit included
+        meta = {"status": "exception", "error_type": type(exc).__name__,
+                "message": str(exc)[:MAX_MESSAGE_CHARS],
+                "traceback": _student_traceback(exc, root)}
+    meta["duration_s"] = time.perf_counter() - started
+    (request_dir / "meta.json").write_text(json.dumps(meta))
+
+
+def main(argv: list[str]) -> int:
+    root, control_fd, log = os.path.realpath(argv[0]), int(argv[1]), argv[2]
+    control = os.fdopen(control_fd, "w", buffering=1)
+    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    stdin = sys.stdin
+    sys.stdin = open(os.devnull)
+    # The submission comes last on the path: its files cannot shadow numpy or the stdlib.
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != root] + [root]
+    np.seterr(all="ignore")
+    for line in stdin:
+        request_dir = Path(line.strip())
+        serve_one(request_dir, root)
+        control.write("done\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,130 @@
+"""Comparing what a submission returned with what the reference returned.
+
+Pure functions: each returns None when the value is acceptable, or a `Mismatch`
+that says what is wrong in words a student can act on (shape, NaN, value, type).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Why one output is not accepted. `code` is one of: none, type, shape, nonfinite, value, missing."""
+
+    code: str
+    message: str
+
+
+def rel_error(x: Any, y: Any) -> float:
+    """The seeds' relative error: max |x - y| / max(1e-8, |x| + |y|)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.size == 0:
+        return 0.0
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _as_numeric(value: Any) -> np.ndarray | None:
+    if isinstance(value, (bool, np.bool_)):
+        return np.asarray(value)
+    if isinstance(value, (int, float, np.ndarray, np.generic, list)):
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError):
+            return None
+        if arr.dtype.kind in "biuf":
+            return arr
+    return None
+
+
+def compare_value(name: str, got: Any, expected: Any, tolerance: float) -> Mismatch | None:
+    """Compare one output (array, number, or dict of them) with the reference's."""
+    if isinstance(expected, dict):
+        if got is None:
+            return Mismatch("none", f"{name} is None; expected a dict with keys {', '.join(sorted(expected))}")
+        if not isinstance(got, dict):
+            return Mismatch("type", f"{name} is a {type(got).__name__}; expected a dict")
+        for key in sorted(expected):
+            if key not in got:
+                return Mismatch("missing", f"{name} has no entry {key!r}")
+            problem = compare_value(f"{name}[{key!r}]", got[key], expected[key], tolerance)
+            if problem:
+                return problem
+        return None
+    if got is None:
+        return Mismatch("none", f"{name} is None")
+    want = np.asarray(expected)
+    arr = _as_numeric(got)
+    if arr is None:
+        return Mismatch("type", f"{name} is a {type(got).__name__}; expected "
+                                + ("a number" if want.ndim == 0 else f"an array of shape {_shape_text(want.shape)}"))
+    if want.ndim == 0 and arr.size == 1:
+        arr = arr.reshape(())
+    if arr.shape != want.shape:
+        return Mismatch("shape", f"{name} has shape {_shape_text(arr.shape)}; expected {_shape_text(want.shape)}")
+    finite_expected = np.isfinite(want.astype(float))
+    bad = ~np.isfinite(arr.astype(float)) & finite_expected
+    if bad.any():
+        what = "nan" if np.isnan(arr.astype(float)[bad]).any() else "inf"
+        return Mismatch("nonfinite", f"{name} contains {what} ({int(bad.sum())} of {arr.size} entries); "
+                                     "expected finite values")
+    err = rel_error(arr, want)
+    if err > tolerance:
+        return Mismatch("value", f"{name} is off: relative error {err:.1e} (tolerance {tolerance:.0e})")
+    return None
+
+
+def compare_init(name: str, got: Any, expected: dict[str, Any], tolerance: float) -> Mismatch | None:
+    """Initialization is random: compare keys, shapes, constants exactly, and the spread of weights."""
+    if got is None or not isinstance(got, dict):
+        return Mismatch("type", f"{name} is {type(got).__name__}; expected a dict of parameters")
+    missing = sorted(set(expected) - set(got))
+    if missing:
+        return Mismatch("missing", f"{name} has no entry {missing[0]!r}")
+    extra = sorted(set(got) - set(expected))
+    if extra:
+        return Mismatch("missing", f"{name} has an unexpected entry {extra[0]!r}")
+    for key in sorted(expected):
+        want = np.asarray(expected[key], dtype=float)
+        arr = _as_numeric(got[key])
+        if arr is None:
+            return Mismatch("type", f"{name}[{key!r}] is a {type(got[key]).__name__}; expected an array")
+        if arr.shape != want.shape:
+            return Mismatch("shape", f"{name}[{key!r}] has shape {_shape_text(arr.shape)}; "
+                                     f"expected {_shape_text(want.shape)}")
+        if want.size and np.all(want == want.flat[0]):
+            if not np.array_equal(arr, want):
+                return Mismatch("value", f"{name}[{key!r}] should be all {want.flat[0]:g}")
+            continue
+        got_std, want_std = float(np.std(arr)), float(np.std(want))
+        if abs(got_std - want_std) > tolerance * want_std:
+            return Mismatch("value", f"{name}[{key!r}] has standard deviation {got_std:.3g}; "
+                                     f"expected about {want_std:.3g}")
+        if abs(float(np.mean(arr))) > max(tolerance * want_std, 4 * want_std / np.sqrt(arr.size)):
+            return Mismatch("value", f"{name}[{key!r}] has mean {float(np.mean(arr)):.3g}; expected about 0")
+    return None
+
+
+def compare_training(name: str, got: Any, expected: Any, slack: float) -> Mismatch | None:
+    """A loss history is accepted when it has the reference's length, stays finite, and ends near its loss."""
+    arr = _as_numeric(got)
+    want = np.asarray(expected, dtype=float)
+    if arr is None or arr.ndim != 1:
+        return Mismatch("type", f"{name} is not a list of losses")
+    if arr.shape != want.shape:
+        return Mismatch("shape", f"{name} has {arr.size} entries; expected one per iteration, {want.size}")
+    if not np.all(np.isfinite(arr)):
+        return Mismatch("nonfinite", f"{name} contains nan or inf: the training diverged")
+    final, want_final = float(arr[-1]), float(want[-1])
+    if final > want_final * (1 + slack) + 1e-3:
+        return Mismatch("value", f"{name} ends at {final:.4g}; our training ends at {want_final:.4g} "
+                                 "from the same start")
+    return None

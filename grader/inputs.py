@@ -1,0 +1,114 @@
+"""Input specifications (rubric data) -> concrete values, reproducibly.
+
+A rubric describes each argument as a small table instead of a number typed by
+hand, so the same item can be drawn for the public fixtures and again, with other
+shapes, from a hidden seed. Forms (SHAPE is a list of ints, dimension
+names, or products of names such as "A*B"):
+
+    {randn = SHAPE, scale = 1.0, shift = 0.0}   normal draws
+    {rand = SHAPE, low = 0.0, high = 1.0}       uniform draws
+    {randint = HIGH, shape = SHAPE}             integers in [0, HIGH); HIGH may be a dim
+    {linspace = [LO, HI], shape = SHAPE}        evenly spaced, reshaped
+    {ones = SHAPE} / {zeros = SHAPE}            constants
+    {array = [...]}                             a literal array
+    {dim = "N"} / {dims = ["H1", "H2"]}         a dimension's value(s) as int(s)
+    {value = ...}                               any literal, taken as is
+
+Any other table is a plain dict whose values are specs in turn; numbers, strings,
+booleans and lists are taken as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping
+
+import numpy as np
+
+GENERATORS = {"randn", "rand", "randint", "linspace", "ones", "zeros", "array",
+              "dim", "dims", "value"}
+MODIFIERS = {"scale", "shift", "low", "high", "shape"}
+
+
+class SpecError(ValueError):
+    """An input specification in a rubric is malformed."""
+
+
+def rng_for(*parts: object) -> np.random.Generator:
+    """A generator seeded from the parts' text, so a name always draws the same numbers."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:16], "little"))
+
+
+def _shape(spec: Any, dims: Mapping[str, int], where: str) -> tuple[int, ...]:
+    if not isinstance(spec, list):
+        raise SpecError(f"{where}: a shape is a list of sizes or dimension names, got {spec!r}")
+    return tuple(_size(s, dims, where) for s in spec)
+
+
+def _size(s: Any, dims: Mapping[str, int], where: str) -> int:
+    if isinstance(s, bool):
+        raise SpecError(f"{where}: {s!r} is not a size")
+    if isinstance(s, int):
+        return s
+    if isinstance(s, str):
+        size = 1
+        for name in s.split("*"):  # "A*B": the product of two dimensions
+            name = name.strip()
+            if name not in dims:
+                raise SpecError(f"{where}: unknown dimension {name!r}; declare it under the item's dims")
+            size *= dims[name]
+        return size
+    raise SpecError(f"{where}: {s!r} is not a size")
+
+
+def is_generator(spec: Any) -> bool:
+    return isinstance(spec, dict) and bool(GENERATORS & spec.keys())
+
+
+def draw(spec: Any, rng: np.random.Generator, dims: Mapping[str, int], where: str = "input") -> Any:
+    """Turn one specification into a value, drawing random numbers from rng."""
+    if isinstance(spec, dict) and not is_generator(spec):
+        return {k: draw(v, rng, dims, f"{where}.{k}") for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [draw(v, rng, dims, f"{where}[{i}]") for i, v in enumerate(spec)]
+    if not isinstance(spec, dict):
+        return spec
+    kinds = GENERATORS & spec.keys()
+    if len(kinds) != 1:
+        raise SpecError(f"{where}: give exactly one of {sorted(GENERATORS)}, got {sorted(kinds)}")
+    kind = kinds.pop()
+    unknown = spec.keys() - {kind} - MODIFIERS
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {sorted(unknown)} beside {kind!r}")
+    arg = spec[kind]
+    if kind == "randn":
+        return spec.get("shift", 0.0) + spec.get("scale", 1.0) * rng.standard_normal(_shape(arg, dims, where))
+    if kind == "rand":
+        return rng.uniform(spec.get("low", 0.0), spec.get("high", 1.0), _shape(arg, dims, where))
+    if kind == "randint":
+        return rng.integers(0, _size(arg, dims, where), _shape(spec.get("shape", []), dims, where))
+    if kind == "linspace":
+        shape = _shape(spec.get("shape"), dims, where)
+        return np.linspace(arg[0], arg[1], num=int(np.prod(shape))).reshape(shape)
+    if kind == "ones":
+        return np.ones(_shape(arg, dims, where))
+    if kind == "zeros":
+        return np.zeros(_shape(arg, dims, where))
+    if kind == "array":
+        return np.array(arg)
+    if kind == "dim":
+        return _size(arg, dims, where)
+    if kind == "dims":
+        return [_size(a, dims, where) for a in arg]
+    return arg  # value
+
+
+def hidden_dims(public: Mapping[str, int], ranges: Mapping[str, list[int]],
+                rng: np.random.Generator) -> dict[str, int]:
+    """Dimensions for hidden inputs: each drawn from its range (default: half to twice the public size)."""
+    out = {}
+    for name in sorted(public):
+        lo, hi = ranges.get(name, [max(1, public[name] // 2), max(1, 2 * public[name])])
+        out[name] = int(rng.integers(lo, hi + 1))
+    return out

@@ -1,0 +1,52 @@
+"""Where an assignment's parts live: reference/, student_template/ and fixtures/ of a project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MARKER = "grade.toml"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The three folders one assignment name shares."""
+
+    root: Path
+    name: str
+
+    @property
+    def reference(self) -> Path:
+        return self.root / "reference" / self.name
+
+    @property
+    def template(self) -> Path:
+        return self.root / "student_template" / self.name
+
+    @property
+    def fixtures(self) -> Path:
+        return self.root / "fixtures" / self.name
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder at or above start that holds reference/ or fixtures/."""
+    for folder in [start, *start.parents]:
+        if (folder / "reference").is_dir() or (folder / "fixtures").is_dir():
+            return folder
+    return None
+
+
+def installed_project_root() -> Path | None:
+    """The project this grader was installed from (an editable install or a checkout)."""
+    candidate = Path(__file__).resolve().parent.parent
+    if (candidate / "fixtures").is_dir():
+        return candidate
+    return None
+
+
+def assignments(root: Path) -> list[str]:
+    """Assignment names: the folders of reference/ that have a rubric."""
+    ref = root / "reference"
+    if not ref.is_dir():
+        return []
+    return sorted(p.name for p in ref.iterdir() if (p / "rubric.toml").is_file())

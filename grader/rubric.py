@@ -1,0 +1,188 @@
+"""The rubric file (`rubric.toml`): what is graded, for how many points, and how.
+
+The rubric is data. It is validated when loaded, an unknown key is an error that
+names the key, and nothing in the engine knows any assignment by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+KINDS = ("compare", "gradient", "optimizer", "model")
+MODEL_PROBES = ("init", "loss", "predict", "train")
+
+ASSIGNMENT_KEYS = {"name", "title", "student_packages", "provided", "instructor_only",
+                   "timeout_s", "submission_timeout_s", "hidden_cases"}
+COMMON_ITEM_KEYS = {"id", "title", "points", "kind", "tolerance", "timeout_s", "dims",
+                    "hidden_dims", "case", "modifies", "hint"}
+KIND_KEYS = {
+    "compare": {"params", "returns", "compare"},
+    "gradient": {"params", "forward", "wrt", "grads"},
+    "optimizer": {"state", "steps"},
+    "model": {"probe", "compare", "dtype_args", "final_loss_slack"},
+}
+
+
+class RubricError(ValueError):
+    """The rubric is malformed; the message names the item and the key."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One graded item: a function, a method, or one property of a model class."""
+
+    id: str
+    title: str
+    points: float
+    kind: str
+    module: str
+    qualname: str
+    cases: tuple[Mapping[str, Any], ...]
+    tolerance: Mapping[str, float]
+    dims: Mapping[str, int]
+    hidden_dims: Mapping[str, list[int]]
+    timeout_s: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+    modifies: tuple[str, ...] = ()
+    hint: str = ""
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The separately credited outputs of this item, in order."""
+        return tuple(self.params["parts"])
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe form of the id."""
+        return self.id.replace(":", "__")
+
+    def probe(self) -> str:
+        if self.kind == "compare":
+            return "call"
+        if self.kind == "model":
+            return "model_" + self.params["probe"]
+        return self.kind
+
+
+@dataclass(frozen=True)
+class Rubric:
+    name: str
+    title: str
+    student_packages: tuple[str, ...]
+    provided: tuple[str, ...]
+    instructor_only: tuple[str, ...]
+    submission_timeout_s: float
+    hidden_cases: int
+    items: tuple[Item, ...]
+    sha256: str
+
+    @property
+    def max_total(self) -> float:
+        return sum(i.points for i in self.items)
+
+    def item(self, item_id: str) -> Item:
+        for it in self.items:
+            if it.id == item_id:
+                return it
+        raise KeyError(item_id)
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise RubricError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _require(table: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in table:
+        raise RubricError(f"{where}: missing required key {key!r}")
+    return table[key]
+
+
+def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
+    where = f"item {raw.get('id', '?')!r}"
+    item_id = _require(raw, "id", "an item")
+    kind = _require(raw, "kind", where)
+    if kind not in KINDS:
+        raise RubricError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    _check_keys(raw, COMMON_ITEM_KEYS | KIND_KEYS[kind], where)
+    if ":" not in item_id:
+        raise RubricError(f"{where}: the id must be '<dotted module>:<qualname>'")
+    module, qualname = item_id.split(":", 1)
+    cases = tuple(_require(raw, "case", where))
+    if not cases:
+        raise RubricError(f"{where}: needs at least one [[item.case]]")
+    params: dict[str, Any] = {k: raw[k] for k in KIND_KEYS[kind] if k in raw}
+    if kind == "compare":
+        params["params"] = _require(raw, "params", where)
+        params["returns"] = _require(raw, "returns", where)
+        params["compare"] = _require(raw, "compare", where)
+        params["parts"] = list(params["compare"])
+    elif kind == "gradient":
+        params["params"] = _require(raw, "params", where)
+        params["forward"] = _require(raw, "forward", where)
+        params["wrt"] = _require(raw, "wrt", where)
+        params["grads"] = _require(raw, "grads", where)
+        if len(params["wrt"]) != len(params["grads"]):
+            raise RubricError(f"{where}: wrt and grads must have the same length")
+        params["parts"] = list(params["grads"])
+    elif kind == "optimizer":
+        params["state"] = list(raw.get("state", []))
+        params["steps"] = int(raw.get("steps", 1))
+        params["parts"] = ["next_w"] + [f"config['{k}']" for k in params["state"]]
+    else:
+        probe = _require(raw, "probe", where)
+        if probe not in MODEL_PROBES:
+            raise RubricError(f"{where}: probe {probe!r} is not one of {', '.join(MODEL_PROBES)}")
+        default_compare = {"init": ["params"], "loss": ["scores", "loss", "grads"],
+                           "predict": ["y_pred"], "train": ["loss_history"]}[probe]
+        params["compare"] = list(raw.get("compare", default_compare))
+        params["parts"] = list(params["compare"])
+    tol = raw.get("tolerance", 1e-8)
+    tolerance = dict(tol) if isinstance(tol, dict) else {p: float(tol) for p in params["parts"]}
+    missing = [p for p in params["parts"] if p not in tolerance]
+    if missing:
+        raise RubricError(f"{where}: no tolerance for {missing[0]!r}")
+    points = _require(raw, "points", where)
+    if not isinstance(points, (int, float)) or points < 0:
+        raise RubricError(f"{where}: points must be a non-negative number")
+    return Item(
+        id=item_id, title=str(raw.get("title", qualname)), points=float(points), kind=kind,
+        module=module, qualname=qualname, cases=cases, tolerance=tolerance,
+        dims=dict(raw.get("dims", {})), hidden_dims=dict(raw.get("hidden_dims", {})),
+        timeout_s=float(raw.get("timeout_s", default_timeout)), params=params,
+        modifies=tuple(raw.get("modifies", ())), hint=str(raw.get("hint", "")),
+    )
+
+
+def load(path: Path) -> Rubric:
+    """Read and validate a rubric file."""
+    data = path.read_bytes()
+    try:
+        raw = tomllib.loads(data.decode())
+    except tomllib.TOMLDecodeError as exc:
+        raise RubricError(f"{path}: not valid TOML: {exc}") from exc
+    _check_keys(raw, {"assignment", "item"}, str(path))
+    head = _require(raw, "assignment", str(path))
+    _check_keys(head, ASSIGNMENT_KEYS, f"{path} [assignment]")
+    default_timeout = float(head.get("timeout_s", 10))
+    items = tuple(_item(r, default_timeout) for r in _require(raw, "item", str(path)))
+    ids = [i.id for i in items]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise RubricError(f"{path}: item id {dupes[0]!r} appears twice")
+    return Rubric(
+        name=_require(head, "name", f"{path} [assignment]"),
+        title=str(head.get("title", head["name"])),
+        student_packages=tuple(head.get("student_packages", ())),
+        provided=tuple(head.get("provided", ())),
+        instructor_only=tuple(head.get("instructor_only", ())),
+        submission_timeout_s=float(head.get("submission_timeout_s", 300)),
+        hidden_cases=int(head.get("hidden_cases", 2)),
+        items=items,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )

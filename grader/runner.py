@@ -1,0 +1,43 @@
+"""Running rubric items' cases against one submission (or the reference) in a child."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from grader.cases import request_params
+from grader.rubric import Item
+from grader.sandbox import ChildResult, ChildSession, Limits
+from grader.scratch import copy_submission
+
+
+def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
+              submission_timeout_s: float, timeout_override: float | None = None,
+              limits: Limits = Limits()) -> tuple[dict[str, list[ChildResult]], list[str]]:
+    """Every case of every item, in order, in one child session on a scratch copy of root.
+
+    Returns the results by item id and the paths the copy skipped (links, huge files).
+    Once the whole-submission limit is spent, the remaining cases time out without running.
+    """
+    results: dict[str, list[ChildResult]] = {}
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        scratch = Path(tmp) / "submission"
+        workdir = Path(tmp) / "requests"
+        workdir.mkdir()
+        skipped = copy_submission(root, scratch)
+        deadline = time.monotonic() + submission_timeout_s
+        with ChildSession(scratch, workdir, limits) as session:
+            for item, cases in work:
+                timeout = timeout_override if timeout_override is not None else item.timeout_s
+                out = []
+                for inputs in cases:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        out.append(ChildResult("timeout", meta={"message": "the submission's time limit was spent"}))
+                        continue
+                    out.append(session.run(item.module, item.qualname, item.probe(),
+                                           request_params(item), inputs, min(timeout, remaining)))
+                results[item.id] = out
+    return results, skipped

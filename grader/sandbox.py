@@ -1,0 +1,161 @@
+"""Running a submission's code in a child process the grader can always stop.
+
+One `ChildSession` is one child process serving many probe requests, so numpy is
+imported once per submission rather than once per item. Every request has its
+own wall-clock limit; on a timeout or a crash the whole process group is killed
+and the next request starts a fresh child, so one hanging item never costs the
+others their grade.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader import codec
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one child process."""
+
+    memory_bytes: int = 2 * 1024**3
+    cpu_seconds: int = 600
+    file_bytes: int = 64 * 1024**2
+    processes: int = 64
+    result_bytes: int = 64 * 1024**2
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """What came back from one request: status, decoded outputs and the child's metadata."""
+
+    status: str  # ok | exception | not_implemented | bad_return | timeout | crashed
+    outputs: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+def scrubbed_env(home: Path) -> dict[str, str]:
+    """The only environment the child sees: no secrets, one BLAS thread, paths inside the scratch copy."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+    }
+
+
+def _apply_limits(limits: Limits) -> None:  # runs in the child between fork and exec
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class ChildSession:
+    """A child process rooted at a scratch copy of one submission."""
+
+    def __init__(self, root: Path, workdir: Path, limits: Limits = Limits()) -> None:
+        self.root = root
+        self.workdir = workdir
+        self.limits = limits
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.control: int | None = None
+        self.requests = 0
+        (root / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
+
+    def _start(self) -> None:
+        read_fd, write_fd = os.pipe()
+        log = self.workdir / "child.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=self.root, env=scrubbed_env(self.root / ".home"), pass_fds=(write_fd,),
+            start_new_session=True, preexec_fn=lambda: _apply_limits(self.limits),
+        )
+        os.close(write_fd)
+        self.control = read_fd
+
+    def _kill(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+            if self.proc.stdin:
+                self.proc.stdin.close()
+        if self.control is not None:
+            os.close(self.control)
+        self.proc, self.control = None, None
+
+    def close(self) -> None:
+        self._kill()
+
+    def __enter__(self) -> "ChildSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(self, module: str, qualname: str, probe: str, params: dict[str, Any],
+            inputs: Any, timeout_s: float) -> ChildResult:
+        """Serve one request; never raises for anything the student's code does."""
+        self.requests += 1
+        request_dir = self.workdir / f"r{self.requests:04d}"
+        request_dir.mkdir()
+        (request_dir / "request.json").write_text(json.dumps(
+            {"module": module, "qualname": qualname, "probe": probe, "params": params}))
+        codec.dump(inputs, request_dir / "inputs.npz")
+        if self.proc is None:
+            self._start()
+        assert self.proc is not None and self.proc.stdin is not None and self.control is not None
+        started = time.perf_counter()
+        try:
+            self.proc.stdin.write(f"{request_dir}\n".encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the child died: the read below sees EOF
+        ready, _, _ = select.select([self.control], [], [], timeout_s)
+        reply = os.read(self.control, 64) if ready else None
+        duration = time.perf_counter() - started
+        if reply is None:
+            self._kill()
+            return ChildResult("timeout", duration_s=duration)
+        if not reply:
+            code = self.proc.wait()
+            self._kill()
+            return ChildResult("crashed", meta={"returncode": code}, duration_s=duration)
+        try:
+            meta = json.loads((request_dir / "meta.json").read_text())
+            if not isinstance(meta, dict):
+                raise ValueError("meta is not an object")
+        except (OSError, ValueError):
+            self._kill()
+            return ChildResult("crashed", meta={"message": "the child wrote no readable reply"},
+                               duration_s=duration)
+        status = str(meta.get("status", "crashed"))
+        if status != "ok":
+            return ChildResult(status, meta=meta, duration_s=duration)
+        try:
+            outputs = codec.load(request_dir / "result.npz", max_bytes=self.limits.result_bytes)
+        except (codec.CodecError, OSError) as exc:
+            return ChildResult("bad_return", meta={"message": str(exc)}, duration_s=duration)
+        return ChildResult("ok", outputs=outputs, meta=meta, duration_s=duration)

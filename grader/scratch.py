@@ -1,0 +1,50 @@
+"""Scratch copies of submissions: the child works on a copy, never on the original."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules"}
+MAX_FILE_BYTES = 50 * 1024**2
+MAX_TOTAL_BYTES = 200 * 1024**2
+
+
+class ScratchError(ValueError):
+    """The submission cannot be copied (too large, unreadable)."""
+
+
+def copy_submission(src: Path, dst: Path) -> list[str]:
+    """Copy regular files only; links are skipped and reported, so nothing outside the submission is read."""
+    skipped: list[str] = []
+    total = 0
+    dst.mkdir(parents=True, exist_ok=True)
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        here = Path(dirpath)
+        rel_dir = here.relative_to(src)
+        kept = []
+        for d in sorted(dirnames):
+            if d in SKIP_DIRS:
+                continue
+            if (here / d).is_symlink():
+                skipped.append((rel_dir / d).as_posix())
+                continue
+            kept.append(d)
+        dirnames[:] = kept
+        (dst / rel_dir).mkdir(parents=True, exist_ok=True)
+        for name in sorted(filenames):
+            path = here / name
+            rel = (rel_dir / name).as_posix()
+            if path.is_symlink() or not path.is_file():
+                skipped.append(rel)
+                continue
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                skipped.append(rel)
+                continue
+            total += size
+            if total > MAX_TOTAL_BYTES:
+                raise ScratchError(f"the submission is larger than {MAX_TOTAL_BYTES // 1024**2} MB")
+            shutil.copyfile(path, dst / rel)
+    return skipped

@@ -1,0 +1,48 @@
+"""Shared paths and helpers for the project's own tests."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextlib.contextmanager
+def submission_on_path(root: Path, *top_level: str) -> Iterator[None]:
+    """Import a submission's packages in-process for reference-only tests.
+
+    The reference and the template both define `nndl` and `utils`; clearing them
+    from sys.modules on the way in and out keeps one test's import from leaking
+    into another's.
+    """
+
+    def _forget() -> None:
+        for name in list(sys.modules):
+            if name.split(".")[0] in top_level:
+                del sys.modules[name]
+
+    _forget()
+    sys.path.insert(0, str(root))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(root))
+        _forget()
+
+
+def import_module(root: Path, dotted: str) -> ModuleType:
+    return importlib.import_module(dotted)
+
+
+@pytest.fixture
+def reference_nndl() -> Iterator[Path]:
+    root = ROOT / "reference" / "nndl"
+    with submission_on_path(root, "nndl", "utils"):
+        yield root

@@ -1,0 +1,145 @@
+"""The instructor's build: template and fixtures regenerate deterministically and `--check` catches drift."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from grader import codec
+from grader.build import cli, template
+from grader.cases import public_cases
+from grader.compare import compare_init, compare_value
+from grader.project import Layout
+from grader.rubric import load
+from grader.runner import run_cases
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    for folder in ("reference", "student_template", "fixtures"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    return tmp_path
+
+
+def test_committed_template_and_fixtures_are_up_to_date(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--project", str(ROOT), "--check"]) == 0
+    assert "up to date: nndl" in capsys.readouterr().out
+
+
+def test_rebuild_from_scratch_is_byte_identical(project_copy: Path) -> None:
+    before = {p.relative_to(project_copy).as_posix(): p.read_bytes()
+              for p in sorted(project_copy.rglob("*")) if p.is_file()}
+    shutil.rmtree(project_copy / "student_template")
+    shutil.rmtree(project_copy / "fixtures")
+    assert cli.main(["--project", str(project_copy)]) == 0
+    first = {p.relative_to(project_copy).as_posix(): p.read_bytes()
+             for p in sorted(project_copy.rglob("*")) if p.is_file()}
+    assert cli.main(["--project", str(project_copy)]) == 0
+    second = {p.relative_to(project_copy).as_posix(): p.read_bytes()
+              for p in sorted(project_copy.rglob("*")) if p.is_file()}
+    assert first == second
+    assert first.keys() == before.keys()
+
+
+def test_check_names_the_stale_file_after_a_one_character_solution_change(
+        project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    layers = project_copy / "reference" / "nndl" / "nndl" / "layers.py"
+    source = layers.read_text()
+    line = "    margins = np.maximum(0, x - correct_class_scores[:, np.newaxis] + 1.0)\n"
+    assert source.count(line) == 1
+    layers.write_text(source.replace(line, line.replace("1.0", "2.0")))
+    assert cli.main(["--project", str(project_copy), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "fixtures/nndl/items/nndl.layers__svm_loss.expected.npz" in err
+    assert "fixtures/nndl/manifest.json" in err
+    assert "(reference changed: nndl/layers.py)" in err
+
+
+def test_check_names_a_stale_template_file(project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    optim = project_copy / "reference" / "nndl" / "nndl" / "optim.py"
+    optim.write_text(optim.read_text().replace("Performs vanilla", "Performs plain"))
+    assert cli.main(["--project", str(project_copy), "--check"]) == 1
+    assert "student_template/nndl/nndl/optim.py" in capsys.readouterr().err
+
+
+def test_check_reports_missing_and_extra_files(project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project_copy / "fixtures" / "nndl" / "rubric.toml").unlink()
+    (project_copy / "student_template" / "nndl" / "solution_notes.txt").write_text("x")
+    assert cli.main(["--project", str(project_copy), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "missing: " in err and "fixtures/nndl/rubric.toml" in err
+    assert "extra:   " in err and "solution_notes.txt" in err
+
+
+def test_build_refuses_fixtures_when_the_reference_fails_its_gradient_checks(
+        project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    layers = project_copy / "reference" / "nndl" / "nndl" / "layers.py"
+    source = layers.read_text()
+    layers.write_text(source.replace("    dx = dout * (x > 0)\n", "    dx = dout * (x >= 0) * 1.01\n"))
+    fixtures_before = sorted((project_copy / "fixtures").rglob("*"))
+    assert cli.main(["--project", str(project_copy)]) == 2
+    err = capsys.readouterr().err
+    assert "nndl.layers:relu_backward case 0: dx is off" in err
+    assert "no fixtures written" in err
+    assert sorted((project_copy / "fixtures").rglob("*")) == fixtures_before
+
+
+def test_instructor_only_files_never_reach_the_template() -> None:
+    layout = Layout(ROOT, "nndl")
+    assert not (layout.template / "rubric.toml").exists()
+    for path in layout.template.rglob("*.py"):
+        text = path.read_text()
+        assert template.BEGIN not in text and template.END not in text, path
+
+
+@pytest.mark.parametrize("source, message", [
+    ("x = 1\n# BEGIN SOLUTION\n", "t.py:2: # BEGIN SOLUTION is never closed"),
+    ("# END SOLUTION\n", "t.py:1: # END SOLUTION without a # BEGIN SOLUTION"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n", "t.py:2: # BEGIN SOLUTION inside the region opened at line 1"),
+])
+def test_malformed_solution_markers_are_named(source: str, message: str) -> None:
+    with pytest.raises(template.TemplateError, match=message):
+        template.strip_solutions(source, "t.py")
+
+
+def test_stub_lines_replace_a_region() -> None:
+    source = "def f():\n    # BEGIN SOLUTION\n    # STUB: raise NotImplementedError\n    return 1\n    # END SOLUTION\n"
+    assert template.strip_solutions(source, "t.py") == "def f():\n    raise NotImplementedError\n"
+
+
+def test_every_student_item_in_the_template_is_a_stub() -> None:
+    """Every public case against the untouched template: no item gets a single part right,
+    and every item's function is recorded as the template's, so the grader can say "not attempted"."""
+    layout = Layout(ROOT, "nndl")
+    rubric = load(layout.reference / "rubric.toml")
+    manifest = json.loads((layout.fixtures / "manifest.json").read_text())
+    assert set(manifest["template_fingerprints"]) == {item.id for item in rubric.items}
+    work = [(item, public_cases(rubric.name, item)) for item in rubric.items]
+    results, _ = run_cases(layout.template, work, submission_timeout_s=120)
+    for item in rubric.items:
+        expected = codec.load(layout.fixtures / "items" / f"{item.slug}.expected.npz")["cases"]
+        for part in item.parts:
+            matches = []
+            for result, want in zip(results[item.id], expected):
+                if result.status != "ok":
+                    matches.append(False)
+                    continue
+                got = result.outputs["returned"].get(part)
+                check = compare_init if item.params.get("probe") == "init" else compare_value
+                matches.append(check(part, got, want[part], item.tolerance[part]) is None)
+            assert not all(matches), f"the template already earns {item.id} {part}"
+
+
+def test_fixture_inputs_and_expected_outputs_are_separate_files() -> None:
+    layout = Layout(ROOT, "nndl")
+    rubric = load(layout.reference / "rubric.toml")
+    for item in rubric.items:
+        inputs = codec.load(layout.fixtures / "items" / f"{item.slug}.inputs.npz")
+        expected = codec.load(layout.fixtures / "items" / f"{item.slug}.expected.npz")
+        assert len(inputs["cases"]) == len(expected["cases"]) == len(item.cases)
+        for case in expected["cases"]:
+            assert set(case) == set(item.parts), item.id
