@@ -128,3 +128,38 @@ def compare_training(name: str, got: Any, expected: Any, slack: float) -> Mismat
         return Mismatch("value", f"{name} ends at {final:.4g}; our training ends at {want_final:.4g} "
                                  "from the same start")
     return None
+
+
+# Centered differences (h = 1e-5) against analytic gradients.
+GRADIENT_CHECK_TOLERANCE = 1e-5
+# Centered differences with h = 1e-5 carry round-off of about 1e-11 in absolute terms.
+ABSOLUTE_NOISE = 1e-8
+
+
+def compare_gradient(name: str, analytic: Any, numeric: Any) -> Mismatch | None:
+    """An analytic gradient against a numerical one: relatively close, or both zero up to noise.
+
+    A parameter the loss does not depend on (a bias followed by batch norm) has a
+    gradient of exactly zero; its numerical estimate is round-off of about 1e-11,
+    which no relative error can call close.
+    """
+    if isinstance(numeric, dict):
+        if not isinstance(analytic, dict):
+            return Mismatch("type", f"{name} is a {type(analytic).__name__}; expected a dict")
+        for key in sorted(numeric):
+            problem = compare_gradient(f"{name}[{key!r}]", analytic.get(key), numeric[key])
+            if problem:
+                return problem
+        return None
+    numeric = np.asarray(numeric, dtype=float)
+    sampled = np.isfinite(numeric)  # a sampled numerical gradient is NaN where not estimated
+    got = _as_numeric(analytic)
+    if got is not None and got.shape == numeric.shape and not sampled.all():
+        analytic, numeric = got[sampled], numeric[sampled]
+    problem = compare_value(name, analytic, numeric, GRADIENT_CHECK_TOLERANCE)
+    if problem is None or problem.code != "value":
+        return problem
+    diff = float(np.max(np.abs(np.asarray(analytic, dtype=float) - numeric)))
+    if diff <= ABSOLUTE_NOISE * max(1.0, float(np.max(np.abs(numeric)))):
+        return None
+    return problem

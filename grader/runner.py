@@ -15,11 +15,13 @@ from grader.scratch import copy_submission
 
 def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
               submission_timeout_s: float, timeout_override: float | None = None,
-              limits: Limits = Limits()) -> tuple[dict[str, list[ChildResult]], list[str]]:
+              limits: Limits = Limits(), extra_params: dict[str, Any] | None = None,
+              ) -> tuple[dict[str, list[ChildResult]], list[str]]:
     """Every case of every item, in order, in one child session on a scratch copy of root.
 
     Returns the results by item id and the paths the copy skipped (links, huge files).
     Once the whole-submission limit is spent, the remaining cases time out without running.
+    `extra_params` reach every probe (e.g. `numeric: False` where no numerical gradient is wanted).
     """
     results: dict[str, list[ChildResult]] = {}
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
@@ -37,7 +39,8 @@ def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
                     if remaining <= 0:
                         out.append(ChildResult("timeout", meta={"message": "the submission's time limit was spent"}))
                         continue
+                    params = {**request_params(item), **(extra_params or {})}
                     out.append(session.run(item.module, item.qualname, item.probe(),
-                                           request_params(item), inputs, min(timeout, remaining)))
+                                           params, inputs, min(timeout, remaining)))
                 results[item.id] = out
     return results, skipped

@@ -1,0 +1,113 @@
+"""`grade PATH...`: grade submissions and report.
+
+Exit status: 0 when grading ran, whatever the score; 2 for a usage or set-up
+error; 1 when --fail-under is given and a submission scored below it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import tomllib
+from pathlib import Path
+
+from grader import __version__
+from grader.engine import Assignment, SetupError, grade, load_assignment
+from grader.project import MARKER, Layout, find_project_root, installed_project_root
+from grader.reports import table, write_csv, write_json
+from grader.results import Report
+
+DEFAULT_SEED_FILE = Path("~/.config/nn-grader/hidden-seed")
+
+
+def _assignment_name(path: Path, given: str | None) -> str:
+    if given:
+        return given
+    marker = path / MARKER
+    if not marker.is_file():
+        raise SetupError(f"{path} has no {MARKER}; pass --assignment NAME")
+    try:
+        name = tomllib.loads(marker.read_text(encoding="utf-8")).get("assignment")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SetupError(f"{marker} is not valid TOML ({exc}); pass --assignment NAME") from exc
+    if not isinstance(name, str) or not name.isidentifier():
+        raise SetupError(f"{marker} names no assignment; pass --assignment NAME")
+    return name
+
+
+def _hidden_seed(path: Path | None) -> str:
+    """The secret seed of instructor mode: from the file given, or one made once per instructor."""
+    seed_file = (path or Path(os.environ.get("GRADER_HIDDEN_SEED_FILE", DEFAULT_SEED_FILE))).expanduser()
+    if not seed_file.exists():
+        if path is not None:
+            raise SetupError(f"hidden seed file {seed_file} does not exist")
+        seed_file.parent.mkdir(parents=True, exist_ok=True)
+        seed_file.write_text(secrets.token_hex(32) + "\n")
+        seed_file.chmod(0o600)
+        print(f"grade: created a hidden seed in {seed_file}; keep it to reproduce grades", file=sys.stderr)
+    seed = seed_file.read_text().strip()
+    if not seed:
+        raise SetupError(f"hidden seed file {seed_file} is empty")
+    return seed
+
+
+def _resolve(path: Path, args: argparse.Namespace) -> tuple[Assignment, str | None]:
+    name = _assignment_name(path, args.assignment)
+    root = find_project_root(path.resolve()) or installed_project_root()
+    fixtures = args.fixtures or (Layout(root, name).fixtures if root else None)
+    if fixtures is None or not fixtures.is_dir():
+        raise SetupError(f"no fixtures for assignment {name!r}; pass --fixtures DIR")
+    reference = args.reference
+    if reference is None and not args.student_mode and root is not None:
+        beside = Layout(root, name).reference
+        reference = beside if (beside / "rubric.toml").is_file() else None
+    if args.student_mode:
+        reference = None
+    seed = _hidden_seed(args.hidden_seed_file) if reference is not None else None
+    return load_assignment(fixtures, reference), seed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="grade", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="submission folder(s)")
+    parser.add_argument("--assignment", help="assignment name (default: read from the submission's grade.toml)")
+    parser.add_argument("--fixtures", type=Path, help="the assignment's fixtures folder")
+    parser.add_argument("--reference", type=Path, help="reference solution folder: instructor mode")
+    parser.add_argument("--hidden-seed-file", type=Path,
+                        help=f"secret seed for hidden inputs (default: $GRADER_HIDDEN_SEED_FILE or {DEFAULT_SEED_FILE})")
+    parser.add_argument("--student-mode", action="store_true", help="ignore any reference: public checks only")
+    parser.add_argument("--timeout", type=float, help="seconds per item case (overrides the rubric)")
+    parser.add_argument("--json", type=Path, help="write the JSON report here")
+    parser.add_argument("--csv", type=Path, help="write one CSV row per item here")
+    parser.add_argument("--fail-under", type=float, help="exit 1 if a total is below this")
+    parser.add_argument("--quiet", action="store_true", help="no table on the terminal")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    args = parser.parse_args(argv)
+
+    reports: list[Report] = []
+    for path in args.paths:
+        if not path.is_dir():
+            parser.error(f"{path} is not a folder")
+        try:
+            assignment, seed = _resolve(path, args)
+        except SetupError as exc:
+            print(f"grade: {exc}", file=sys.stderr)
+            return 2
+        report = grade(path, assignment, hidden_seed=seed, timeout_override=args.timeout, name=str(path))
+        reports.append(report)
+        if not args.quiet:
+            print(table(report))
+    if args.json:
+        write_json(reports, args.json)
+    if args.csv:
+        write_csv(reports, args.csv)
+    if args.fail_under is not None and any(r.total < args.fail_under for r in reports):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Every message a student reads, in one place: name the object, say got vs expected, say what to try."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grader.compare import Mismatch
+
+
+def not_attempted(qualname: str) -> str:
+    return f"not attempted: {qualname} is still the template's stub"
+
+
+def not_implemented(qualname: str) -> str:
+    return f"not attempted: {qualname} raises NotImplementedError"
+
+
+def timeout(label: str, limit_s: float, detail: str | None) -> str:
+    if detail:
+        return f"{label}: {detail}"
+    return (f"{label}: no answer within {limit_s:g} s; look for an infinite loop or a loop "
+            "over examples that should be vectorized")
+
+
+def crashed(label: str, meta: dict[str, Any]) -> str:
+    code = meta.get("returncode")
+    if isinstance(code, int) and code < 0:
+        how = f"was killed by signal {-code}"
+        if -code in (9, 24):
+            how += " (a memory, CPU-time or output limit)"
+    elif code is not None:
+        how = f"exited with code {code} (sys.exit or os._exit in your code?)"
+    else:
+        how = meta.get("message", "stopped answering")
+    return f"{label}: the process running your code {how}"
+
+
+def exception(label: str, meta: dict[str, Any]) -> str:
+    text = f"{label}: {meta.get('error_type', 'Exception')}: {meta.get('message', '')}"
+    trace = meta.get("traceback")
+    if trace:
+        text += f"\n{trace}"
+    return text
+
+
+def modified_in_place(label: str, qualname: str, arg: str) -> str:
+    return (f"{label}: {qualname} wrote into its argument {arg!r}; the caller still needs it "
+            "(an upstream layer reads it again). Compute a new array instead of assigning into it")
+
+
+def gradient_note(part: str, forward: str, problem: Mismatch | None) -> str:
+    if problem is None:
+        return (f"; {part} does agree with the numerical gradient of your own {forward}, "
+                f"so check {forward} too")
+    return f"; it also disagrees with the numerical gradient of your own {forward}"
+
+
+def self_check(label: str, part: str, forward: str, problem: Mismatch) -> str:
+    return (f"{label}: {part} disagrees with the numerical gradient of your own {forward} "
+            f"({problem.message.split(': ', 1)[-1]})")

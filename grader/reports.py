@@ -1,0 +1,74 @@
+"""Report writers: all take `Report`s. Terminal table, JSON (DESIGN.md's format), CSV via pandas."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from grader.results import Report
+
+CSV_COLUMNS = ["submission", "id", "title", "points", "max_points", "status", "message", "duration_s"]
+
+
+def _points(x: float) -> str:
+    return f"{x:g}"
+
+
+def table(report: Report, width: int | None = None) -> str:
+    """A readable table: item, points, max, status, message; then the total and the mode."""
+    width = width or shutil.get_terminal_size((120, 20)).columns
+    rows = [(i.id, _points(i.points), _points(i.max_points), i.status, i.message.split("\n")[0])
+            for i in report.items]
+    head = ("item", "points", "max", "status", "message")
+    widths = [max(len(r[k]) for r in rows + [head]) for k in range(4)]
+    message_width = max(20, width - sum(widths) - 8)
+
+    def line(r: tuple[str, ...]) -> str:
+        msg = r[4] if len(r[4]) <= message_width else r[4][: message_width - 1] + "…"
+        return (f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  "
+                f"{r[3]:<{widths[3]}}  {msg}").rstrip()
+
+    out = [f"{report.submission}: {report.assignment} graded in {report.mode} mode", line(head)]
+    out.append("-" * min(width, len(out[-1]) + 10))
+    out += [line(r) for r in rows]
+    out.append(f"total: {_points(report.total)} / {_points(report.max_total)}")
+    details = [i for i in report.items if "\n" in i.message]
+    for i in details:
+        out.append(f"\n{i.id}:\n{i.message}")
+    out += [f"note: {n}" for n in report.notes]
+    return "\n".join(out)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write whole or not at all: a reader never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_json(reports: list[Report], path: Path) -> None:
+    """One report as an object; several as a list of them."""
+    data = reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports]
+    _atomic_write(path, json.dumps(data, indent=2) + "\n")
+
+
+def items_frame(reports: Iterable[Report]) -> pd.DataFrame:
+    rows = [{"submission": r.submission, **i.to_dict()} for r in reports for i in r.items]
+    return pd.DataFrame(rows, columns=CSV_COLUMNS)
+
+
+def write_csv(reports: list[Report], path: Path) -> None:
+    """One row per submission and item."""
+    _atomic_write(path, items_frame(reports).to_csv(index=False))

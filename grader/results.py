@@ -1,0 +1,62 @@
+"""The result model every check produces and every report writer reads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATUSES = ("pass", "fail", "partial", "error", "timeout", "not_attempted", "manual")
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The outcome of one rubric item for one submission."""
+
+    id: str
+    title: str
+    points: float
+    max_points: float
+    status: str
+    message: str
+    duration_s: float
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+        if not 0 <= self.points <= self.max_points:
+            raise ValueError(f"{self.id}: points {self.points} outside [0, {self.max_points}]")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Report:
+    """One submission's grade: the JSON report of DESIGN.md, plus notes for the terminal."""
+
+    assignment: str
+    mode: str
+    grader_version: str
+    submission: str
+    items: tuple[ItemResult, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def total(self) -> float:
+        return round(sum(i.points for i in self.items), 6)
+
+    @property
+    def max_total(self) -> float:
+        return round(sum(i.max_points for i in self.items), 6)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly the stable JSON format other tools read."""
+        return {
+            "assignment": self.assignment,
+            "mode": self.mode,
+            "grader_version": self.grader_version,
+            "submission": self.submission,
+            "total": self.total,
+            "max_total": self.max_total,
+            "items": [i.to_dict() for i in self.items],
+        }

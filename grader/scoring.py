@@ -1,0 +1,131 @@
+"""Scoring one rubric item from what its cases returned: pure functions, no I/O.
+
+A part of an item (dx, dw, db; next_w and each config entry; scores, loss, grads)
+earns its share of the points only when it is right in every case, public and
+hidden alike, so a hard-coded answer to the public inputs earns nothing in
+instructor mode. Every failure says which case, which output, and what was wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from grader import messages
+from grader.compare import Mismatch, compare_gradient, compare_init, compare_training, compare_value
+from grader.results import ItemResult
+from grader.rubric import Item
+from grader.sandbox import ChildResult
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    """One case as graded: where it came from, what came back, and what was expected.
+
+    `expected` is None for a self-check case, which only compares the student's
+    analytic gradients with the numerical gradients of the student's own code.
+    """
+
+    label: str
+    result: ChildResult
+    expected: dict[str, Any] | None
+
+
+def _compare_part(item: Item, part: str, got: Any, want: Any) -> Mismatch | None:
+    tolerance = item.tolerance[part]
+    if item.kind == "model" and item.params["probe"] == "init":
+        return compare_init(part, got, want, tolerance)
+    if item.kind == "model" and item.params["probe"] == "train":
+        return compare_training(part, got, want, float(item.params.get("final_loss_slack", 0.5)))
+    return compare_value(part, got, want, tolerance)
+
+
+def _forward_name(item: Item) -> str:
+    return str(item.params.get("forward") or item.qualname)
+
+
+def _gradient_note(item: Item, part: str, outputs: dict[str, Any]) -> str:
+    """Whether a wrong gradient at least agrees with the student's own forward pass."""
+    numeric = outputs.get("numeric", {}).get(part)
+    if numeric is None:
+        return ""
+    problem = compare_gradient(part, outputs["returned"].get(part), numeric)
+    return messages.gradient_note(part, _forward_name(item), problem)
+
+
+def _failure_of_run(item: Item, run: CaseRun, timeout_s: float) -> tuple[str, str] | None:
+    """(status, message) when the case did not produce outputs at all."""
+    r = run.result
+    if r.status == "ok":
+        return None
+    if r.status == "timeout":
+        return "timeout", messages.timeout(run.label, timeout_s, r.meta.get("message"))
+    if r.status == "crashed":
+        return "error", messages.crashed(run.label, r.meta)
+    if r.status == "not_implemented":
+        return "not_attempted", messages.not_implemented(item.qualname)
+    if r.status == "bad_return":
+        return "fail", f"{run.label}: {r.meta.get('message', 'returned something unusable')}"
+    return "error", messages.exception(run.label, r.meta)
+
+
+def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: float) -> ItemResult:
+    """Points, status and message of one item from all of its case runs."""
+    duration = round(sum(run.result.duration_s for run in runs), 3)
+
+    def result(points: float, status: str, message: str) -> ItemResult:
+        return ItemResult(item.id, item.title, round(points, 6), item.points, status, message, duration)
+
+    if not attempted:
+        return result(0.0, "not_attempted", messages.not_attempted(item.qualname))
+
+    failures: dict[str, str] = {}  # part -> first message
+    hard_status: str | None = None
+    for run in runs:
+        outcome = _failure_of_run(item, run, timeout_s)
+        if outcome is not None:
+            status, message = outcome
+            hard_status = hard_status or status
+            for part in item.parts:
+                failures.setdefault(part, message)
+            continue
+        outputs = run.result.outputs
+        modified = [m for m in outputs.get("modified", []) if m not in item.modifies]
+        if modified:
+            message = messages.modified_in_place(run.label, item.qualname, modified[0])
+            for part in item.parts:
+                failures.setdefault(part, message)
+            continue
+        returned = outputs.get("returned", {})
+        for part in item.parts:
+            if part in failures:
+                continue
+            if run.expected is None:
+                numeric = outputs.get("numeric", {}).get(part)
+                if numeric is None:
+                    continue
+                problem = compare_gradient(part, returned.get(part), numeric)
+                if problem:
+                    failures[part] = messages.self_check(run.label, part, _forward_name(item), problem)
+                continue
+            problem = _compare_part(item, part, returned.get(part), run.expected.get(part))
+            if problem:
+                note = _gradient_note(item, part, outputs) if problem.code == "value" else ""
+                failures[part] = f"{run.label}: {problem.message}{note}"
+
+    passed = [p for p in item.parts if p not in failures]
+    points = item.points * len(passed) / len(item.parts)
+    if not failures:
+        return result(points, "pass", "")
+    if hard_status == "not_attempted" and not passed:
+        return result(0.0, "not_attempted", messages.not_implemented(item.qualname))
+    first = next(p for p in item.parts if p in failures)
+    message = failures[first]
+    others = [p for p in item.parts if p in failures and p != first]
+    if others and len(set(failures.values())) > 1:
+        message += f" (also wrong: {', '.join(others)})"
+    if item.hint:
+        message += f" Hint: {item.hint}"
+    if passed:
+        return result(points, "partial", message)
+    return result(0.0, hard_status if hard_status in ("timeout", "error") else "fail", message)
