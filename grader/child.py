@@ -32,19 +32,35 @@ MAX_MESSAGE_CHARS = 2000
 def _student_traceback(exc: BaseException, root: str) -> str:
     """The traceback cut down to the frames in the student's own files."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if os.path.abspath(f.filename).startswith(root + os.sep)]
+              if os.path.isabs(f.filename) and os.path.realpath(f.filename).startswith(root + os.sep)]
     lines = []
     for f in frames:
         rel = os.path.relpath(f.filename, root)
         lines.append(f'  File "{rel}", line {f.lineno}, in {f.name}')
         if f.line:
             lines.append(f"    {f.line.strip()}")
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        rel = os.path.relpath(exc.filename, root) if os.path.isabs(exc.filename) else exc.filename
+        lines.append(f'  File "{rel}", line {exc.lineno}')
+        if exc.text:
+            lines.append(f"    {exc.text.strip()}")
     text = "\n".join(lines)
     return text[-MAX_MESSAGE_CHARS:]
 
 
+class ImportFailure(Exception):
+    """The student's module raised while being imported."""
+
+    def __init__(self, module: str, error: BaseException) -> None:
+        super().__init__(module)
+        self.module, self.error = module, error
+
+
 def _resolve(module_name: str, qualname: str) -> Any:
-    obj: Any = importlib.import_module(module_name)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except BaseException as exc:  # noqa: BLE001 - a module may raise anything at import
+        raise ImportFailure(module_name, exc) from exc
     for part in qualname.split("."):
         obj = getattr(obj, part)
     return obj
@@ -68,6 +84,11 @@ def serve_one(request_dir: Path, root: str) -> None:
         (request_dir / "result.npz").write_bytes(payload)
     except (ProbeError, codec.CodecError) as exc:
         meta = {"status": "bad_return", "message": str(exc)[:MAX_MESSAGE_CHARS]}
+    except ImportFailure as failure:
+        exc = failure.error
+        meta = {"status": "exception", "error_type": type(exc).__name__,
+                "message": f"importing {failure.module} failed: {exc}"[:MAX_MESSAGE_CHARS],
+                "traceback": _student_traceback(exc, root)}
     except NotImplementedError as exc:
         meta = {"status": "not_implemented", "message": str(exc)[:MAX_MESSAGE_CHARS]}
     except BaseException as exc:  # noqa: BLE001 - student code may raise anything, SystemExit included

@@ -20,7 +20,7 @@ from grader.cases import hidden_cases
 from grader.results import Report
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
-from grader.scoring import CaseRun, score_item
+from grader.scoring import CaseRun, note_dependencies, score_item
 
 SELF_CHECK_SEED = "self-check"
 MAX_SOURCE_BYTES = 2 * 1024**2
@@ -136,5 +136,7 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
             runs.append(CaseRun(label, result, expected))
         timeout = timeout_override if timeout_override is not None else item.timeout_s
         items.append(score_item(item, runs, attempted[item.id], timeout))
+    by_id = {r.id: r for r in items}
+    items = [note_dependencies(item, r, by_id) for item, r in zip(rubric.items, items)]
     return Report(assignment=rubric.name, mode=assignment.mode, grader_version=__version__,
                   submission=name or str(submission), items=tuple(items), notes=tuple(notes))

@@ -58,3 +58,8 @@ def gradient_note(part: str, forward: str, problem: Mismatch | None) -> str:
 def self_check(label: str, part: str, forward: str, problem: Mismatch) -> str:
     return (f"{label}: {part} disagrees with the numerical gradient of your own {forward} "
             f"({problem.message.split(': ', 1)[-1]})")
+
+
+def dependency(failing: list[str]) -> str:
+    names = ", ".join(f.split(":", 1)[-1] for f in failing)
+    return f"(This calls {names}, which lost points too: fix that first, and this may follow.)"

@@ -18,7 +18,7 @@ MODEL_PROBES = ("init", "loss", "predict", "train")
 ASSIGNMENT_KEYS = {"name", "title", "student_packages", "provided", "instructor_only",
                    "timeout_s", "submission_timeout_s", "hidden_cases"}
 COMMON_ITEM_KEYS = {"id", "title", "points", "kind", "tolerance", "timeout_s", "dims",
-                    "hidden_dims", "case", "modifies", "hint"}
+                    "hidden_dims", "case", "modifies", "hint", "depends"}
 KIND_KEYS = {
     "compare": {"params", "returns", "compare"},
     "gradient": {"params", "forward", "wrt", "grads"},
@@ -49,6 +49,7 @@ class Item:
     params: Mapping[str, Any] = field(default_factory=dict)
     modifies: tuple[str, ...] = ()
     hint: str = ""
+    depends: tuple[str, ...] = ()
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -156,6 +157,7 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         dims=dict(raw.get("dims", {})), hidden_dims=dict(raw.get("hidden_dims", {})),
         timeout_s=float(raw.get("timeout_s", default_timeout)), params=params,
         modifies=tuple(raw.get("modifies", ())), hint=str(raw.get("hint", "")),
+        depends=tuple(raw.get("depends", ())),
     )
 
 
@@ -175,6 +177,10 @@ def load(path: Path) -> Rubric:
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise RubricError(f"{path}: item id {dupes[0]!r} appears twice")
+    for item in items:
+        unknown = [d for d in item.depends if d not in ids]
+        if unknown:
+            raise RubricError(f"item {item.id!r}: depends on unknown item {unknown[0]!r}")
     return Rubric(
         name=_require(head, "name", f"{path} [assignment]"),
         title=str(head.get("title", head["name"])),

@@ -33,11 +33,15 @@ def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
         with ChildSession(scratch, workdir, limits) as session:
             for item, cases in work:
                 timeout = timeout_override if timeout_override is not None else item.timeout_s
-                out = []
+                out: list[ChildResult] = []
                 for inputs in cases:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         out.append(ChildResult("timeout", meta={"message": "the submission's time limit was spent"}))
+                        continue
+                    if out and out[-1].status == "timeout":
+                        # One hang is enough to know; waiting out every case would only delay the others.
+                        out.append(ChildResult("timeout", meta=out[-1].meta))
                         continue
                     params = {**request_params(item), **(extra_params or {})}
                     out.append(session.run(item.module, item.qualname, item.probe(),

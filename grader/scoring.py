@@ -80,6 +80,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
         return result(0.0, "not_attempted", messages.not_attempted(item.qualname))
 
     failures: dict[str, str] = {}  # part -> first message
+    hinted = False  # the rubric's hint helps with wrong values, not with errors or shapes
     hard_status: str | None = None
     for run in runs:
         outcome = _failure_of_run(item, run, timeout_s)
@@ -112,6 +113,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
             if problem:
                 note = _gradient_note(item, part, outputs) if problem.code == "value" else ""
                 failures[part] = f"{run.label}: {problem.message}{note}"
+                hinted = hinted or problem.code in ("value", "nonfinite")
 
     passed = [p for p in item.parts if p not in failures]
     points = item.points * len(passed) / len(item.parts)
@@ -124,8 +126,20 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
     others = [p for p in item.parts if p in failures and p != first]
     if others and len(set(failures.values())) > 1:
         message += f" (also wrong: {', '.join(others)})"
-    if item.hint:
+    if item.hint and hinted:
         message += f" Hint: {item.hint}"
     if passed:
         return result(points, "partial", message)
     return result(0.0, hard_status if hard_status in ("timeout", "error") else "fail", message)
+
+
+def note_dependencies(item: Item, result: ItemResult, by_id: dict[str, ItemResult]) -> ItemResult:
+    """Say when an item that lost points calls another that lost points too: fix that one first."""
+    if result.points >= result.max_points or result.status == "not_attempted":
+        return result
+    failing = [d for d in item.depends if by_id[d].points < by_id[d].max_points]
+    if not failing:
+        return result
+    note = messages.dependency(failing)
+    return ItemResult(result.id, result.title, result.points, result.max_points, result.status,
+                      f"{result.message} {note}".strip(), result.duration_s)

@@ -1,0 +1,66 @@
+"""Example submissions described as edits of the reference: what a student did, as data.
+
+A folder under tests/submissions/ holds `bug.toml` (what the student wrote
+differently, which items must lose points) and `expected.json` (the golden report).
+The submission itself is the reference with the listed replacements applied, so a
+bug stays a few readable lines and follows the reference when it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from conftest import ROOT
+
+SUBMISSIONS = ROOT / "tests" / "submissions"
+REFERENCE = ROOT / "reference" / "nndl"
+TEST_SEED = "seed-for-the-project-tests"
+
+
+def bug_names() -> list[str]:
+    return sorted(p.name for p in SUBMISSIONS.iterdir() if (p / "bug.toml").is_file())
+
+
+def load_bug(name: str) -> dict[str, Any]:
+    return tomllib.loads((SUBMISSIONS / name / "bug.toml").read_text())
+
+
+def materialize(name: str, dest: Path) -> Path:
+    """The reference with the bug's replacements applied; each `old` must occur exactly once."""
+    bug = load_bug(name)
+    shutil.copytree(REFERENCE, dest, ignore=shutil.ignore_patterns("rubric.toml", "__pycache__"))
+    for edit in bug.get("replace", []):
+        path = dest / edit["file"]
+        text = path.read_text()
+        count = text.count(edit["old"])
+        if count != 1:
+            raise AssertionError(f"{name}: the text to replace occurs {count} times in {edit['file']}")
+        path.write_text(text.replace(edit["old"], edit["new"]))
+    return dest
+
+
+def comparable(report: dict[str, Any]) -> dict[str, Any]:
+    """A report without what legitimately varies between runs: durations and the scratch path."""
+    out = dict(report)
+    out["submission"] = Path(out["submission"]).name
+    out["items"] = [{k: v for k, v in i.items() if k != "duration_s"} for i in out["items"]]
+    return out
+
+
+def golden_path(name: str) -> Path:
+    return SUBMISSIONS / name / "expected.json"
+
+
+def check_golden(name: str, report: dict[str, Any], regen: bool) -> None:
+    path = golden_path(name)
+    data = comparable(report)
+    if regen or not path.exists():
+        path.write_text(json.dumps(data, indent=2) + "\n")
+        if not regen:
+            raise AssertionError(f"{path} did not exist; written now, review and commit it")
+        return
+    assert data == json.loads(path.read_text()), f"{name}: report differs from {path} (--regen-golden rewrites it)"

@@ -1,0 +1,34 @@
+"""Each known student bug loses exactly the items it should, with the right status and message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bugs import TEST_SEED, bug_names, check_golden, load_bug, materialize
+from conftest import ROOT
+from grader.engine import Assignment, grade, load_assignment
+from grader.project import Layout
+
+
+@pytest.fixture(scope="module")
+def instructor() -> Assignment:
+    layout = Layout(ROOT, "nndl")
+    return load_assignment(layout.fixtures, layout.reference)
+
+
+@pytest.mark.parametrize("name", bug_names())
+def test_bug_loses_exactly_its_items(name: str, tmp_path: Path, instructor: Assignment,
+                                     request: pytest.FixtureRequest) -> None:
+    bug = load_bug(name)
+    submission = materialize(name, tmp_path / name)
+    report = grade(submission, instructor, hidden_seed=TEST_SEED, timeout_override=bug.get("timeout"))
+    losers = {i.id for i in report.items if i.points < i.max_points}
+    assert losers == set(bug["loses"]), f"{name}: lost {sorted(losers)}"
+    for item in report.items:
+        if item.id in losers:
+            assert item.message, f"{item.id} lost points without a message"
+        else:
+            assert item.status == "pass", item
+    check_golden(name, report.to_dict(), request.config.getoption("--regen-golden"))
