@@ -14,7 +14,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Mismatch:
-    """Why one output is not accepted. `code` is one of: none, type, shape, nonfinite, value, missing."""
+    """Why one output is not accepted. `code`: none, type, shape, dtype, nonfinite, value, missing."""
 
     code: str
     message: str
@@ -70,6 +70,8 @@ def compare_value(name: str, got: Any, expected: Any, tolerance: float) -> Misma
         arr = arr.reshape(())
     if arr.shape != want.shape:
         return Mismatch("shape", f"{name} has shape {_shape_text(arr.shape)}; expected {_shape_text(want.shape)}")
+    if want.dtype.kind in "iu" and arr.dtype.kind not in "iu":
+        return Mismatch("dtype", f"{name} has dtype {arr.dtype}; expected integers (class labels)")
     finite_expected = np.isfinite(want.astype(float))
     bad = ~np.isfinite(arr.astype(float)) & finite_expected
     if bad.any():

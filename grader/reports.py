@@ -17,7 +17,7 @@ CSV_COLUMNS = ["submission", "id", "title", "points", "max_points", "status", "m
 
 
 def _points(x: float) -> str:
-    return f"{x:g}"
+    return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
 def table(report: Report, width: int | None = None) -> str:
@@ -38,9 +38,12 @@ def table(report: Report, width: int | None = None) -> str:
     out.append("-" * min(width, len(out[-1]) + 10))
     out += [line(r) for r in rows]
     out.append(f"total: {_points(report.total)} / {_points(report.max_total)}")
-    details = [i for i in report.items if "\n" in i.message]
-    for i in details:
-        out.append(f"\n{i.id}:\n{i.message}")
+    to_fix = [i for i in report.items if i.status != "pass" and i.message]
+    if to_fix:
+        out.append("\nWhat to fix:")
+        for i in to_fix:
+            body = i.message.replace("\n", "\n    ")
+            out.append(f"- {i.id} ({_points(i.points)}/{_points(i.max_points)}, {i.status}):\n    {body}")
     out += [f"note: {n}" for n in report.notes]
     return "\n".join(out)
 

@@ -55,12 +55,12 @@ def golden_path(name: str) -> Path:
     return SUBMISSIONS / name / "expected.json"
 
 
-def check_golden(name: str, report: dict[str, Any], regen: bool) -> None:
-    path = golden_path(name)
+def check_golden(path: Path, report: dict[str, Any], regen: bool) -> None:
+    """Compare a report with its golden file; --regen-golden (or a missing file) writes it instead."""
     data = comparable(report)
     if regen or not path.exists():
         path.write_text(json.dumps(data, indent=2) + "\n")
         if not regen:
             raise AssertionError(f"{path} did not exist; written now, review and commit it")
         return
-    assert data == json.loads(path.read_text()), f"{name}: report differs from {path} (--regen-golden rewrites it)"
+    assert data == json.loads(path.read_text()), f"report differs from {path} (--regen-golden rewrites it)"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bugs import TEST_SEED, bug_names, check_golden, load_bug, materialize
+from bugs import TEST_SEED, bug_names, check_golden, golden_path, load_bug, materialize
 from conftest import ROOT
 from grader.engine import Assignment, grade, load_assignment
 from grader.project import Layout
@@ -31,4 +31,4 @@ def test_bug_loses_exactly_its_items(name: str, tmp_path: Path, instructor: Assi
             assert item.message, f"{item.id} lost points without a message"
         else:
             assert item.status == "pass", item
-    check_golden(name, report.to_dict(), request.config.getoption("--regen-golden"))
+    check_golden(golden_path(name), report.to_dict(), request.config.getoption("--regen-golden"))
