@@ -113,9 +113,12 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         reference_future = pool.submit(run_reference)
+        # Numerical gradients of the student's code only feed messages; hidden cases skip them.
+        case_params = {it.id: [{"numeric": False} if label.startswith("hidden") else {}
+                               for label, _, _ in plans[it.id]] for it in rubric.items}
         student_future = pool.submit(
             run_cases, submission, [(it, [x for _, x, _ in plans[it.id]]) for it in rubric.items],
-            rubric.submission_timeout_s, timeout_override)
+            rubric.submission_timeout_s, timeout_override, case_params=case_params)
         reference_results = reference_future.result()
         student_results, skipped = student_future.result()
     if skipped:

@@ -16,12 +16,14 @@ from grader.scratch import copy_submission
 def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
               submission_timeout_s: float, timeout_override: float | None = None,
               limits: Limits = Limits(), extra_params: dict[str, Any] | None = None,
+              case_params: dict[str, list[dict[str, Any]]] | None = None,
               ) -> tuple[dict[str, list[ChildResult]], list[str]]:
     """Every case of every item, in order, in one child session on a scratch copy of root.
 
     Returns the results by item id and the paths the copy skipped (links, huge files).
     Once the whole-submission limit is spent, the remaining cases time out without running.
-    `extra_params` reach every probe (e.g. `numeric: False` where no numerical gradient is wanted).
+    `extra_params` reach every probe (e.g. `numeric: False` where no numerical gradient is wanted);
+    `case_params[item id][k]` reach the probe of that item's k-th case only.
     """
     results: dict[str, list[ChildResult]] = {}
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
@@ -34,7 +36,7 @@ def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
             for item, cases in work:
                 timeout = timeout_override if timeout_override is not None else item.timeout_s
                 out: list[ChildResult] = []
-                for inputs in cases:
+                for index, inputs in enumerate(cases):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         out.append(ChildResult("timeout", meta={"message": "the submission's time limit was spent"}))
@@ -43,7 +45,9 @@ def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
                         # One hang is enough to know; waiting out every case would only delay the others.
                         out.append(ChildResult("timeout", meta=out[-1].meta))
                         continue
-                    params = {**request_params(item), **(extra_params or {})}
+                    per_case = (case_params or {}).get(item.id, [])
+                    params = {**request_params(item), **(extra_params or {}),
+                              **(per_case[index] if index < len(per_case) else {})}
                     out.append(session.run(item.module, item.qualname, item.probe(),
                                            params, inputs, min(timeout, remaining)))
                 results[item.id] = out
