@@ -1,0 +1,1 @@
+"""The instructor's build: student template and fixtures, regenerated from the reference."""

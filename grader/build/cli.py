@@ -1,0 +1,127 @@
+"""`grade-build`: regenerate, or `--check`, the student template and fixtures of assignments.
+
+    grade-build                 rebuild every assignment under reference/
+    grade-build nndl --check    exit 1, naming each stale, missing or extra file
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from grader.build import fixtures, template
+from grader.project import Layout, assignments, find_project_root
+from grader.rubric import RubricError, load
+
+
+def _comparable(rel: str, data: bytes) -> bytes:
+    """Manifest bytes without the numpy version, which alone does not make fixtures stale."""
+    if rel != "manifest.json":
+        return data
+    manifest = json.loads(data)
+    manifest.pop("numpy_version", None)
+    return json.dumps(manifest, sort_keys=True).encode()
+
+
+def _changed_sources(manifest_path: Path, fresh: bytes) -> list[str]:
+    """Reference files whose hash differs from the one the fixtures were built from."""
+    try:
+        old = json.loads(manifest_path.read_text()).get("reference_sources", {})
+    except (OSError, ValueError):
+        return []
+    new = json.loads(fresh).get("reference_sources", {})
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def differences(target: Path, files: dict[str, bytes]) -> list[str]:
+    """What differs between a folder on disk and what the build would write there."""
+    problems = []
+    on_disk = {p.relative_to(target).as_posix() for p in target.rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts} if target.is_dir() else set()
+    for rel in sorted(files):
+        path = target / rel
+        if rel not in on_disk:
+            problems.append(f"missing: {path}")
+        elif _comparable(rel, path.read_bytes()) != _comparable(rel, files[rel]):
+            problems.append(f"stale:   {path}")
+            if rel == "manifest.json":
+                problems += [f"  (reference changed: {name})" for name in _changed_sources(path, files[rel])]
+    for rel in sorted(on_disk - set(files)):
+        problems.append(f"extra:   {target / rel}")
+    return problems
+
+
+def write_tree(target: Path, files: dict[str, bytes]) -> int:
+    """Make target hold exactly files; returns how many files changed."""
+    changed = 0
+    for rel, data in sorted(files.items()):
+        path = target / rel
+        if path.is_file() and path.read_bytes() == data:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        changed += 1
+    if target.is_dir():
+        for path in sorted(target.rglob("*"), reverse=True):
+            rel = path.relative_to(target).as_posix()
+            if path.is_file() and rel not in files:
+                path.unlink()
+                changed += 1
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    return changed
+
+
+def build(layout: Layout) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    rubric = load(layout.reference / "rubric.toml")
+    template_files = template.render(layout.reference, set(rubric.instructor_only))
+    fixture_files = fixtures.render(rubric, layout.reference, template_files)
+    return template_files, fixture_files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="grade-build", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignment", nargs="*", help="assignment names (default: all under reference/)")
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if the template or fixtures are out of date")
+    parser.add_argument("--project", type=Path, help="project folder holding reference/ (default: found from here)")
+    args = parser.parse_args(argv)
+
+    root = args.project or find_project_root(Path.cwd())
+    if root is None:
+        parser.error("no reference/ folder here or above; run from the project or pass --project")
+    names = args.assignment or assignments(root)
+    if not names:
+        parser.error(f"no assignment with a rubric.toml under {root / 'reference'}")
+    stale: list[str] = []
+    for name in names:
+        layout = Layout(root, name)
+        if not (layout.reference / "rubric.toml").is_file():
+            parser.error(f"{layout.reference / 'rubric.toml'} does not exist")
+        try:
+            template_files, fixture_files = build(layout)
+        except (RubricError, template.TemplateError, fixtures.BuildError) as exc:
+            print(f"grade-build: {name}: {exc}", file=sys.stderr)
+            return 2
+        if args.check:
+            stale += differences(layout.template, template_files)
+            stale += differences(layout.fixtures, fixture_files)
+        else:
+            n = write_tree(layout.template, template_files) + write_tree(layout.fixtures, fixture_files)
+            print(f"{name}: {n} file(s) written to {layout.template} and {layout.fixtures}")
+    if args.check:
+        if stale:
+            print("Template or fixtures are out of date with the reference:", file=sys.stderr)
+            for line in stale:
+                print(f"  {line}", file=sys.stderr)
+            print("Run `grade-build` and commit the result.", file=sys.stderr)
+            return 1
+        print(f"up to date: {', '.join(names)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

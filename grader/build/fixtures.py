@@ -1,0 +1,94 @@
+"""Fixtures: each rubric item's public inputs and the reference's outputs for them.
+
+Per item, `items/<slug>.inputs.npz` holds the inputs of every public case and
+`items/<slug>.expected.npz` the reference's outputs; the two are separate files so
+that a child process is only ever handed inputs. `manifest.json` records the hash
+of every file, of the reference sources and the rubric, the numpy version, and
+the fingerprint of every template function (to recognise untouched stubs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader import __version__, codec
+from grader.build.template import function_fingerprints
+from grader.cases import public_cases
+from grader.compare import compare_gradient
+from grader.rubric import Rubric
+from grader.runner import run_cases
+
+
+
+class BuildError(RuntimeError):
+    """The reference cannot produce fixtures (it fails, or fails its own gradient checks)."""
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def gradient_check_failures(item_id: str, case: int, outputs: dict[str, Any]) -> list[str]:
+    """The reference's analytic gradients against the numerical ones it reported."""
+    returned, numeric = outputs.get("returned", {}), outputs.get("numeric", {})
+    failures = []
+    for name, num in numeric.items():
+        problem = compare_gradient(name, returned.get(name), num)
+        if problem:
+            failures.append(f"{item_id} case {case}: {problem.message}")
+    return failures
+
+
+def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes]) -> dict[str, bytes]:
+    """Every fixture file as relative path -> bytes; raises BuildError when the reference is wrong."""
+    work = [(item, public_cases(rubric.name, item)) for item in rubric.items]
+    # The full numerical gradient, not a sample: the build is where the reference proves itself.
+    results, _ = run_cases(reference_root, work, submission_timeout_s=3600, extra_params={"numeric_samples": 0})
+    files: dict[str, bytes] = {}
+    problems: list[str] = []
+    for item, cases in work:
+        expected = []
+        for index, result in enumerate(results[item.id]):
+            if result.status != "ok":
+                detail = result.meta.get("message") or result.meta.get("traceback") or ""
+                problems.append(f"{item.id} case {index}: the reference gave {result.status} {detail}".strip())
+                continue
+            problems.extend(gradient_check_failures(item.id, index, result.outputs))
+            expected.append(result.outputs["returned"])
+        files[f"items/{item.slug}.inputs.npz"] = codec.dumps({"cases": cases})
+        files[f"items/{item.slug}.expected.npz"] = codec.dumps({"cases": expected})
+    if problems:
+        raise BuildError("the reference fails its own checks; no fixtures written:\n  " + "\n  ".join(problems))
+
+    fingerprints: dict[str, str] = {}
+    for item in rubric.items:
+        rel = item.module.replace(".", "/") + ".py"
+        if rel in template_files:
+            fp = function_fingerprints(template_files[rel].decode("utf-8")).get(item.qualname)
+            if fp:
+                fingerprints[item.id] = fp
+    sources = {p.relative_to(reference_root).as_posix(): _sha(p.read_bytes())
+               for p in sorted(reference_root.rglob("*"))
+               if p.is_file() and "__pycache__" not in p.parts}
+    files["rubric.toml"] = (reference_root / "rubric.toml").read_bytes()
+    manifest = {
+        "assignment": rubric.name,
+        "grader_version": __version__,
+        "numpy_version": np.__version__,
+        "rubric_sha256": rubric.sha256,
+        "reference_sources": sources,
+        "template_fingerprints": fingerprints,
+        "files": {name: _sha(data) for name, data in sorted(files.items())},
+    }
+    files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    return files
+
+
+def load_manifest(fixtures_root: Path) -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads((fixtures_root / "manifest.json").read_text())
+    return manifest

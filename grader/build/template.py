@@ -1,0 +1,92 @@
+"""Student template = reference with every solution region replaced by its stub.
+
+In a reference `.py` file a solution region is
+
+    # BEGIN SOLUTION
+    ...the instructor's code...
+    # END SOLUTION
+
+and becomes `pass` at the region's indentation, or the lines written inside the
+region as `# STUB: <code>` when the skeleton needs something else. The `# YOUR
+CODE HERE` banners, docstrings and signatures live outside the regions and so
+reach students unchanged.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from pathlib import Path
+
+BEGIN = "# BEGIN SOLUTION"
+END = "# END SOLUTION"
+STUB = "# STUB:"
+
+
+class TemplateError(ValueError):
+    """A reference file's solution markers are malformed; the message names file and line."""
+
+
+def strip_solutions(source: str, name: str) -> str:
+    """Replace every solution region of one Python source with its stub."""
+    out: list[str] = []
+    region_start: int | None = None
+    indent = ""
+    stub: list[str] = []
+    for lineno, line in enumerate(source.splitlines(keepends=True), start=1):
+        marker = line.strip()
+        if marker == BEGIN:
+            if region_start is not None:
+                raise TemplateError(f"{name}:{lineno}: {BEGIN} inside the region opened at line {region_start}")
+            region_start, indent, stub = lineno, line[: len(line) - len(line.lstrip())], []
+        elif marker == END:
+            if region_start is None:
+                raise TemplateError(f"{name}:{lineno}: {END} without a {BEGIN}")
+            out.extend(stub or [f"{indent}pass\n"])
+            region_start = None
+        elif region_start is not None:
+            if marker.startswith(STUB):
+                stub.append(f"{indent}{marker[len(STUB):].strip()}\n")
+        else:
+            out.append(line)
+    if region_start is not None:
+        raise TemplateError(f"{name}:{region_start}: {BEGIN} is never closed")
+    return "".join(out)
+
+
+def function_fingerprints(source: str) -> dict[str, str]:
+    """sha256 of each function's syntax tree, by qualname, ignoring comments and layout.
+
+    The grader compares a submission's fingerprints with the template's to tell
+    "not attempted" from "attempted and wrong".
+    """
+    tree = ast.parse(source)
+    found: dict[str, str] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                qual = prefix + child.name
+                found[qual] = hashlib.sha256(ast.dump(child, include_attributes=False).encode()).hexdigest()
+                visit(child, qual + ".")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+
+    visit(tree, "")
+    return found
+
+
+def render(reference_root: Path, excluded: set[str]) -> dict[str, bytes]:
+    """Every template file as relative path -> bytes."""
+    files: dict[str, bytes] = {}
+    for path in sorted(reference_root.rglob("*")):
+        rel = path.relative_to(reference_root).as_posix()
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        if rel in excluded or any(rel.startswith(e.rstrip("/") + "/") for e in excluded):
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".py":
+            data = strip_solutions(data.decode("utf-8"), rel).encode("utf-8")
+        files[rel] = data
+    return files
