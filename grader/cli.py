@@ -13,10 +13,10 @@ import sys
 import tomllib
 from pathlib import Path
 
-from grader import __version__
+from grader import __version__, manual
 from grader.engine import Assignment, SetupError, grade, load_assignment
 from grader.project import MARKER, Layout, find_project_root, installed_project_root
-from grader.reports import table, write_csv, write_json
+from grader.reports import table, write_csv, write_figures, write_json
 from grader.results import Report
 
 DEFAULT_SEED_FILE = Path("~/.config/nn-grader/hidden-seed")
@@ -83,10 +83,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the JSON report here")
     parser.add_argument("--csv", type=Path, help="write one CSV row per item here")
     parser.add_argument("--fail-under", type=float, help="exit 1 if a total is below this")
+    parser.add_argument("--dataset", help="data set for notebooks and accuracy thresholds (default: the rubric's first)")
+    parser.add_argument("--data-dir", type=Path, help="where that data set lives (e.g. cifar-10-batches-py)")
+    parser.add_argument("--no-notebooks", action="store_true", help="grade module items only")
+    parser.add_argument("--figures", type=Path,
+                        help="folder for the notebooks' figures (default: figures/ beside --json or --csv, else here)")
+    parser.add_argument("--manual-grades", type=Path, help="CSV of submission,id,points,comment for manual items")
     parser.add_argument("--quiet", action="store_true", help="no table on the terminal")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
 
+    grades = {}
+    if args.manual_grades:
+        try:
+            grades = manual.read(args.manual_grades)
+        except (OSError, manual.ManualGradesError) as exc:
+            print(f"grade: {exc}", file=sys.stderr)
+            return 2
+    figures_dir = args.figures or ((args.json or args.csv).parent if (args.json or args.csv) else Path.cwd()) / "figures"
     reports: list[Report] = []
     for path in args.paths:
         if not path.is_dir():
@@ -96,8 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         except SetupError as exc:
             print(f"grade: {exc}", file=sys.stderr)
             return 2
-        report = grade(path, assignment, hidden_seed=seed, timeout_override=args.timeout, name=str(path))
+        try:
+            report = grade(path, assignment, hidden_seed=seed, timeout_override=args.timeout, name=str(path),
+                           dataset=args.dataset, data_dir=args.data_dir, notebooks=not args.no_notebooks)
+            report = manual.merge(report, grades)
+        except (SetupError, manual.ManualGradesError) as exc:
+            print(f"grade: {exc}", file=sys.stderr)
+            return 2
         reports.append(report)
+        write_figures(report, figures_dir)
         if not args.quiet:
             print(table(report))
     if args.json:

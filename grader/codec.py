@@ -116,3 +116,25 @@ def load(path: Path, max_bytes: int | None = None) -> Any:
         return _decode(structure, arrays)
     except (KeyError, TypeError, AttributeError) as exc:
         raise CodecError(f"{path.name}: malformed structure ({exc})") from exc
+
+
+def load_saved_arrays(path: Path, max_bytes: int) -> dict[str, np.ndarray]:
+    """Arrays a notebook saved with np.savez: checked for size before reading, never unpickled."""
+    if path.stat().st_size > max_bytes:
+        raise CodecError(f"{path.name} is over the {max_bytes // 2**20} MB limit")
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if sum(i.file_size for i in zf.infolist()) > max_bytes:
+                raise CodecError(f"{path.name} unpacks to more than {max_bytes // 2**20} MB")
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as f:
+                    arr = np.lib.format.read_array(f, allow_pickle=False)
+                if arr.dtype.kind not in "biuf":
+                    raise CodecError(f"{path.name}: {info.filename[:-4]} has dtype {arr.dtype}; expected numbers")
+                arrays[info.filename[:-4]] = arr
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise CodecError(f"{path.name} is not a readable .npz without pickles: {exc}") from exc
+    return arrays

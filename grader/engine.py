@@ -9,6 +9,8 @@ sizes, whose expected outputs the reference computes at grading time.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +19,20 @@ from typing import Any
 from grader import __version__, codec
 from grader.build.template import function_fingerprints
 from grader.cases import hidden_cases
-from grader.results import Report
+from grader.codec import CodecError, load_saved_arrays
+from grader.notebook_scoring import answer_text, score_manual, score_run, score_threshold
+from grader.notebooks import MAX_NOTEBOOK_BYTES, NotebookRun
+from grader.notebooks import execute as execute_notebook
+from grader.results import ItemResult, Report
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
+from grader.sandbox import ChildSession
 from grader.scoring import CaseRun, note_dependencies, score_item
+from grader.scratch import copy_submission, restore_provided
 
 SELF_CHECK_SEED = "self-check"
+SAVED_DIR = "grading_outputs"  # where utils.grading.save_for_grading writes
+MAX_SAVED_BYTES = 100 * 1024**2
 MAX_SOURCE_BYTES = 2 * 1024**2
 
 
@@ -83,14 +93,27 @@ def _public(assignment: Assignment, item: Item) -> tuple[list[dict[str, Any]], l
     return inputs, expected
 
 
-def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = None,
-          timeout_override: float | None = None, name: str | None = None) -> Report:
-    """Grade one submission folder; never raises for anything inside the submission."""
+def _prepare(submission: Path, scratch: Path, assignment: Assignment) -> list[str]:
+    """Copy the submission, restore the provided files, and say what was set aside or replaced."""
+    notes = []
+    skipped = copy_submission(submission, scratch)
+    if skipped:
+        notes.append("not copied for grading (links or files over the size limit): " + ", ".join(skipped[:10]))
+    changed = restore_provided(scratch, assignment.fixtures / "provided")
+    if changed:
+        notes.append("provided file(s) modified in the submission, graded with the originals: "
+                     + ", ".join(changed))
+    # Only what the notebooks save during this run is measured, never weights handed in.
+    shutil.rmtree(scratch / SAVED_DIR, ignore_errors=True)
+    return notes
+
+
+def _code_items(submission_scratch: Path, assignment: Assignment, hidden_seed: str | None,
+                timeout_override: float | None, notes: list[str], original: Path) -> list[ItemResult]:
     rubric = assignment.rubric
-    notes: list[str] = []
     plans: dict[str, list[tuple[str, dict[str, Any], dict[str, Any] | None]]] = {}
     hidden_work: list[tuple[Item, list[dict[str, Any]]]] = []
-    for item in rubric.items:
+    for item in rubric.code_items:
         inputs, expected = _public(assignment, item)
         plans[item.id] = [(f"public case {i + 1}", x, e) for i, (x, e) in enumerate(zip(inputs, expected))]
         if assignment.reference is not None:
@@ -115,18 +138,16 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
         reference_future = pool.submit(run_reference)
         # Numerical gradients of the student's code only feed messages; hidden cases skip them.
         case_params = {it.id: [{"numeric": False} if label.startswith("hidden") else {}
-                               for label, _, _ in plans[it.id]] for it in rubric.items}
+                               for label, _, _ in plans[it.id]] for it in rubric.code_items}
         student_future = pool.submit(
-            run_cases, submission, [(it, [x for _, x, _ in plans[it.id]]) for it in rubric.items],
-            rubric.submission_timeout_s, timeout_override, case_params=case_params)
+            run_cases, submission_scratch, [(it, [x for _, x, _ in plans[it.id]]) for it in rubric.code_items],
+            rubric.submission_timeout_s, timeout_override, case_params=case_params, scratch=submission_scratch)
         reference_results = reference_future.result()
-        student_results, skipped = student_future.result()
-    if skipped:
-        notes.append("not copied for grading (links or files over the size limit): " + ", ".join(skipped[:10]))
+        student_results, _ = student_future.result()
 
-    attempted = attempted_items(submission, rubric, assignment.manifest.get("template_fingerprints", {}))
+    attempted = attempted_items(original, rubric, assignment.manifest.get("template_fingerprints", {}))
     items = []
-    for item in rubric.items:
+    for item in rubric.code_items:
         runs = []
         expected_hidden = iter(reference_results.get(item.id, []))
         for (label, _, expected), result in zip(plans[item.id], student_results[item.id]):
@@ -139,7 +160,118 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
             runs.append(CaseRun(label, result, expected))
         timeout = timeout_override if timeout_override is not None else item.timeout_s
         items.append(score_item(item, runs, attempted[item.id], timeout))
+    return items
+
+
+def _dataset_env(rubric: Rubric, dataset: str, data_dir: Path | None) -> dict[str, str]:
+    env = {}
+    if rubric.dataset_env:
+        env[rubric.dataset_env] = dataset
+    if rubric.data_dir_env and data_dir is not None:
+        env[rubric.data_dir_env] = str(data_dir.resolve())
+    return env
+
+
+def _notebook_items(scratch: Path, original: Path, assignment: Assignment, dataset: str,
+                    data_dir: Path | None, tmp: Path) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
+    rubric = assignment.rubric
+    env = _dataset_env(rubric, dataset, data_dir)
+    runs: dict[str, NotebookRun] = {}
+    saved: dict[str, dict[str, Any]] = {}  # threshold item id -> arrays, or an error message
+    figures: list[tuple[str, bytes]] = []
+    for name in rubric.notebooks:
+        run_item = next((i for i in rubric.notebook_items if i.kind == "notebook" and i.notebook == name), None)
+        cell_timeout = float(run_item.params.get("cell_timeout_s", 60)) if run_item else 60.0
+        total = run_item.timeout_s if run_item else 600.0
+        run = execute_notebook(scratch / name, scratch, cell_timeout, total, env)
+        runs[name] = run
+        figures.extend(run.figures)
+        for item in rubric.notebook_items:
+            if item.kind == "threshold" and item.notebook == name:
+                path = scratch / SAVED_DIR / f"{item.params['saved']}.npz"
+                if not path.is_file() or path.is_symlink():
+                    continue
+                try:
+                    saved[item.id] = {"arrays": load_saved_arrays(path, MAX_SAVED_BYTES)}
+                except CodecError as exc:
+                    saved[item.id] = {"error": f"{item.params['saved']}: {exc}"}
+
+    measured = _measure_thresholds(assignment, saved, env, tmp)
+    results = []
+    for item in rubric.notebook_items:
+        if item.kind == "notebook":
+            results.append(score_run(item, runs[item.notebook]))
+        elif item.kind == "threshold":
+            entry = saved.get(item.id)
+            where = "held-out" if assignment.reference is not None else "public test"
+            if item.params["data"] == item.params.get("public_data"):
+                where = "training"
+            if entry is None:
+                results.append(score_threshold(item, dataset, None, None, 0, where))
+            elif "error" in entry:
+                results.append(score_threshold(item, dataset, entry["error"], None, 0, where))
+            else:
+                accuracy, count, problem = measured[item.id]
+                results.append(score_threshold(item, dataset, problem, accuracy, count, where))
+        else:
+            source = None
+            path = original / item.notebook
+            if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_NOTEBOOK_BYTES:
+                source = path.read_text(encoding="utf-8", errors="replace")
+            results.append(score_manual(item, answer_text(source, item.params["cell"])))
+    return results, figures
+
+
+def _measure_thresholds(assignment: Assignment, saved: dict[str, dict[str, Any]], env: dict[str, str],
+                        tmp: Path) -> dict[str, tuple[float | None, int, str]]:
+    """Accuracy of every saved network, computed by trusted code in a child: (accuracy, count, problem)."""
+    todo = [i for i in assignment.rubric.notebook_items if i.kind == "threshold" and "arrays" in saved.get(i.id, {})]
+    if not todo:
+        return {}
+    trusted = assignment.reference if assignment.reference is not None else assignment.fixtures / "provided"
+    root = tmp / "trusted"
+    copy_submission(trusted, root)
+    workdir = tmp / "threshold-requests"
+    workdir.mkdir()
+    out: dict[str, tuple[float | None, int, str]] = {}
+    with ChildSession(root, workdir, extra_env=env) as session:
+        for item in todo:
+            data = item.params["data"] if assignment.reference is not None else item.params.get(
+                "public_data", item.params["data"])
+            module, _, qualname = item.params["scores"].partition(":")
+            result = session.run(module, qualname, "threshold_accuracy", {"data": data, "target": qualname},
+                                 {"params": saved[item.id]["arrays"]}, timeout_s=600)
+            if result.status == "ok":
+                returned = result.outputs["returned"]
+                out[item.id] = (float(returned["accuracy"]), int(returned["count"]), "")
+            else:
+                detail = result.meta.get("message", result.status)
+                out[item.id] = (None, 0, f"{item.params['saved']} could not be evaluated: {detail}")
+    return out
+
+
+def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = None,
+          timeout_override: float | None = None, name: str | None = None,
+          dataset: str | None = None, data_dir: Path | None = None, notebooks: bool = True) -> Report:
+    """Grade one submission folder; never raises for anything inside the submission."""
+    rubric = assignment.rubric
+    dataset = dataset or rubric.datasets[0]
+    if dataset not in rubric.datasets:
+        raise SetupError(f"data set {dataset!r} is not one of {', '.join(rubric.datasets)}")
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp_name:
+        tmp = Path(tmp_name)
+        scratch = tmp / "submission"
+        notes = _prepare(submission, scratch, assignment)
+        items = _code_items(scratch, assignment, hidden_seed, timeout_override, notes, submission)
+        figures: list[tuple[str, bytes]] = []
+        if notebooks and rubric.notebook_items:
+            nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, data_dir, tmp)
+            items += nb_items
     by_id = {r.id: r for r in items}
-    items = [note_dependencies(item, r, by_id) for item, r in zip(rubric.items, items)]
+    order = {item.id: k for k, item in enumerate(rubric.items)}
+    items = sorted((note_dependencies(rubric.item(r.id), r, by_id) for r in items), key=lambda r: order[r.id])
+    if not notebooks and rubric.notebook_items:
+        notes.append("notebooks not run (--no-notebooks): their items are not in this report")
     return Report(assignment=rubric.name, mode=assignment.mode, grader_version=__version__,
-                  submission=name or str(submission), items=tuple(items), notes=tuple(notes))
+                  submission=name or str(submission), items=tuple(items), notes=tuple(notes),
+                  figures=tuple(figures))

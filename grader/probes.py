@@ -206,7 +206,32 @@ def model_train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> 
     return {"returned": {"loss_history": history}, "modified": []}
 
 
+def _import_callable(spec: str) -> Any:
+    """'package.module:function' -> the function."""
+    import importlib
+
+    module, _, qualname = spec.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def threshold_accuracy(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Accuracy of saved parameters on the data the rubric names, with the provided forward pass.
+
+    Runs on trusted code (the reference or the provided files), never the student's:
+    the student's only contribution is the parameter arrays.
+    """
+    X, y = _import_callable(params["data"])()
+    scores = target(inputs["params"], X)
+    y_pred = np.argmax(np.asarray(scores), axis=1)
+    return {"returned": {"accuracy": float(np.mean(y_pred == np.asarray(y))), "count": int(len(y))},
+            "modified": []}
+
+
 PROBES: dict[str, Probe] = {
+    "threshold_accuracy": threshold_accuracy,
     "call": call,
     "gradient": gradient,
     "optimizer": optimizer,

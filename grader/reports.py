@@ -39,14 +39,33 @@ def table(report: Report, width: int | None = None) -> str:
     out.append("-" * min(width, len(out[-1]) + 10))
     out += [line(r) for r in rows]
     out.append(f"total: {_points(report.total)} / {_points(report.max_total)}")
-    to_fix = [i for i in report.items if i.status != "pass" and i.message]
+    to_fix = [i for i in report.items if i.status not in ("pass", "manual") and i.message]
     if to_fix:
         out.append("\nWhat to fix:")
         for i in to_fix:
             body = i.message.replace("\n", "\n    ")
             out.append(f"- {i.id} ({_points(i.points)}/{_points(i.max_points)}, {i.status}):\n    {body}")
+    waiting = [i for i in report.items if i.status == "manual" and i.message != "unanswered"
+               and not i.message.startswith("graded by a person")]
+    if waiting:
+        out.append(f"\n{len(waiting)} answer(s) wait for a human grader: they are in the JSON and CSV "
+                   "reports; merge points with --manual-grades FILE.")
     out += [f"note: {n}" for n in report.notes]
     return "\n".join(out)
+
+
+def write_figures(report: Report, folder: Path) -> list[Path]:
+    """The notebooks' figures as PNG files in folder/<submission name>/."""
+    written = []
+    if not report.figures:
+        return written
+    target = folder / Path(report.submission).name
+    target.mkdir(parents=True, exist_ok=True)
+    for name, data in report.figures:
+        path = target / Path(name).name
+        path.write_bytes(data)
+        written.append(path)
+    return written
 
 
 def _atomic_write(path: Path, text: str) -> None:

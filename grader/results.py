@@ -40,6 +40,8 @@ class Report:
     submission: str
     items: tuple[ItemResult, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # PNG files the notebooks drew, as (file name, bytes); written beside the report, not in it.
+    figures: tuple[tuple[str, bytes], ...] = field(default_factory=tuple, repr=False)
 
     @property
     def total(self) -> float:

@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-KINDS = ("compare", "gradient", "optimizer", "model")
+CODE_KINDS = ("compare", "gradient", "optimizer", "model")
+NOTEBOOK_KINDS = ("notebook", "threshold", "manual")
+KINDS = CODE_KINDS + NOTEBOOK_KINDS
 MODEL_PROBES = ("init", "loss", "predict", "train")
 
 ASSIGNMENT_KEYS = {"name", "title", "student_packages", "provided", "instructor_only",
-                   "timeout_s", "submission_timeout_s", "hidden_cases"}
+                   "timeout_s", "submission_timeout_s", "hidden_cases", "datasets", "dataset_env",
+                   "data_dir_env"}
 COMMON_ITEM_KEYS = {"id", "title", "points", "kind", "tolerance", "timeout_s", "dims",
                     "hidden_dims", "case", "modifies", "hint", "depends"}
 KIND_KEYS = {
@@ -24,7 +27,11 @@ KIND_KEYS = {
     "gradient": {"params", "forward", "wrt", "grads"},
     "optimizer": {"state", "steps"},
     "model": {"probe", "compare", "dtype_args", "final_loss_slack"},
+    "notebook": {"notebook", "cell_timeout_s"},
+    "threshold": {"notebook", "saved", "scores", "data", "public_data", "curve"},
+    "manual": {"notebook", "cell"},
 }
+CURVE_KEYS = {"kind", "zero", "full", "at", "floor_percent"}
 
 
 class RubricError(ValueError):
@@ -50,6 +57,11 @@ class Item:
     modifies: tuple[str, ...] = ()
     hint: str = ""
     depends: tuple[str, ...] = ()
+
+    @property
+    def notebook(self) -> str:
+        """The notebook an item is about ('' for items about module code)."""
+        return str(self.params.get("notebook", ""))
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -80,6 +92,22 @@ class Rubric:
     hidden_cases: int
     items: tuple[Item, ...]
     sha256: str
+    datasets: tuple[str, ...] = ("default",)
+    dataset_env: str = ""
+    data_dir_env: str = ""
+
+    @property
+    def code_items(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.kind in CODE_KINDS)
+
+    @property
+    def notebook_items(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.kind in NOTEBOOK_KINDS)
+
+    @property
+    def notebooks(self) -> tuple[str, ...]:
+        """Every notebook the rubric names, in order of first mention."""
+        return tuple(dict.fromkeys(i.notebook for i in self.notebook_items))
 
     @property
     def max_total(self) -> float:
@@ -104,6 +132,42 @@ def _require(table: Mapping[str, Any], key: str, where: str) -> Any:
     return table[key]
 
 
+def _curve(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise RubricError(f"{where}: a curve is a table")
+    _check_keys(raw, CURVE_KEYS, where)
+    kind = _require(raw, "kind", where)
+    if kind == "linear":
+        if not float(_require(raw, "zero", where)) < float(_require(raw, "full", where)):
+            raise RubricError(f"{where}: a linear curve needs zero < full")
+    elif kind == "step":
+        _require(raw, "at", where)
+    else:
+        raise RubricError(f"{where}: curve kind {kind!r} is not linear or step")
+    return dict(raw)
+
+
+def _notebook_item(raw: Mapping[str, Any], default_timeout: float, item_id: str, kind: str) -> Item:
+    where = f"item {item_id!r}"
+    params: dict[str, Any] = {k: raw[k] for k in KIND_KEYS[kind] if k in raw}
+    _require(raw, "notebook", where)
+    if kind == "threshold":
+        for key in ("saved", "scores", "data"):
+            _require(raw, key, where)
+        curves = _require(raw, "curve", where)
+        params["curve"] = {name: _curve(c, f"{where} curve.{name}") for name, c in curves.items()}
+        if not params["curve"]:
+            raise RubricError(f"{where}: give a curve for at least one data set")
+    if kind == "manual":
+        _require(raw, "cell", where)
+    params["parts"] = [kind]
+    points = _require(raw, "points", where)
+    return Item(id=item_id, title=str(raw.get("title", item_id)), points=float(points), kind=kind,
+                module="", qualname="", cases=(), tolerance={}, dims={}, hidden_dims={},
+                timeout_s=float(raw.get("timeout_s", default_timeout)), params=params,
+                depends=tuple(raw.get("depends", ())))
+
+
 def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     where = f"item {raw.get('id', '?')!r}"
     item_id = _require(raw, "id", "an item")
@@ -111,6 +175,8 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     if kind not in KINDS:
         raise RubricError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
     _check_keys(raw, COMMON_ITEM_KEYS | KIND_KEYS[kind], where)
+    if kind in NOTEBOOK_KINDS:
+        return _notebook_item(raw, default_timeout, item_id, kind)
     if ":" not in item_id:
         raise RubricError(f"{where}: the id must be '<dotted module>:<qualname>'")
     module, qualname = item_id.split(":", 1)
@@ -191,4 +257,7 @@ def load(path: Path) -> Rubric:
         hidden_cases=int(head.get("hidden_cases", 2)),
         items=items,
         sha256=hashlib.sha256(data).hexdigest(),
+        datasets=tuple(head.get("datasets", ("default",))),
+        dataset_env=str(head.get("dataset_env", "")),
+        data_dir_env=str(head.get("data_dir_env", "")),
     )

@@ -17,6 +17,7 @@ def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
               submission_timeout_s: float, timeout_override: float | None = None,
               limits: Limits = Limits(), extra_params: dict[str, Any] | None = None,
               case_params: dict[str, list[dict[str, Any]]] | None = None,
+              scratch: Path | None = None, extra_env: dict[str, str] | None = None,
               ) -> tuple[dict[str, list[ChildResult]], list[str]]:
     """Every case of every item, in order, in one child session on a scratch copy of root.
 
@@ -24,15 +25,19 @@ def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
     Once the whole-submission limit is spent, the remaining cases time out without running.
     `extra_params` reach every probe (e.g. `numeric: False` where no numerical gradient is wanted);
     `case_params[item id][k]` reach the probe of that item's k-th case only.
+    With `scratch`, root is already a prepared scratch copy and is used as it is.
     """
     results: dict[str, list[ChildResult]] = {}
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        scratch = Path(tmp) / "submission"
         workdir = Path(tmp) / "requests"
         workdir.mkdir()
-        skipped = copy_submission(root, scratch)
+        if scratch is None:
+            scratch = Path(tmp) / "submission"
+            skipped = copy_submission(root, scratch)
+        else:
+            skipped = []
         deadline = time.monotonic() + submission_timeout_s
-        with ChildSession(scratch, workdir, limits) as session:
+        with ChildSession(scratch, workdir, limits, extra_env) as session:
             for item, cases in work:
                 timeout = timeout_override if timeout_override is not None else item.timeout_s
                 out: list[ChildResult] = []

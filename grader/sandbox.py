@@ -45,9 +45,12 @@ class ChildResult:
     duration_s: float = 0.0
 
 
-def scrubbed_env(home: Path) -> dict[str, str]:
-    """The only environment the child sees: no secrets, one BLAS thread, paths inside the scratch copy."""
-    return {
+def scrubbed_env(home: Path, matplotlib_inline: bool = False) -> dict[str, str]:
+    """The only environment the child sees: no secrets, one BLAS thread, paths inside the scratch copy.
+
+    A notebook kernel draws inline figures; a module child draws nothing on screen.
+    """
+    env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(home),
         "TMPDIR": str(home / "tmp"),
@@ -58,10 +61,15 @@ def scrubbed_env(home: Path) -> dict[str, str]:
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(home / ".matplotlib"),
     }
+    if matplotlib_inline:
+        del env["MPLBACKEND"]
+    return env
 
 
-def _apply_limits(limits: Limits) -> None:  # runs in the child between fork and exec
+def apply_limits(limits: Limits) -> None:
+    """Resource limits for the calling process; runs in a child between fork and exec."""
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
@@ -72,10 +80,12 @@ def _apply_limits(limits: Limits) -> None:  # runs in the child between fork and
 class ChildSession:
     """A child process rooted at a scratch copy of one submission."""
 
-    def __init__(self, root: Path, workdir: Path, limits: Limits = Limits()) -> None:
+    def __init__(self, root: Path, workdir: Path, limits: Limits = Limits(),
+                 extra_env: dict[str, str] | None = None) -> None:
         self.root = root
         self.workdir = workdir
         self.limits = limits
+        self.extra_env = dict(extra_env or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.control: int | None = None
         self.requests = 0
@@ -87,8 +97,8 @@ class ChildSession:
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd=self.root, env=scrubbed_env(self.root / ".home"), pass_fds=(write_fd,),
-            start_new_session=True, preexec_fn=lambda: _apply_limits(self.limits),
+            cwd=self.root, env={**scrubbed_env(self.root / ".home"), **self.extra_env}, pass_fds=(write_fd,),
+            start_new_session=True, preexec_fn=lambda: apply_limits(self.limits),
         )
         os.close(write_fd)
         self.control = read_fd

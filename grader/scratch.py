@@ -48,3 +48,29 @@ def copy_submission(src: Path, dst: Path) -> list[str]:
                 raise ScratchError(f"the submission is larger than {MAX_TOTAL_BYTES // 1024**2} MB")
             shutil.copyfile(path, dst / rel)
     return skipped
+
+
+def restore_provided(scratch: Path, provided: Path) -> list[str]:
+    """Put back the course's own copy of every provided file; returns those the student had changed
+    (a missing provided file is restored without comment).
+
+    A submission cannot change how it is graded by editing utils/solver.py or
+    utils/gradient_check.py: grading always runs with the originals.
+    """
+    changed = []
+    if not provided.is_dir():
+        return changed
+    for path in sorted(provided.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(provided)
+        target = scratch / rel
+        original = path.read_bytes()
+        if target.is_symlink() or not target.is_file() or target.read_bytes() != original:
+            if target.exists() or target.is_symlink():
+                changed.append(rel.as_posix())
+            if target.is_symlink() or target.is_dir():
+                shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(original)
+    return changed

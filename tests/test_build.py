@@ -117,10 +117,10 @@ def test_every_student_item_in_the_template_is_a_stub() -> None:
     layout = Layout(ROOT, "nndl")
     rubric = load(layout.reference / "rubric.toml")
     manifest = json.loads((layout.fixtures / "manifest.json").read_text())
-    assert set(manifest["template_fingerprints"]) == {item.id for item in rubric.items}
-    work = [(item, public_cases(rubric.name, item)) for item in rubric.items]
+    assert set(manifest["template_fingerprints"]) == {item.id for item in rubric.code_items}
+    work = [(item, public_cases(rubric.name, item)) for item in rubric.code_items]
     results, _ = run_cases(layout.template, work, submission_timeout_s=120)
-    for item in rubric.items:
+    for item in rubric.code_items:
         expected = codec.load(layout.fixtures / "items" / f"{item.slug}.expected.npz")["cases"]
         for part in item.parts:
             matches = []
@@ -137,7 +137,7 @@ def test_every_student_item_in_the_template_is_a_stub() -> None:
 def test_fixture_inputs_and_expected_outputs_are_separate_files() -> None:
     layout = Layout(ROOT, "nndl")
     rubric = load(layout.reference / "rubric.toml")
-    for item in rubric.items:
+    for item in rubric.code_items:
         inputs = codec.load(layout.fixtures / "items" / f"{item.slug}.inputs.npz")
         expected = codec.load(layout.fixtures / "items" / f"{item.slug}.expected.npz")
         assert len(inputs["cases"]) == len(expected["cases"]) == len(item.cases)

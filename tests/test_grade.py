@@ -34,8 +34,12 @@ def test_reference_scores_full_marks(mode: str, instructor: Assignment, student:
     assignment = instructor if mode == "instructor" else student
     report = grade(LAYOUT.reference, assignment, hidden_seed=TEST_SEED)
     assert report.mode == mode
-    assert [i for i in report.items if i.status != "pass"] == []
-    assert report.total == report.max_total == assignment.rubric.max_total
+    manual = {i.id for i in assignment.rubric.items if i.kind == "manual"}
+    assert [i for i in report.items if i.status != "pass" and i.id not in manual] == []
+    assert all(i.status == "manual" and i.message.startswith("answer for a human") for i in report.items
+               if i.id in manual)
+    manual_points = sum(assignment.rubric.item(i).points for i in manual)
+    assert report.total == report.max_total - manual_points
 
 
 @pytest.mark.parametrize("mode", ["student", "instructor"])
@@ -44,14 +48,19 @@ def test_untouched_template_scores_zero_not_attempted(mode: str, instructor: Ass
     assignment = instructor if mode == "instructor" else student
     report = grade(LAYOUT.template, assignment, hidden_seed=TEST_SEED)
     assert report.total == 0
-    assert {i.status for i in report.items} == {"not_attempted"}
-    assert all("still the template's stub" in i.message for i in report.items)
+    code = {i.id for i in assignment.rubric.code_items}
+    assert {i.status for i in report.items if i.id in code} == {"not_attempted"}
+    assert all("still the template's stub" in i.message for i in report.items if i.id in code)
+    by_kind = {kind: {i.status for i in report.items if assignment.rubric.item(i.id).kind == kind}
+               for kind in ("notebook", "threshold", "manual")}
+    assert by_kind == {"notebook": {"fail"}, "threshold": {"fail"}, "manual": {"manual"}}
+    assert all(i.message == "unanswered" for i in report.items if i.status == "manual")
 
 
 def test_two_runs_give_identical_reports_apart_from_durations(instructor: Assignment, tmp_path: Path) -> None:
     submission = materialize("fails_affine_backward_db_shape", tmp_path / "s")
-    first = grade(submission, instructor, hidden_seed=TEST_SEED).to_dict()
-    second = grade(submission, instructor, hidden_seed=TEST_SEED).to_dict()
+    first = grade(submission, instructor, hidden_seed=TEST_SEED, notebooks=False).to_dict()
+    second = grade(submission, instructor, hidden_seed=TEST_SEED, notebooks=False).to_dict()
     assert comparable(first) == comparable(second)
 
 
@@ -69,8 +78,9 @@ def test_hardcoded_public_answers_pass_student_mode_but_fail_instructor_mode(
         instructor: Assignment, student: Assignment, tmp_path: Path) -> None:
     submission = materialize("fails_affine_forward_hardcoded_for_public_shapes", tmp_path / "s")
     item = "nndl.layers:affine_forward"
-    student_result = next(i for i in grade(submission, student).items if i.id == item)
-    instructor_result = next(i for i in grade(submission, instructor, hidden_seed=TEST_SEED).items if i.id == item)
+    student_result = next(i for i in grade(submission, student, notebooks=False).items if i.id == item)
+    instructor_result = next(i for i in grade(submission, instructor, hidden_seed=TEST_SEED,
+                                              notebooks=False).items if i.id == item)
     assert student_result.status == "pass"
     assert instructor_result.points == 0 and instructor_result.message.startswith("hidden case")
 
@@ -84,7 +94,8 @@ def test_student_mode_self_check_catches_backward_that_only_fits_the_public_case
     layers.write_text(layers.read_text().replace(
         "    db = dout.sum(axis=0)\n",
         "    db = dout.sum(axis=0) if dout.shape == (10, 5) else dout.sum(axis=0) * 2\n"))
-    result = next(i for i in grade(submission, student).items if i.id == "nndl.layers:affine_backward")
+    result = next(i for i in grade(submission, student, notebooks=False).items
+                  if i.id == "nndl.layers:affine_backward")
     assert result.status == "partial"
     assert "self-check 1: db disagrees with the numerical gradient of your own affine_forward" in result.message
 
@@ -95,7 +106,8 @@ def test_cli_writes_json_in_the_design_format_and_csv(tmp_path: Path, capsys: py
     submission = materialize("fails_nesterov_is_plain_momentum", tmp_path / "alice")
     out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
     code = cli.main([str(submission), "--fixtures", str(LAYOUT.fixtures), "--reference", str(LAYOUT.reference),
-                     "--hidden-seed-file", str(seed), "--json", str(out_json), "--csv", str(out_csv)])
+                     "--hidden-seed-file", str(seed), "--json", str(out_json), "--csv", str(out_csv),
+                     "--no-notebooks"])
     assert code == 0
     table = capsys.readouterr().out
     assert "graded in instructor mode" in table and "total: 57 / 58" in table
@@ -114,7 +126,7 @@ def test_cli_writes_json_in_the_design_format_and_csv(tmp_path: Path, capsys: py
 def test_cli_exit_status(tmp_path: Path) -> None:
     seed = tmp_path / "seed"
     seed.write_text(TEST_SEED)
-    common = ["--quiet", "--fixtures", str(LAYOUT.fixtures), "--student-mode"]
+    common = ["--quiet", "--fixtures", str(LAYOUT.fixtures), "--student-mode", "--no-notebooks"]
     assert cli.main([str(LAYOUT.template), *common]) == 0  # grading ran; the score does not matter
     assert cli.main([str(LAYOUT.template), *common, "--fail-under", "1"]) == 1
     assert cli.main([str(LAYOUT.reference), *common, "--fail-under", "58"]) == 0
@@ -127,5 +139,5 @@ def test_cli_exit_status(tmp_path: Path) -> None:
 
 def test_grade_toml_finds_the_assignment_and_its_fixtures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`grade .` inside a copy of the template, as a student runs it."""
-    assert cli.main([str(LAYOUT.template), "--student-mode"]) == 0
+    assert cli.main([str(LAYOUT.template), "--student-mode", "--no-notebooks"]) == 0
     assert "student_template/nndl: nndl graded in student mode" in capsys.readouterr().out

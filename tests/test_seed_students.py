@@ -33,7 +33,8 @@ def test_seed_student_code_is_graded_like_a_careful_ta(tmp_path: Path, request: 
     shutil.copytree(ROOT / "tests" / "seed_students", submission, ignore=shutil.ignore_patterns("*.md"))
     shutil.copytree(ROOT / "reference" / "nndl" / "utils", submission / "utils")
     layout = Layout(ROOT, "nndl")
-    report = grade(submission, load_assignment(layout.fixtures, layout.reference), hidden_seed=TEST_SEED)
+    report = grade(submission, load_assignment(layout.fixtures, layout.reference), hidden_seed=TEST_SEED,
+                   notebooks=False)
     got = {i.id: i.status for i in report.items}
     for item_id, (status, why) in EXPECTED.items():
         assert got[item_id] == status, f"{item_id}: {got[item_id]} ({why})"

@@ -46,7 +46,7 @@ def gradient_check_failures(item_id: str, case: int, outputs: dict[str, Any]) ->
 
 def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes]) -> dict[str, bytes]:
     """Every fixture file as relative path -> bytes; raises BuildError when the reference is wrong."""
-    work = [(item, public_cases(rubric.name, item)) for item in rubric.items]
+    work = [(item, public_cases(rubric.name, item)) for item in rubric.code_items]
     # The full numerical gradient, not a sample: the build is where the reference proves itself.
     results, _ = run_cases(reference_root, work, submission_timeout_s=3600, extra_params={"numeric_samples": 0})
     files: dict[str, bytes] = {}
@@ -66,7 +66,7 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
         raise BuildError("the reference fails its own checks; no fixtures written:\n  " + "\n  ".join(problems))
 
     fingerprints: dict[str, str] = {}
-    for item in rubric.items:
+    for item in rubric.code_items:
         rel = item.module.replace(".", "/") + ".py"
         if rel in template_files:
             fp = function_fingerprints(template_files[rel].decode("utf-8")).get(item.qualname)
@@ -76,6 +76,12 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
                for p in sorted(reference_root.rglob("*"))
                if p.is_file() and "__pycache__" not in p.parts}
     files["rubric.toml"] = (reference_root / "rubric.toml").read_bytes()
+    # Provided course code, kept where students cannot edit it: the grader restores it in
+    # every scratch copy and, in student mode, scores trained networks with it.
+    for folder in rubric.provided:
+        for path in sorted((reference_root / folder).rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                files[f"provided/{path.relative_to(reference_root).as_posix()}"] = path.read_bytes()
     manifest = {
         "assignment": rubric.name,
         "grader_version": __version__,

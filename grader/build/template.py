@@ -10,6 +10,10 @@ and becomes `pass` at the region's indentation, or the lines written inside the
 region as `# STUB: <code>` when the skeleton needs something else. The `# YOUR
 CODE HERE` banners, docstrings and signatures live outside the regions and so
 reach students unchanged.
+
+Notebooks get the same treatment cell by cell; in addition every outputs list is
+emptied, and a markdown cell tagged `answer:<name>` (an inline question's answer)
+becomes the answer placeholder.
 """
 
 from __future__ import annotations
@@ -18,9 +22,15 @@ import ast
 import hashlib
 from pathlib import Path
 
+import nbformat
+
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
 STUB = "# STUB:"
+ANSWER_TAG_PREFIX = "answer:"
+# What running the reference leaves behind; never part of the template.
+GENERATED_DIRS = {"__pycache__", ".ipynb_checkpoints", "grading_outputs", "figures"}
+ANSWER_PLACEHOLDER = "**Answer:** _Write your answer here._"
 
 
 class TemplateError(ValueError):
@@ -54,6 +64,27 @@ def strip_solutions(source: str, name: str) -> str:
     return "".join(out)
 
 
+def answer_tag(cell: dict) -> str | None:
+    """The `answer:<name>` tag of a markdown cell, if it has one."""
+    for tag in cell.get("metadata", {}).get("tags", []):
+        if isinstance(tag, str) and tag.startswith(ANSWER_TAG_PREFIX):
+            return tag
+    return None
+
+
+def strip_notebook(data: bytes, name: str) -> bytes:
+    """The student's version of a reference notebook."""
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            cell.source = strip_solutions(cell.source, f"{name} cell {index}").rstrip("\n")
+            cell.outputs = []
+            cell.execution_count = None
+        elif cell.cell_type == "markdown" and answer_tag(cell):
+            cell.source = ANSWER_PLACEHOLDER
+    return (nbformat.writes(nb) + "\n").encode("utf-8")
+
+
 def function_fingerprints(source: str) -> dict[str, str]:
     """sha256 of each function's syntax tree, by qualname, ignoring comments and layout.
 
@@ -81,12 +112,14 @@ def render(reference_root: Path, excluded: set[str]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for path in sorted(reference_root.rglob("*")):
         rel = path.relative_to(reference_root).as_posix()
-        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+        if not path.is_file() or GENERATED_DIRS & set(path.parts) or path.suffix == ".pyc":
             continue
         if rel in excluded or any(rel.startswith(e.rstrip("/") + "/") for e in excluded):
             continue
         data = path.read_bytes()
         if path.suffix == ".py":
             data = strip_solutions(data.decode("utf-8"), rel).encode("utf-8")
+        elif path.suffix == ".ipynb":
+            data = strip_notebook(data, rel)
         files[rel] = data
     return files

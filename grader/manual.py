@@ -1,0 +1,55 @@
+"""Merging a human's points for `manual` items (inline questions, derivations) into reports.
+
+The instructor fills a CSV with the columns `submission,id,points,comment`: one row
+per submission folder name and manual item id, as `--csv` lists them with status
+`manual`. Rows for other items, or with points outside 0..max, are refused loudly.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+from grader.results import Report
+
+COLUMNS = ("submission", "id", "points", "comment")
+
+
+class ManualGradesError(ValueError):
+    """The manual-grades file is malformed; the message names the row."""
+
+
+def read(path: Path) -> dict[tuple[str, str], tuple[float, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in COLUMNS[:3] if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ManualGradesError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
+        grades = {}
+        for line, row in enumerate(reader, start=2):
+            if not (row.get("points") or "").strip():
+                continue  # not graded yet
+            try:
+                points = float(row["points"])
+            except ValueError as exc:
+                raise ManualGradesError(f"{path}:{line}: points {row['points']!r} is not a number") from exc
+            grades[(row["submission"].strip(), row["id"].strip())] = (points, (row.get("comment") or "").strip())
+    return grades
+
+
+def merge(report: Report, grades: dict[tuple[str, str], tuple[float, str]]) -> Report:
+    """The report with every graded manual item's points and comment filled in."""
+    name = Path(report.submission).name
+    items = []
+    for item in report.items:
+        key = (name, item.id)
+        if key in grades:
+            if item.status != "manual":
+                raise ManualGradesError(f"{item.id} is not a manual item; only manual items take points by hand")
+            points, comment = grades[key]
+            if not 0 <= points <= item.max_points:
+                raise ManualGradesError(f"{name} {item.id}: points {points:g} outside 0..{item.max_points:g}")
+            item = replace(item, points=points, message=f"graded by a person: {comment}".rstrip(": "))
+        items.append(item)
+    return replace(report, items=tuple(items))

@@ -1,0 +1,179 @@
+"""Running a submission's notebooks headlessly in a sandboxed kernel (nbclient).
+
+Each notebook gets a fresh kernel whose working directory is the scratch copy,
+with the same scrubbed environment and resource limits as the module children,
+a per-cell and a whole-notebook time limit, and its whole process group killed at
+the end. Printed output is never evidence: what comes back is which cell failed,
+the figures drawn, and the files the notebook saved for grading.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from grader.sandbox import Limits, apply_limits, scrubbed_env
+
+KERNEL_NAME = "nn-grader-sandbox"
+MAX_NOTEBOOK_BYTES = 20 * 1024**2
+MAX_FIGURES = 50
+# Runs before the student's first cell: numpy and the grader's modules are imported
+# from site-packages, and only then is the submission folder put on the path, last,
+# so that a student file named numpy.py cannot stand in for numpy.
+SETUP_CODE = "import os as _os, sys as _sys, numpy as _np\n_sys.path.append(_os.getcwd())\ndel _os, _sys, _np"
+
+
+@dataclass(frozen=True)
+class CellError:
+    index: int  # in the student's notebook, from 0
+    name: str
+    value: str
+    first_line: str
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """What executing one notebook produced. `status`: ok, error, timeout, dead, missing, invalid."""
+
+    notebook: str
+    status: str
+    message: str
+    duration_s: float
+    errors: tuple[CellError, ...] = ()
+    figures: tuple[tuple[str, bytes], ...] = field(default_factory=tuple)
+
+
+def _kernel_spec_dir(root: Path) -> Path:
+    """A kernel spec that starts ipykernel in isolated mode (-I): no user site, no PYTHON* variables."""
+    spec = root / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "nn-grader sandbox", "language": "python",
+    }))
+    return root / "kernels"
+
+
+def _first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip():
+            return line.strip()[:120]
+    return ""
+
+
+def _figures(nb: Any, stem: str) -> tuple[tuple[str, bytes], ...]:
+    out = []
+    for index, cell in enumerate(nb.cells):
+        for k, output in enumerate(cell.get("outputs", [])):
+            data = output.get("data", {}) if isinstance(output, dict) else {}
+            png = data.get("image/png")
+            if isinstance(png, str) and len(out) < MAX_FIGURES:
+                try:
+                    out.append((f"{stem}-cell{index}-{k}.png", base64.b64decode(png)))
+                except ValueError:
+                    continue
+    return tuple(out)
+
+
+def _errors(nb: Any) -> tuple[CellError, ...]:
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                found.append(CellError(index, str(output.get("ename", "Error")),
+                                       str(output.get("evalue", ""))[:500], _first_line(cell.source)))
+                break
+    return tuple(found)
+
+
+def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
+            extra_env: dict[str, str] | None = None, limits: Limits = Limits()) -> NotebookRun:
+    """Run one notebook top to bottom; never raises for anything the notebook does."""
+    name = path.name
+    started = time.monotonic()
+    if not path.is_file():
+        return NotebookRun(name, "missing", f"{name} is not in the submission", 0.0)
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return NotebookRun(name, "invalid", f"{name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB", 0.0)
+    try:
+        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for a corrupt file
+        return NotebookRun(name, "invalid", f"{name} is not a readable notebook: {str(exc)[:300]}", 0.0)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(SETUP_CODE))
+    deadline = started + timeout_s
+    env = scrubbed_env(cwd / ".home", matplotlib_inline=True)
+    env.update(extra_env or {})
+    (cwd / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
+    process_group: list[int] = []
+
+    with tempfile.TemporaryDirectory(prefix="grade-kernel-") as spec_root:
+        km = AsyncKernelManager(kernel_name=KERNEL_NAME,
+                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(_kernel_spec_dir(Path(spec_root)))]))
+        client = NotebookClient(nb, km=km, timeout=max(1, math.ceil(cell_timeout_s)), allow_errors=True,
+                                interrupt_on_timeout=False, record_timing=False,
+                                resources={"metadata": {"path": str(cwd)}})
+
+        def on_start(**_: Any) -> None:
+            pgid = getattr(km.provisioner, "pgid", None)
+            if pgid:
+                process_group.append(pgid)
+
+        def on_cell_start(**_: Any) -> None:
+            # nbclient takes whole seconds; rounding up keeps within a second of the limit.
+            client.timeout = max(1, math.ceil(min(cell_timeout_s, deadline - time.monotonic())))
+
+        client.on_notebook_start = on_start
+        client.on_cell_start = on_cell_start
+        status, message = "ok", ""
+        try:
+            client.execute(env=env, preexec_fn=lambda: apply_limits(limits),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except CellTimeoutError:
+            whole = time.monotonic() >= deadline - 0.2
+            status = "timeout"
+            message = (f"{name} did not finish within its {timeout_s:g} s limit" if whole
+                       else f"a cell of {name} ran longer than {cell_timeout_s:g} s")
+        except DeadKernelError:
+            status, message = "dead", f"the kernel running {name} died (os._exit, a crash, or a memory limit)"
+        except Exception as exc:  # noqa: BLE001 - a kernel that cannot start or answer
+            status, message = "error", f"{name} could not be run: {type(exc).__name__}: {str(exc)[:300]}"
+        finally:
+            try:
+                client._cleanup_kernel()  # shuts the kernel down and closes its channels
+            except Exception:  # noqa: BLE001 - it may be dead already
+                pass
+            for pgid in process_group:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    setup = nb.cells.pop(0)
+    if status == "ok" and any(o.get("output_type") == "error" for o in setup.get("outputs", [])):
+        status, message = "error", f"{name} could not be set up in the kernel"
+    errors = _errors(nb)
+    if status == "ok" and errors:
+        status = "error"
+    if status == "timeout":
+        running = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not c.get("outputs")
+                        and c.get("execution_count") is None), None)
+        if running is not None:
+            message += f" (cell {running + 1}: {_first_line(nb.cells[running].source)!r})"
+    return NotebookRun(name, status, message, round(time.monotonic() - started, 3), errors,
+                       _figures(nb, path.stem))
