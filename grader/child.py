@@ -32,10 +32,11 @@ MAX_MESSAGE_CHARS = 2000
 def _student_traceback(exc: BaseException, root: str) -> str:
     """The traceback cut down to the frames in the student's own files."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if os.path.isabs(f.filename) and os.path.realpath(f.filename).startswith(root + os.sep)]
+              if (os.path.isabs(f.filename) and os.path.realpath(f.filename).startswith(root + os.sep))
+              or "ipykernel_" in f.filename]  # a notebook cell's code
     lines = []
     for f in frames:
-        rel = os.path.relpath(f.filename, root)
+        rel = "notebook cell" if "ipykernel_" in f.filename else os.path.relpath(f.filename, root)
         lines.append(f'  File "{rel}", line {f.lineno}, in {f.name}')
         if f.line:
             lines.append(f"    {f.line.strip()}")
@@ -66,16 +67,34 @@ def _resolve(module_name: str, qualname: str) -> Any:
     return obj
 
 
-def serve_one(request_dir: Path, root: str) -> None:
+def serve_in_namespace(request_dir: str, namespace: dict[str, Any]) -> None:
+    """Serve one request inside a notebook's kernel: the objects come from the notebook's globals."""
+
+    def resolve(module_name: str, qualname: str) -> Any:
+        obj: Any = None
+        for k, part in enumerate(qualname.split(".")):
+            if k == 0:
+                if part not in namespace:
+                    raise NameError(f"the notebook defines no {part!r}")
+                obj = namespace[part]
+            else:
+                obj = getattr(obj, part)
+        return obj
+
+    serve_one(Path(request_dir), os.path.realpath(os.getcwd()), resolve)
+
+
+def serve_one(request_dir: Path, root: str, resolve: Any = None) -> None:
     request = json.loads((request_dir / "request.json").read_text())
     meta: dict[str, Any] = {"status": "ok"}
     started = time.perf_counter()
+    resolve = resolve or _resolve
     try:
         inputs = codec.load(request_dir / "inputs.npz")
         params = dict(request["params"])
-        target = _resolve(request["module"], params.get("class", request["qualname"]))
+        target = resolve(request["module"], params.get("class", request["qualname"]))
         if "forward" in params:
-            params["forward_object"] = _resolve(request["module"], params["forward"])
+            params["forward_object"] = resolve(request["module"], params["forward"])
         result = PROBES[request["probe"]](target, params, inputs)
         payload = codec.dumps(result)
         if len(payload) > MAX_RESULT_BYTES:

@@ -77,13 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixtures", type=Path, help="the assignment's fixtures folder")
     parser.add_argument("--reference", type=Path, help="reference solution folder: instructor mode")
     parser.add_argument("--hidden-seed-file", type=Path,
-                        help=f"secret seed for hidden inputs (default: $GRADER_HIDDEN_SEED_FILE or {DEFAULT_SEED_FILE})")
+                        help="secret seed for hidden inputs "
+                        f"(default: $GRADER_HIDDEN_SEED_FILE or {DEFAULT_SEED_FILE})")
     parser.add_argument("--student-mode", action="store_true", help="ignore any reference: public checks only")
     parser.add_argument("--timeout", type=float, help="seconds per item case (overrides the rubric)")
     parser.add_argument("--json", type=Path, help="write the JSON report here")
     parser.add_argument("--csv", type=Path, help="write one CSV row per item here")
     parser.add_argument("--fail-under", type=float, help="exit 1 if a total is below this")
-    parser.add_argument("--dataset", help="data set for notebooks and accuracy thresholds (default: the rubric's first)")
+    parser.add_argument("--dataset", help="data set for notebooks and thresholds (default: the rubric's first)")
     parser.add_argument("--data-dir", type=Path, help="where that data set lives (e.g. cifar-10-batches-py)")
     parser.add_argument("--no-notebooks", action="store_true", help="grade module items only")
     parser.add_argument("--figures", type=Path,
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, manual.ManualGradesError) as exc:
             print(f"grade: {exc}", file=sys.stderr)
             return 2
-    figures_dir = args.figures or ((args.json or args.csv).parent if (args.json or args.csv) else Path.cwd()) / "figures"
+    report_file = args.json or args.csv
+    figures_dir = args.figures or (report_file.parent if report_file else Path.cwd()) / "figures"
     reports: list[Report] = []
     for path in args.paths:
         if not path.is_dir():

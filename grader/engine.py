@@ -21,12 +21,11 @@ from grader.build.template import function_fingerprints
 from grader.cases import hidden_cases
 from grader.codec import CodecError, load_saved_arrays
 from grader.notebook_scoring import answer_text, score_manual, score_run, score_threshold
-from grader.notebooks import MAX_NOTEBOOK_BYTES, NotebookRun
-from grader.notebooks import execute as execute_notebook
+from grader.notebooks import MAX_NOTEBOOK_BYTES, NotebookRun, ProbeWork, notebook_fingerprints, run_notebooks
 from grader.results import ItemResult, Report
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
-from grader.sandbox import ChildSession
+from grader.sandbox import ChildResult, ChildSession
 from grader.scoring import CaseRun, note_dependencies, score_item
 from grader.scratch import copy_submission, restore_provided
 
@@ -67,20 +66,26 @@ def load_assignment(fixtures: Path, reference: Path | None) -> Assignment:
     return Assignment(rubric, fixtures, manifest, reference)
 
 
+def _source_fingerprints(path: Path) -> dict[str, str]:
+    try:
+        if path.is_symlink() or path.stat().st_size > MAX_SOURCE_BYTES:
+            return {}
+        data = path.read_bytes()
+        if path.suffix == ".ipynb":
+            return notebook_fingerprints(data)
+        return function_fingerprints(data.decode("utf-8"))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return {}  # unreadable: the child or the kernel reports why when it runs it
+
+
 def attempted_items(submission: Path, rubric: Rubric, fingerprints: dict[str, str]) -> dict[str, bool]:
-    """False for items whose function is byte-for-byte (as syntax) the template's stub."""
+    """False for items whose function is, as syntax, still the template's stub."""
     by_file: dict[str, dict[str, str]] = {}
     attempted = {}
-    for item in rubric.items:
-        rel = item.module.replace(".", "/") + ".py"
+    for item in rubric.code_items:
+        rel = item.notebook or item.module.replace(".", "/") + ".py"
         if rel not in by_file:
-            path = submission / rel
-            try:
-                if path.is_symlink() or path.stat().st_size > MAX_SOURCE_BYTES:
-                    raise OSError
-                by_file[rel] = function_fingerprints(path.read_text(encoding="utf-8"))
-            except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-                by_file[rel] = {}  # unreadable: the child reports why when it imports it
+            by_file[rel] = _source_fingerprints(submission / rel)
         template_fp = fingerprints.get(item.id)
         attempted[item.id] = template_fp is None or by_file[rel].get(item.qualname) != template_fp
     return attempted
@@ -108,49 +113,46 @@ def _prepare(submission: Path, scratch: Path, assignment: Assignment) -> list[st
     return notes
 
 
-def _code_items(submission_scratch: Path, assignment: Assignment, hidden_seed: str | None,
-                timeout_override: float | None, notes: list[str], original: Path) -> list[ItemResult]:
+Plan = dict[str, list[tuple[str, dict[str, Any], dict[str, Any] | None]]]
+
+
+def _plan(assignment: Assignment, hidden_seed: str | None, items: tuple[Item, ...],
+          ) -> tuple[Plan, list[tuple[Item, list[dict[str, Any]]]]]:
+    """Every case of every code item: (label, inputs, expected or None), and the hidden work."""
     rubric = assignment.rubric
-    plans: dict[str, list[tuple[str, dict[str, Any], dict[str, Any] | None]]] = {}
+    plans: Plan = {}
     hidden_work: list[tuple[Item, list[dict[str, Any]]]] = []
-    for item in rubric.code_items:
+    for item in items:
         inputs, expected = _public(assignment, item)
         plans[item.id] = [(f"public case {i + 1}", x, e) for i, (x, e) in enumerate(zip(inputs, expected))]
         if assignment.reference is not None:
             if hidden_seed is None:
                 raise SetupError("instructor mode needs a hidden seed")
-            hidden_work.append((item, hidden_cases(rubric.name, item, hidden_seed, rubric.hidden_cases)))
+            cases = hidden_cases(rubric.name, item, hidden_seed, rubric.hidden_cases)
+            hidden_work.append((item, cases))
+            # The student runs hidden inputs without knowing the answers.
+            plans[item.id].extend((f"hidden case {i + 1}", x, None) for i, x in enumerate(cases))
         elif item.kind == "gradient" or (item.kind == "model" and "grads" in item.parts):
             for i, x in enumerate(hidden_cases(rubric.name, item, SELF_CHECK_SEED, 1)):
                 plans[item.id].append((f"self-check {i + 1}", x, None))
+    return plans, hidden_work
 
-    for item, cases in hidden_work:  # the student runs hidden inputs without knowing the answers
-        plans[item.id].extend((f"hidden case {i + 1}", x, None) for i, x in enumerate(cases))
 
-    def run_reference() -> dict[str, list[Any]]:
-        if not hidden_work:
-            return {}
-        assert assignment.reference is not None
-        return run_cases(assignment.reference, hidden_work, submission_timeout_s=3600,
-                         extra_params={"numeric": False})[0]
+def _case_params(plans: Plan, items: tuple[Item, ...]) -> dict[str, list[dict[str, Any]]]:
+    """Numerical gradients of the student's code only feed messages; hidden cases skip them."""
+    return {it.id: [{"numeric": False} if label.startswith("hidden") else {} for label, _, _ in plans[it.id]]
+            for it in items}
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        reference_future = pool.submit(run_reference)
-        # Numerical gradients of the student's code only feed messages; hidden cases skip them.
-        case_params = {it.id: [{"numeric": False} if label.startswith("hidden") else {}
-                               for label, _, _ in plans[it.id]] for it in rubric.code_items}
-        student_future = pool.submit(
-            run_cases, submission_scratch, [(it, [x for _, x, _ in plans[it.id]]) for it in rubric.code_items],
-            rubric.submission_timeout_s, timeout_override, case_params=case_params, scratch=submission_scratch)
-        reference_results = reference_future.result()
-        student_results, _ = student_future.result()
 
-    attempted = attempted_items(original, rubric, assignment.manifest.get("template_fingerprints", {}))
-    items = []
-    for item in rubric.code_items:
+def _score_code(assignment: Assignment, plans: Plan, student: dict[str, list[ChildResult]],
+                reference: dict[str, list[ChildResult]], items: tuple[Item, ...], original: Path,
+                timeout_override: float | None, notes: list[str]) -> list[ItemResult]:
+    attempted = attempted_items(original, assignment.rubric, assignment.manifest.get("template_fingerprints", {}))
+    out = []
+    for item in items:
         runs = []
-        expected_hidden = iter(reference_results.get(item.id, []))
-        for (label, _, expected), result in zip(plans[item.id], student_results[item.id]):
+        expected_hidden = iter(reference.get(item.id, []))
+        for (label, _, expected), result in zip(plans[item.id], student[item.id]):
             if label.startswith("hidden"):
                 ref = next(expected_hidden)
                 if ref.status != "ok":
@@ -159,8 +161,8 @@ def _code_items(submission_scratch: Path, assignment: Assignment, hidden_seed: s
                 expected = ref.outputs["returned"]
             runs.append(CaseRun(label, result, expected))
         timeout = timeout_override if timeout_override is not None else item.timeout_s
-        items.append(score_item(item, runs, attempted[item.id], timeout))
-    return items
+        out.append(score_item(item, runs, attempted[item.id], timeout))
+    return out
 
 
 def _dataset_env(rubric: Rubric, dataset: str, data_dir: Path | None) -> dict[str, str]:
@@ -173,18 +175,13 @@ def _dataset_env(rubric: Rubric, dataset: str, data_dir: Path | None) -> dict[st
 
 
 def _notebook_items(scratch: Path, original: Path, assignment: Assignment, dataset: str,
-                    data_dir: Path | None, tmp: Path) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
+                    runs: dict[str, NotebookRun], env: dict[str, str],
+                    tmp: Path) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
     rubric = assignment.rubric
-    env = _dataset_env(rubric, dataset, data_dir)
-    runs: dict[str, NotebookRun] = {}
     saved: dict[str, dict[str, Any]] = {}  # threshold item id -> arrays, or an error message
     figures: list[tuple[str, bytes]] = []
     for name in rubric.notebooks:
-        run_item = next((i for i in rubric.notebook_items if i.kind == "notebook" and i.notebook == name), None)
-        cell_timeout = float(run_item.params.get("cell_timeout_s", 60)) if run_item else 60.0
-        total = run_item.timeout_s if run_item else 600.0
-        run = execute_notebook(scratch / name, scratch, cell_timeout, total, env)
-        runs[name] = run
+        run = runs[name]
         figures.extend(run.figures)
         for item in rubric.notebook_items:
             if item.kind == "threshold" and item.notebook == name:
@@ -250,6 +247,17 @@ def _measure_thresholds(assignment: Assignment, saved: dict[str, dict[str, Any]]
     return out
 
 
+def _probe_work(plans: Plan, items: tuple[Item, ...], params: dict[str, list[dict[str, Any]]],
+                labels: str | None = None) -> dict[str, list[ProbeWork]]:
+    work: dict[str, list[ProbeWork]] = {}
+    for item in items:
+        cases = [(x, p) for (label, x, _), p in zip(plans[item.id], params[item.id])
+                 if labels is None or label.startswith(labels)]
+        work.setdefault(item.notebook, []).append(
+            ProbeWork(item, [x for x, _ in cases], [p for _, p in cases]))
+    return work
+
+
 def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = None,
           timeout_override: float | None = None, name: str | None = None,
           dataset: str | None = None, data_dir: Path | None = None, notebooks: bool = True) -> Report:
@@ -258,19 +266,63 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
     dataset = dataset or rubric.datasets[0]
     if dataset not in rubric.datasets:
         raise SetupError(f"data set {dataset!r} is not one of {', '.join(rubric.datasets)}")
+    env = _dataset_env(rubric, dataset, data_dir)
+    module_items = rubric.module_items
+    notebook_code = tuple(i for i in rubric.code_items if i.notebook) if notebooks else ()
+    plans, hidden_work = _plan(assignment, hidden_seed, module_items + notebook_code)
+    params = _case_params(plans, module_items + notebook_code)
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp_name:
         tmp = Path(tmp_name)
         scratch = tmp / "submission"
         notes = _prepare(submission, scratch, assignment)
-        items = _code_items(scratch, assignment, hidden_seed, timeout_override, notes, submission)
+
+        def run_reference() -> dict[str, list[ChildResult]]:
+            if assignment.reference is None:
+                return {}
+            module_hidden = [(i, c) for i, c in hidden_work if not i.notebook]
+            results = run_cases(assignment.reference, module_hidden, submission_timeout_s=3600,
+                                extra_params={"numeric": False}, extra_env=env)[0] if module_hidden else {}
+            return results
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            reference_future = pool.submit(run_reference)
+            student_future = pool.submit(
+                run_cases, scratch, [(it, [x for _, x, _ in plans[it.id]]) for it in module_items],
+                rubric.submission_timeout_s, timeout_override, case_params=params, scratch=scratch,
+                extra_env=env)
+            reference_results = reference_future.result()
+            student_results, _ = student_future.result()
+
+        notebook_hidden = {i.id: c for i, c in hidden_work if i.notebook}
+        if notebook_hidden:
+            # The reference's own notebooks define the expected objects. Kernels are driven from
+            # this thread only: nbclient leaves an event loop behind in any other.
+            ref_scratch = tmp / "reference"
+            copy_submission(assignment.reference, ref_scratch)
+            work: dict[str, list[ProbeWork]] = {}
+            for item in notebook_code:
+                cases = notebook_hidden[item.id]
+                work.setdefault(item.notebook, []).append(ProbeWork(item, cases, [{"numeric": False}] * len(cases)))
+            (tmp / "reference-requests").mkdir()
+            for run in run_notebooks(rubric, ref_scratch, env, work, tmp / "reference-requests").values():
+                reference_results.update(run.probes)
+
         figures: list[tuple[str, bytes]] = []
-        if notebooks and rubric.notebook_items:
-            nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, data_dir, tmp)
+        items: list[ItemResult] = []
+        if notebooks and rubric.notebooks:
+            (tmp / "notebook-requests").mkdir()
+            runs = run_notebooks(rubric, scratch, env, _probe_work(plans, notebook_code, params),
+                                 tmp / "notebook-requests")
+            for run in runs.values():
+                student_results.update(run.probes)
+            nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, runs, env, tmp)
             items += nb_items
+        items += _score_code(assignment, plans, student_results, reference_results, module_items + notebook_code,
+                             submission, timeout_override, notes)
     by_id = {r.id: r for r in items}
     order = {item.id: k for k, item in enumerate(rubric.items)}
     items = sorted((note_dependencies(rubric.item(r.id), r, by_id) for r in items), key=lambda r: order[r.id])
-    if not notebooks and rubric.notebook_items:
+    if not notebooks and rubric.notebooks:
         notes.append("notebooks not run (--no-notebooks): their items are not in this report")
     return Report(assignment=rubric.name, mode=assignment.mode, grader_version=__version__,
                   submission=name or str(submission), items=tuple(items), notes=tuple(notes),

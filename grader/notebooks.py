@@ -28,7 +28,9 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from grader.sandbox import Limits, apply_limits, scrubbed_env
+from grader.cases import request_params
+from grader.rubric import Item, Rubric
+from grader.sandbox import ChildResult, Limits, apply_limits, read_result, scrubbed_env, write_request
 
 KERNEL_NAME = "nn-grader-sandbox"
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
@@ -57,6 +59,17 @@ class NotebookRun:
     duration_s: float
     errors: tuple[CellError, ...] = ()
     figures: tuple[tuple[str, bytes], ...] = field(default_factory=tuple)
+    # For rubric items about objects the notebook defines: item id -> one result per case.
+    probes: dict[str, list[ChildResult]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProbeWork:
+    """Cases to run, after the notebook, on an object the notebook defines."""
+
+    item: Item
+    cases: list[dict[str, Any]]
+    case_params: list[dict[str, Any]]
 
 
 def _kernel_spec_dir(root: Path) -> Path:
@@ -102,19 +115,62 @@ def _errors(nb: Any) -> tuple[CellError, ...]:
     return tuple(found)
 
 
+def _unrun(work: list[ProbeWork], status: str, message: str) -> dict[str, list[ChildResult]]:
+    return {w.item.id: [ChildResult(status, meta={"message": message}) for _ in w.cases] for w in work}
+
+
+def _serve_probes(client: NotebookClient, work: list[ProbeWork], workdir: Path, deadline: float,
+                  cell_timeout_s: float, limits: Limits) -> dict[str, list[ChildResult]]:
+    """Each case as one hidden cell in the notebook's own kernel; only data files come back."""
+    results: dict[str, list[ChildResult]] = {}
+    count = 0
+    for w in work:
+        out: list[ChildResult] = []
+        for inputs, extra in zip(w.cases, w.case_params):
+            if out and out[-1].status in ("timeout", "crashed"):
+                out.append(ChildResult(out[-1].status, meta=out[-1].meta))
+                continue
+            count += 1
+            params = {**request_params(w.item), **extra}
+            request_dir = write_request(workdir / f"nb{count:04d}", "", w.item.qualname, w.item.probe(),
+                                        params, inputs)
+            timeout = min(w.item.timeout_s, cell_timeout_s, deadline - time.monotonic())
+            client.timeout = max(1, math.ceil(timeout))
+            cell = nbformat.v4.new_code_cell(
+                f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, globals())")
+            started = time.perf_counter()
+            try:
+                client.execute_cell(cell, 0)
+            except CellTimeoutError:
+                out.append(ChildResult("timeout"))
+                continue
+            except DeadKernelError:
+                out.append(ChildResult("crashed", meta={"message": "the notebook's kernel died"}))
+                continue
+            out.append(read_result(request_dir, time.perf_counter() - started, limits.result_bytes))
+        results[w.item.id] = out
+    return results
+
+
 def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
-            extra_env: dict[str, str] | None = None, limits: Limits = Limits()) -> NotebookRun:
-    """Run one notebook top to bottom; never raises for anything the notebook does."""
+            extra_env: dict[str, str] | None = None, limits: Limits = Limits(),
+            probes: list[ProbeWork] | None = None, workdir: Path | None = None) -> NotebookRun:
+    """Run one notebook top to bottom, then any probes on what it defined; never raises for
+    anything the notebook does."""
     name = path.name
+    work = probes or []
     started = time.monotonic()
     if not path.is_file():
-        return NotebookRun(name, "missing", f"{name} is not in the submission", 0.0)
+        return NotebookRun(name, "missing", f"{name} is not in the submission", 0.0,
+                           probes=_unrun(work, "crashed", f"{name} is not in the submission"))
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        return NotebookRun(name, "invalid", f"{name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB", 0.0)
+        message = f"{name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB"
+        return NotebookRun(name, "invalid", message, 0.0, probes=_unrun(work, "crashed", message))
     try:
         nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for a corrupt file
-        return NotebookRun(name, "invalid", f"{name} is not a readable notebook: {str(exc)[:300]}", 0.0)
+        message = f"{name} is not a readable notebook: {str(exc)[:300]}"
+        return NotebookRun(name, "invalid", message, 0.0, probes=_unrun(work, "crashed", message))
     nb.cells.insert(0, nbformat.v4.new_code_cell(SETUP_CODE))
     deadline = started + timeout_s
     env = scrubbed_env(cwd / ".home", matplotlib_inline=True)
@@ -141,9 +197,13 @@ def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
         client.on_notebook_start = on_start
         client.on_cell_start = on_cell_start
         status, message = "ok", ""
+        probe_results: dict[str, list[ChildResult]] = {}
         try:
             client.execute(env=env, preexec_fn=lambda: apply_limits(limits),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if work:
+                assert workdir is not None
+                probe_results = _serve_probes(client, work, workdir, deadline, cell_timeout_s, limits)
         except CellTimeoutError:
             whole = time.monotonic() >= deadline - 0.2
             status = "timeout"
@@ -175,5 +235,37 @@ def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
                         and c.get("execution_count") is None), None)
         if running is not None:
             message += f" (cell {running + 1}: {_first_line(nb.cells[running].source)!r})"
+    if work and not probe_results:
+        probe_results = _unrun(work, "crashed", f"{name} did not run to its end: {message}")
     return NotebookRun(name, status, message, round(time.monotonic() - started, 3), errors,
-                       _figures(nb, path.stem))
+                       _figures(nb, path.stem), probe_results)
+
+
+def notebook_fingerprints(data: bytes) -> dict[str, str]:
+    """Function fingerprints (see build.template) of every code cell; magics and shell lines ignored."""
+    from grader.build.template import function_fingerprints
+
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    found: dict[str, str] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            found.update(function_fingerprints(source))
+        except SyntaxError:
+            continue
+    return found
+
+
+def run_notebooks(rubric: Rubric, scratch: Path, env: dict[str, str], work: dict[str, list[ProbeWork]],
+                  workdir: Path) -> dict[str, NotebookRun]:
+    """Every notebook the rubric names, each in a fresh kernel, with the probes of its objects."""
+    runs = {}
+    for name in rubric.notebooks:
+        run_item = next((i for i in rubric.notebook_items if i.kind == "notebook" and i.notebook == name), None)
+        cell_timeout = float(run_item.params.get("cell_timeout_s", 60)) if run_item else 60.0
+        total = run_item.timeout_s if run_item else 600.0
+        runs[name] = execute(scratch / name, scratch, cell_timeout, total, env,
+                                      probes=work.get(name, []), workdir=workdir)
+    return runs

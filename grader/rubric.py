@@ -23,10 +23,10 @@ ASSIGNMENT_KEYS = {"name", "title", "student_packages", "provided", "instructor_
 COMMON_ITEM_KEYS = {"id", "title", "points", "kind", "tolerance", "timeout_s", "dims",
                     "hidden_dims", "case", "modifies", "hint", "depends"}
 KIND_KEYS = {
-    "compare": {"params", "returns", "compare"},
-    "gradient": {"params", "forward", "wrt", "grads"},
-    "optimizer": {"state", "steps"},
-    "model": {"probe", "compare", "dtype_args", "final_loss_slack"},
+    "compare": {"params", "returns", "compare", "notebook"},
+    "gradient": {"params", "forward", "wrt", "grads", "notebook"},
+    "optimizer": {"state", "steps", "notebook"},
+    "model": {"probe", "compare", "dtype_args", "final_loss_slack", "notebook"},
     "notebook": {"notebook", "cell_timeout_s"},
     "threshold": {"notebook", "saved", "scores", "data", "public_data", "curve"},
     "manual": {"notebook", "cell"},
@@ -107,7 +107,12 @@ class Rubric:
     @property
     def notebooks(self) -> tuple[str, ...]:
         """Every notebook the rubric names, in order of first mention."""
-        return tuple(dict.fromkeys(i.notebook for i in self.notebook_items))
+        return tuple(dict.fromkeys(i.notebook for i in self.items if i.notebook))
+
+    @property
+    def module_items(self) -> tuple[Item, ...]:
+        """Code items about module files, run in a plain child process."""
+        return tuple(i for i in self.code_items if not i.notebook)
 
     @property
     def max_total(self) -> float:
@@ -178,8 +183,13 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     if kind in NOTEBOOK_KINDS:
         return _notebook_item(raw, default_timeout, item_id, kind)
     if ":" not in item_id:
-        raise RubricError(f"{where}: the id must be '<dotted module>:<qualname>'")
+        raise RubricError(f"{where}: the id must be '<dotted module>:<qualname>' or '<notebook>:<qualname>'")
     module, qualname = item_id.split(":", 1)
+    if "notebook" in raw:  # an object the notebook defines, graded in the notebook's kernel
+        if module != raw["notebook"]:
+            raise RubricError(f"{where}: the id of a notebook object must start with its notebook, "
+                              f"{raw['notebook']!r}")
+        module = ""
     cases = tuple(_require(raw, "case", where))
     if not cases:
         raise RubricError(f"{where}: needs at least one [[item.case]]")

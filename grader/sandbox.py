@@ -129,11 +129,7 @@ class ChildSession:
             inputs: Any, timeout_s: float) -> ChildResult:
         """Serve one request; never raises for anything the student's code does."""
         self.requests += 1
-        request_dir = self.workdir / f"r{self.requests:04d}"
-        request_dir.mkdir()
-        (request_dir / "request.json").write_text(json.dumps(
-            {"module": module, "qualname": qualname, "probe": probe, "params": params}))
-        codec.dump(inputs, request_dir / "inputs.npz")
+        request_dir = write_request(self.workdir / f"r{self.requests:04d}", module, qualname, probe, params, inputs)
         if self.proc is None:
             self._start()
         assert self.proc is not None and self.proc.stdin is not None and self.control is not None
@@ -153,19 +149,35 @@ class ChildSession:
             code = self.proc.wait()
             self._kill()
             return ChildResult("crashed", meta={"returncode": code}, duration_s=duration)
-        try:
-            meta = json.loads((request_dir / "meta.json").read_text())
-            if not isinstance(meta, dict):
-                raise ValueError("meta is not an object")
-        except (OSError, ValueError):
+        result = read_result(request_dir, duration, self.limits.result_bytes)
+        if result.status == "crashed":
             self._kill()
-            return ChildResult("crashed", meta={"message": "the child wrote no readable reply"},
-                               duration_s=duration)
-        status = str(meta.get("status", "crashed"))
-        if status != "ok":
-            return ChildResult(status, meta=meta, duration_s=duration)
-        try:
-            outputs = codec.load(request_dir / "result.npz", max_bytes=self.limits.result_bytes)
-        except (codec.CodecError, OSError) as exc:
-            return ChildResult("bad_return", meta={"message": str(exc)}, duration_s=duration)
-        return ChildResult("ok", outputs=outputs, meta=meta, duration_s=duration)
+        return result
+
+
+def write_request(request_dir: Path, module: str, qualname: str, probe: str, params: dict[str, Any],
+                  inputs: Any) -> Path:
+    """A request folder: request.json and inputs.npz, never anything expected."""
+    request_dir.mkdir()
+    (request_dir / "request.json").write_text(json.dumps(
+        {"module": module, "qualname": qualname, "probe": probe, "params": params}))
+    codec.dump(inputs, request_dir / "inputs.npz")
+    return request_dir
+
+
+def read_result(request_dir: Path, duration: float, max_bytes: int) -> ChildResult:
+    """What a child (or a kernel) wrote back into a request folder, read as data only."""
+    try:
+        meta = json.loads((request_dir / "meta.json").read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("meta is not an object")
+    except (OSError, ValueError):
+        return ChildResult("crashed", meta={"message": "the child wrote no readable reply"}, duration_s=duration)
+    status = str(meta.get("status", "crashed"))
+    if status != "ok":
+        return ChildResult(status, meta=meta, duration_s=duration)
+    try:
+        outputs = codec.load(request_dir / "result.npz", max_bytes=max_bytes)
+    except (codec.CodecError, OSError) as exc:
+        return ChildResult("bad_return", meta={"message": str(exc)}, duration_s=duration)
+    return ChildResult("ok", outputs=outputs, meta=meta, duration_s=duration)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ from grader import __version__, codec
 from grader.build.template import function_fingerprints
 from grader.cases import public_cases
 from grader.compare import compare_gradient
-from grader.rubric import Rubric
+from grader.notebooks import ProbeWork, notebook_fingerprints, run_notebooks
+from grader.rubric import Item, Rubric
 from grader.runner import run_cases
-
+from grader.sandbox import ChildResult
+from grader.scratch import copy_submission
 
 
 class BuildError(RuntimeError):
@@ -44,11 +47,33 @@ def gradient_check_failures(item_id: str, case: int, outputs: dict[str, Any]) ->
     return failures
 
 
+def _notebook_objects(rubric: Rubric, reference_root: Path, work: list[tuple[Item, list[dict[str, Any]]]],
+                      extra: dict[str, Any]) -> dict[str, list[ChildResult]]:
+    """Run the reference's notebooks and call the objects they define on the public inputs."""
+    if not work:
+        return {}
+    by_notebook: dict[str, list[ProbeWork]] = {}
+    for item, cases in work:
+        by_notebook.setdefault(item.notebook, []).append(ProbeWork(item, cases, [dict(extra)] * len(cases)))
+    with tempfile.TemporaryDirectory(prefix="grade-build-") as tmp:
+        scratch = Path(tmp) / "reference"
+        copy_submission(reference_root, scratch)
+        (Path(tmp) / "requests").mkdir()
+        env = {rubric.dataset_env: rubric.datasets[0]} if rubric.dataset_env else {}
+        results: dict[str, list[ChildResult]] = {}
+        for run in run_notebooks(rubric, scratch, env, by_notebook, Path(tmp) / "requests").values():
+            results.update(run.probes)
+    return results
+
+
 def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes]) -> dict[str, bytes]:
     """Every fixture file as relative path -> bytes; raises BuildError when the reference is wrong."""
     work = [(item, public_cases(rubric.name, item)) for item in rubric.code_items]
     # The full numerical gradient, not a sample: the build is where the reference proves itself.
-    results, _ = run_cases(reference_root, work, submission_timeout_s=3600, extra_params={"numeric_samples": 0})
+    full = {"numeric_samples": 0}
+    results, _ = run_cases(reference_root, [(i, c) for i, c in work if not i.notebook],
+                           submission_timeout_s=3600, extra_params=full)
+    results.update(_notebook_objects(rubric, reference_root, [(i, c) for i, c in work if i.notebook], full))
     files: dict[str, bytes] = {}
     problems: list[str] = []
     for item, cases in work:
@@ -67,11 +92,12 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
 
     fingerprints: dict[str, str] = {}
     for item in rubric.code_items:
-        rel = item.module.replace(".", "/") + ".py"
+        rel = item.notebook or item.module.replace(".", "/") + ".py"
         if rel in template_files:
-            fp = function_fingerprints(template_files[rel].decode("utf-8")).get(item.qualname)
-            if fp:
-                fingerprints[item.id] = fp
+            data = template_files[rel]
+            found = notebook_fingerprints(data) if item.notebook else function_fingerprints(data.decode("utf-8"))
+            if item.qualname in found:
+                fingerprints[item.id] = found[item.qualname]
     sources = {p.relative_to(reference_root).as_posix(): _sha(p.read_bytes())
                for p in sorted(reference_root.rglob("*"))
                if p.is_file() and "__pycache__" not in p.parts}

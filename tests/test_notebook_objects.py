@@ -1,0 +1,144 @@
+"""Functions a student defines in a notebook cell are graded by the same check kinds as module code.
+
+A small assignment is built here from scratch (reference notebook, rubric), through the
+same build and the same engine as nndl: nothing in the engine is specific to it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from bugs import TEST_SEED
+from grader.build import cli as build_cli
+from grader.engine import grade, load_assignment
+from grader.project import Layout
+
+CELLS = [
+    "import numpy as np",
+    '''def sigmoid(x):
+    """Elementwise logistic function of an array x of any shape."""
+    out = None
+    # BEGIN SOLUTION
+    out = 1.0 / (1.0 + np.exp(-x))
+    # END SOLUTION
+    return out''',
+    '''def leaky_relu_forward(x):
+    """Leaky ReLU with slope 0.1 below zero: returns (out, cache)."""
+    out = None
+    # BEGIN SOLUTION
+    out = np.where(x > 0, x, 0.1 * x)
+    # END SOLUTION
+    return out, x''',
+    '''def leaky_relu_backward(dout, cache):
+    """Gradient of leaky_relu_forward: dx of the shape of dout."""
+    dx = None
+    # BEGIN SOLUTION
+    dx = dout * np.where(cache > 0, 1.0, 0.1)
+    # END SOLUTION
+    return dx''',
+    "print(sigmoid(np.zeros(3)))",
+]
+
+RUBRIC = '''
+[assignment]
+name = "acts"
+instructor_only = ["rubric.toml"]
+
+[[item]]
+id = "acts.ipynb:sigmoid"
+notebook = "acts.ipynb"
+kind = "compare"
+points = 2
+params = ["x"]
+returns = ["out"]
+compare = ["out"]
+tolerance = 1e-9
+dims = {N = 4, D = 3}
+[[item.case]]
+x = {randn = ["N", "D"], scale = 3.0}
+
+[[item]]
+id = "acts.ipynb:leaky_relu_backward"
+notebook = "acts.ipynb"
+kind = "gradient"
+forward = "leaky_relu_forward"
+points = 2
+params = ["x"]
+wrt = ["x"]
+grads = ["dx"]
+tolerance = 1e-9
+dims = {N = 5, D = 4}
+[[item.case]]
+x = {randn = ["N", "D"]}
+
+[[item]]
+id = "notebook:acts.ipynb:runs"
+kind = "notebook"
+notebook = "acts.ipynb"
+points = 1
+'''
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    ref = root / "reference" / "acts"
+    ref.mkdir(parents=True)
+    (ref / "grade.toml").write_text('assignment = "acts"\n')
+    (ref / "rubric.toml").write_text(RUBRIC)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS]), ref / "acts.ipynb")
+    assert build_cli.main(["--project", str(root)]) == 0
+    assert build_cli.main(["--project", str(root), "--check"]) == 0
+    return root
+
+
+def _grade(project: Path, submission: Path, instructor: bool) -> dict[str, tuple[float, str, str]]:
+    layout = Layout(project, "acts")
+    assignment = load_assignment(layout.fixtures, layout.reference if instructor else None)
+    report = grade(submission, assignment, hidden_seed=TEST_SEED)
+    return {i.id: (i.points, i.status, i.message) for i in report.items}
+
+
+@pytest.mark.parametrize("instructor", [True, False])
+def test_reference_notebook_objects_earn_full_marks(project: Path, instructor: bool) -> None:
+    result = _grade(project, Layout(project, "acts").reference, instructor)
+    assert {k: v[1] for k, v in result.items()} == {"acts.ipynb:sigmoid": "pass",
+                                                    "acts.ipynb:leaky_relu_backward": "pass",
+                                                    "notebook:acts.ipynb:runs": "pass"}
+
+
+def test_template_notebook_objects_are_not_attempted(project: Path) -> None:
+    result = _grade(project, Layout(project, "acts").template, True)
+    assert result["acts.ipynb:sigmoid"][1] == "not_attempted"
+    assert result["acts.ipynb:leaky_relu_backward"][1] == "not_attempted"
+
+
+def test_a_wrong_notebook_function_loses_only_its_item(project: Path, tmp_path: Path) -> None:
+    sub = tmp_path / "student"
+    shutil.copytree(Layout(project, "acts").template, sub)
+    nb = nbformat.read(sub / "acts.ipynb", as_version=4)
+    nb.cells[1].source = CELLS[1].replace("1.0 / (1.0 + np.exp(-x))", "1.0 / (1.0 + np.exp(x))")
+    nb.cells[2].source = CELLS[2]
+    nb.cells[3].source = CELLS[3].replace("dout * np.where", "dout.copy() * np.where")
+    nbformat.write(nb, sub / "acts.ipynb")
+    result = _grade(project, sub, True)
+    assert result["acts.ipynb:sigmoid"][:2] == (0.0, "fail")
+    assert "out is off" in result["acts.ipynb:sigmoid"][2]
+    assert result["acts.ipynb:leaky_relu_backward"][1] == "pass"
+    assert result["notebook:acts.ipynb:runs"][1] == "pass"
+
+
+def test_a_notebook_that_does_not_define_the_object_says_so(project: Path, tmp_path: Path) -> None:
+    sub = tmp_path / "student"
+    shutil.copytree(Layout(project, "acts").reference, sub)
+    nb = nbformat.read(sub / "acts.ipynb", as_version=4)
+    nb.cells[1].source = "def sigmoid_renamed(x):\n    return 1.0 / (1.0 + np.exp(-x))"
+    nb.cells[4].source = "print('done')"
+    nbformat.write(nb, sub / "acts.ipynb")
+    result = _grade(project, sub, False)
+    assert result["acts.ipynb:sigmoid"][1] == "error"
+    assert "the notebook defines no 'sigmoid'" in result["acts.ipynb:sigmoid"][2]
