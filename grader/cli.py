@@ -37,9 +37,13 @@ def _assignment_name(path: Path, given: str | None) -> str:
     return name
 
 
+def _seed_file(path: Path | None) -> Path:
+    return (path or Path(os.environ.get("GRADER_HIDDEN_SEED_FILE", DEFAULT_SEED_FILE))).expanduser().resolve()
+
+
 def _hidden_seed(path: Path | None) -> str:
     """The secret seed of instructor mode: from the file given, or one made once per instructor."""
-    seed_file = (path or Path(os.environ.get("GRADER_HIDDEN_SEED_FILE", DEFAULT_SEED_FILE))).expanduser()
+    seed_file = _seed_file(path)
     if not seed_file.exists():
         if path is not None:
             raise SetupError(f"hidden seed file {seed_file} does not exist")
@@ -113,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"grade: {exc}", file=sys.stderr)
             return 2
         try:
+            secrets = (_seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
             report = grade(path, assignment, hidden_seed=seed, timeout_override=args.timeout, name=str(path),
-                           dataset=args.dataset, data_dir=args.data_dir, notebooks=not args.no_notebooks)
+                           dataset=args.dataset, data_dir=args.data_dir, notebooks=not args.no_notebooks,
+                           secrets=secrets)
             report = manual.merge(report, grades)
         except (SetupError, manual.ManualGradesError) as exc:
             print(f"grade: {exc}", file=sys.stderr)

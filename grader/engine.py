@@ -175,8 +175,8 @@ def _dataset_env(rubric: Rubric, dataset: str, data_dir: Path | None) -> dict[st
 
 
 def _notebook_items(scratch: Path, original: Path, assignment: Assignment, dataset: str,
-                    runs: dict[str, NotebookRun], env: dict[str, str],
-                    tmp: Path) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
+                    runs: dict[str, NotebookRun], env: dict[str, str], tmp: Path,
+                    hidden: tuple[Path, ...]) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
     rubric = assignment.rubric
     saved: dict[str, dict[str, Any]] = {}  # threshold item id -> arrays, or an error message
     figures: list[tuple[str, bytes]] = []
@@ -193,7 +193,7 @@ def _notebook_items(scratch: Path, original: Path, assignment: Assignment, datas
                 except CodecError as exc:
                     saved[item.id] = {"error": f"{item.params['saved']}: {exc}"}
 
-    measured = _measure_thresholds(assignment, saved, env, tmp)
+    measured = _measure_thresholds(assignment, saved, env, tmp, hidden)
     results = []
     for item in rubric.notebook_items:
         if item.kind == "notebook":
@@ -220,7 +220,7 @@ def _notebook_items(scratch: Path, original: Path, assignment: Assignment, datas
 
 
 def _measure_thresholds(assignment: Assignment, saved: dict[str, dict[str, Any]], env: dict[str, str],
-                        tmp: Path) -> dict[str, tuple[float | None, int, str]]:
+                        tmp: Path, hidden: tuple[Path, ...]) -> dict[str, tuple[float | None, int, str]]:
     """Accuracy of every saved network, computed by trusted code in a child: (accuracy, count, problem)."""
     todo = [i for i in assignment.rubric.notebook_items if i.kind == "threshold" and "arrays" in saved.get(i.id, {})]
     if not todo:
@@ -231,7 +231,7 @@ def _measure_thresholds(assignment: Assignment, saved: dict[str, dict[str, Any]]
     workdir = tmp / "threshold-requests"
     workdir.mkdir()
     out: dict[str, tuple[float | None, int, str]] = {}
-    with ChildSession(root, workdir, extra_env=env) as session:
+    with ChildSession(root, workdir, extra_env=env, hidden=hidden) as session:
         for item in todo:
             data = item.params["data"] if assignment.reference is not None else item.params.get(
                 "public_data", item.params["data"])
@@ -260,9 +260,16 @@ def _probe_work(plans: Plan, items: tuple[Item, ...], params: dict[str, list[dic
 
 def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = None,
           timeout_override: float | None = None, name: str | None = None,
-          dataset: str | None = None, data_dir: Path | None = None, notebooks: bool = True) -> Report:
-    """Grade one submission folder; never raises for anything inside the submission."""
+          dataset: str | None = None, data_dir: Path | None = None, notebooks: bool = True,
+          secrets: tuple[Path, ...] = ()) -> Report:
+    """Grade one submission folder; never raises for anything inside the submission.
+
+    `secrets` (the hidden seed's file, say) join the reference and the fixtures among
+    the paths no child can see where bubblewrap runs.
+    """
     rubric = assignment.rubric
+    hidden = tuple(p.resolve() for p in (assignment.fixtures, *( [assignment.reference] if assignment.reference
+                                                               else []), *secrets))
     dataset = dataset or rubric.datasets[0]
     if dataset not in rubric.datasets:
         raise SetupError(f"data set {dataset!r} is not one of {', '.join(rubric.datasets)}")
@@ -281,7 +288,8 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
                 return {}
             module_hidden = [(i, c) for i, c in hidden_work if not i.notebook]
             results = run_cases(assignment.reference, module_hidden, submission_timeout_s=3600,
-                                extra_params={"numeric": False}, extra_env=env)[0] if module_hidden else {}
+                                extra_params={"numeric": False}, extra_env=env,
+                                hidden=hidden)[0] if module_hidden else {}
             return results
 
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -289,7 +297,7 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
             student_future = pool.submit(
                 run_cases, scratch, [(it, [x for _, x, _ in plans[it.id]]) for it in module_items],
                 rubric.submission_timeout_s, timeout_override, case_params=params, scratch=scratch,
-                extra_env=env)
+                extra_env=env, hidden=hidden)
             reference_results = reference_future.result()
             student_results, _ = student_future.result()
 
@@ -304,7 +312,7 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
                 cases = notebook_hidden[item.id]
                 work.setdefault(item.notebook, []).append(ProbeWork(item, cases, [{"numeric": False}] * len(cases)))
             (tmp / "reference-requests").mkdir()
-            for run in run_notebooks(rubric, ref_scratch, env, work, tmp / "reference-requests").values():
+            for run in run_notebooks(rubric, ref_scratch, env, work, tmp / "reference-requests", hidden).values():
                 reference_results.update(run.probes)
 
         figures: list[tuple[str, bytes]] = []
@@ -312,10 +320,10 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
         if notebooks and rubric.notebooks:
             (tmp / "notebook-requests").mkdir()
             runs = run_notebooks(rubric, scratch, env, _probe_work(plans, notebook_code, params),
-                                 tmp / "notebook-requests")
+                                 tmp / "notebook-requests", hidden)
             for run in runs.values():
                 student_results.update(run.probes)
-            nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, runs, env, tmp)
+            nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, runs, env, tmp, hidden)
             items += nb_items
         items += _score_code(assignment, plans, student_results, reference_results, module_items + notebook_code,
                              submission, timeout_override, notes)

@@ -9,6 +9,7 @@ the figures drawn, and the files the notebook saved for grading.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import math
@@ -30,6 +31,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.cases import request_params
 from grader.rubric import Item, Rubric
+from grader.isolation import ProcessCap, wrap
 from grader.sandbox import ChildResult, Limits, apply_limits, read_result, scrubbed_env, write_request
 
 KERNEL_NAME = "nn-grader-sandbox"
@@ -72,13 +74,18 @@ class ProbeWork:
     case_params: list[dict[str, Any]]
 
 
-def _kernel_spec_dir(root: Path) -> Path:
-    """A kernel spec that starts ipykernel in isolated mode (-I): no user site, no PYTHON* variables."""
+def _kernel_spec_dir(root: Path, cwd: Path, writable: list[Path], hidden: tuple[Path, ...]) -> Path:
+    """A kernel spec that starts ipykernel in isolated mode (-I: no user site, no PYTHON* variables),
+    inside bubblewrap where it runs. The kernel keeps the loopback network: it talks to the grader
+    over it."""
     spec = root / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
+    # ipykernel rewrites its connection file, which lives in root: root is writable too.
+    argv = wrap([sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                cwd=cwd, writable=writable + [root], readable=[], hidden=list(hidden), network=True,
+                as_pid_1=True)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "nn-grader sandbox", "language": "python",
+        "argv": argv, "display_name": "nn-grader sandbox", "language": "python",
     }))
     return root / "kernels"
 
@@ -154,7 +161,8 @@ def _serve_probes(client: NotebookClient, work: list[ProbeWork], workdir: Path, 
 
 def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
             extra_env: dict[str, str] | None = None, limits: Limits = Limits(),
-            probes: list[ProbeWork] | None = None, workdir: Path | None = None) -> NotebookRun:
+            probes: list[ProbeWork] | None = None, workdir: Path | None = None,
+            hidden: tuple[Path, ...] = ()) -> NotebookRun:
     """Run one notebook top to bottom, then any probes on what it defined; never raises for
     anything the notebook does."""
     name = path.name
@@ -179,8 +187,17 @@ def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
     process_group: list[int] = []
 
     with tempfile.TemporaryDirectory(prefix="grade-kernel-") as spec_root:
+        writable = [cwd] + ([workdir] if workdir is not None else [])
+        kernels = _kernel_spec_dir(Path(spec_root), cwd, writable, hidden)
         km = AsyncKernelManager(kernel_name=KERNEL_NAME,
-                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(_kernel_spec_dir(Path(spec_root)))]))
+                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
+                                connection_file=str(Path(spec_root) / "kernel-connection.json"))
+        cap = ProcessCap(limits.processes)
+
+        def setup() -> None:
+            cap.enter()
+            apply_limits(limits)
+
         client = NotebookClient(nb, km=km, timeout=max(1, math.ceil(cell_timeout_s)), allow_errors=True,
                                 interrupt_on_timeout=False, record_timing=False,
                                 resources={"metadata": {"path": str(cwd)}})
@@ -199,7 +216,7 @@ def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
         status, message = "ok", ""
         probe_results: dict[str, list[ChildResult]] = {}
         try:
-            client.execute(env=env, preexec_fn=lambda: apply_limits(limits),
+            client.execute(env=env, preexec_fn=setup,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if work:
                 assert workdir is not None
@@ -218,11 +235,13 @@ def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
                 client._cleanup_kernel()  # shuts the kernel down and closes its channels
             except Exception:  # noqa: BLE001 - it may be dead already
                 pass
+            atexit.unregister(client._cleanup_kernel)
             for pgid in process_group:
                 try:
                     os.killpg(pgid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+            cap.kill_all()
 
     setup = nb.cells.pop(0)
     if status == "ok" and any(o.get("output_type") == "error" for o in setup.get("outputs", [])):
@@ -259,7 +278,7 @@ def notebook_fingerprints(data: bytes) -> dict[str, str]:
 
 
 def run_notebooks(rubric: Rubric, scratch: Path, env: dict[str, str], work: dict[str, list[ProbeWork]],
-                  workdir: Path) -> dict[str, NotebookRun]:
+                  workdir: Path, hidden: tuple[Path, ...] = ()) -> dict[str, NotebookRun]:
     """Every notebook the rubric names, each in a fresh kernel, with the probes of its objects."""
     runs = {}
     for name in rubric.notebooks:
@@ -267,5 +286,5 @@ def run_notebooks(rubric: Rubric, scratch: Path, env: dict[str, str], work: dict
         cell_timeout = float(run_item.params.get("cell_timeout_s", 60)) if run_item else 60.0
         total = run_item.timeout_s if run_item else 600.0
         runs[name] = execute(scratch / name, scratch, cell_timeout, total, env,
-                                      probes=work.get(name, []), workdir=workdir)
+                                      probes=work.get(name, []), workdir=workdir, hidden=hidden)
     return runs

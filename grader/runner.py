@@ -18,6 +18,7 @@ def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
               limits: Limits = Limits(), extra_params: dict[str, Any] | None = None,
               case_params: dict[str, list[dict[str, Any]]] | None = None,
               scratch: Path | None = None, extra_env: dict[str, str] | None = None,
+              hidden: tuple[Path, ...] = (),
               ) -> tuple[dict[str, list[ChildResult]], list[str]]:
     """Every case of every item, in order, in one child session on a scratch copy of root.
 
@@ -26,6 +27,7 @@ def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
     `extra_params` reach every probe (e.g. `numeric: False` where no numerical gradient is wanted);
     `case_params[item id][k]` reach the probe of that item's k-th case only.
     With `scratch`, root is already a prepared scratch copy and is used as it is.
+    `hidden` paths are invisible to the child where bubblewrap runs (see isolation).
     """
     results: dict[str, list[ChildResult]] = {}
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
@@ -37,7 +39,7 @@ def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
         else:
             skipped = []
         deadline = time.monotonic() + submission_timeout_s
-        with ChildSession(scratch, workdir, limits, extra_env) as session:
+        with ChildSession(scratch, workdir, limits, extra_env, hidden) as session:
             for item, cases in work:
                 timeout = timeout_override if timeout_override is not None else item.timeout_s
                 out: list[ChildResult] = []

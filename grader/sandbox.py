@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import codec
+from grader.isolation import ProcessCap, wrap
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,13 @@ class ChildSession:
     """A child process rooted at a scratch copy of one submission."""
 
     def __init__(self, root: Path, workdir: Path, limits: Limits = Limits(),
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, hidden: tuple[Path, ...] = ()) -> None:
         self.root = root
         self.workdir = workdir
         self.limits = limits
         self.extra_env = dict(extra_env or {})
+        self.hidden = hidden
+        self.cap: ProcessCap | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.control: int | None = None
         self.requests = 0
@@ -94,11 +97,18 @@ class ChildSession:
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
         log = self.workdir / "child.log"
+        argv = wrap([sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log)],
+                    cwd=self.root, writable=[self.root, self.workdir], readable=[], hidden=list(self.hidden))
+        cap = self.cap = ProcessCap(self.limits.processes)
+
+        def setup() -> None:
+            cap.enter()
+            apply_limits(self.limits)
+
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             cwd=self.root, env={**scrubbed_env(self.root / ".home"), **self.extra_env}, pass_fds=(write_fd,),
-            start_new_session=True, preexec_fn=lambda: apply_limits(self.limits),
+            start_new_session=True, preexec_fn=setup,
         )
         os.close(write_fd)
         self.control = read_fd
@@ -109,6 +119,8 @@ class ChildSession:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+            if self.cap is not None:
+                self.cap.kill_all()  # also what left the process group (setsid, double fork)
             self.proc.wait()
             if self.proc.stdin:
                 self.proc.stdin.close()
