@@ -115,11 +115,42 @@ def serve_one(request_dir: Path, root: str, resolve: Any = None) -> None:
                 "message": str(exc)[:MAX_MESSAGE_CHARS],
                 "traceback": _student_traceback(exc, root)}
     meta["duration_s"] = time.perf_counter() - started
+    if _SUSPICIOUS:
+        meta["suspicious"] = list(_SUSPICIOUS)
+        _SUSPICIOUS.clear()
     (request_dir / "meta.json").write_text(json.dumps(meta))
+
+
+_SUSPICIOUS: list[str] = []
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def watch_paths(allowed: list[str], hidden: list[str]) -> None:
+    """Note (best effort: only for the report, protection does not depend on it) every file
+    opened for writing outside the allowed folders, and every file opened under a hidden one."""
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event != "open" or len(_SUSPICIOUS) >= 20:
+            return
+        path, mode, flags = (list(args) + [None, None, None])[:3]
+        if not isinstance(path, (str, bytes)):
+            return
+        name = os.fsdecode(path)
+        full = os.path.abspath(name)
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            isinstance(flags, int) and mode is None and bool(flags & _WRITE_FLAGS))
+        if any(full == h or full.startswith(h + os.sep) for h in hidden):
+            _SUSPICIOUS.append(f"opened {full}, which the grader hides from submissions")
+        elif writing and not any(full == a or full.startswith(a + os.sep) for a in allowed):
+            _SUSPICIOUS.append(f"opened {full} for writing, outside its scratch folder")
+
+    sys.addaudithook(hook)
 
 
 def main(argv: list[str]) -> int:
     root, control_fd, log = os.path.realpath(argv[0]), int(argv[1]), argv[2]
+    hidden = json.loads(argv[3]) if len(argv) > 3 else []
+    watch_paths([root, os.path.dirname(os.path.abspath(log)), "/dev/null"], hidden)
     control = os.fdopen(control_fd, "w", buffering=1)
     log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log_fd, 1)

@@ -10,6 +10,7 @@ import argparse
 import os
 import secrets
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from grader import __version__, manual
 from grader.engine import Assignment, SetupError, grade, load_assignment
 from grader.project import MARKER, Layout, find_project_root, installed_project_root
 from grader.reports import table, write_csv, write_figures, write_json
-from grader.results import Report
+from grader.results import ItemResult, Report
+from grader.submissions import SubmissionError, extract_zip
 
 DEFAULT_SEED_FILE = Path("~/.config/nn-grader/hidden-seed")
 
@@ -73,6 +75,14 @@ def _resolve(path: Path, args: argparse.Namespace) -> tuple[Assignment, str | No
     return load_assignment(fixtures, reference), seed
 
 
+def _unreadable(path: Path, args: argparse.Namespace, why: str) -> Report:
+    """A submission that cannot be opened still gets a report: zero, with the reason."""
+    name = args.assignment or "unknown"
+    return Report(assignment=name, mode="none", grader_version=__version__, submission=str(path),
+                  items=(ItemResult("submission:readable", "The submission can be opened", 0.0, 0.0, "error",
+                                    why, 0.0),))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="grade", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,9 +118,33 @@ def main(argv: list[str] | None = None) -> int:
     report_file = args.json or args.csv
     figures_dir = args.figures or (report_file.parent if report_file else Path.cwd()) / "figures"
     reports: list[Report] = []
-    for path in args.paths:
-        if not path.is_dir():
-            parser.error(f"{path} is not a folder")
+    with tempfile.TemporaryDirectory(prefix="grade-zips-") as unpacked:
+        code = _grade_all(args, parser, reports, grades, figures_dir, Path(unpacked))
+    if code:
+        return code
+    if args.json:
+        write_json(reports, args.json)
+    if args.csv:
+        write_csv(reports, args.csv)
+    if args.fail_under is not None and any(r.total < args.fail_under for r in reports):
+        return 1
+    return 0
+
+
+def _grade_all(args: argparse.Namespace, parser: argparse.ArgumentParser, reports: list[Report],
+               grades: dict[tuple[str, str], tuple[float, str]], figures_dir: Path, unpacked: Path) -> int:
+    """Grade every path in turn into reports; a non-zero return is a set-up error."""
+    for given in args.paths:
+        path = given
+        if given.is_file() and given.suffix == ".zip":
+            try:
+                path = extract_zip(given, unpacked / given.stem)
+            except SubmissionError as exc:
+                print(f"grade: {exc}", file=sys.stderr)
+                reports.append(_unreadable(given, args, str(exc)))
+                continue
+        elif not given.is_dir():
+            parser.error(f"{given} is not a folder or a .zip file")
         try:
             assignment, seed = _resolve(path, args)
         except SetupError as exc:
@@ -118,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         try:
             secrets = (_seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
-            report = grade(path, assignment, hidden_seed=seed, timeout_override=args.timeout, name=str(path),
+            report = grade(path, assignment, hidden_seed=seed, timeout_override=args.timeout, name=str(given),
                            dataset=args.dataset, data_dir=args.data_dir, notebooks=not args.no_notebooks,
                            secrets=secrets)
             report = manual.merge(report, grades)
@@ -129,12 +163,6 @@ def main(argv: list[str] | None = None) -> int:
         write_figures(report, figures_dir)
         if not args.quiet:
             print(table(report))
-    if args.json:
-        write_json(reports, args.json)
-    if args.csv:
-        write_csv(reports, args.csv)
-    if args.fail_under is not None and any(r.total < args.fail_under for r in reports):
-        return 1
     return 0
 
 

@@ -26,7 +26,7 @@ from grader.results import ItemResult, Report
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
 from grader.sandbox import ChildResult, ChildSession
-from grader.scoring import CaseRun, note_dependencies, score_item
+from grader.scoring import CaseRun, case_passes, note_dependencies, score_item
 from grader.scratch import copy_submission, restore_provided
 
 SELF_CHECK_SEED = "self-check"
@@ -162,6 +162,12 @@ def _score_code(assignment: Assignment, plans: Plan, student: dict[str, list[Chi
             runs.append(CaseRun(label, result, expected))
         timeout = timeout_override if timeout_override is not None else item.timeout_s
         out.append(score_item(item, runs, attempted[item.id], timeout))
+        public = [r for r in runs if r.label.startswith("public")]
+        hidden = [r for r in runs if r.label.startswith("hidden")]
+        if public and hidden and all(case_passes(item, r) for r in public) and not any(
+                case_passes(item, r) for r in hidden):
+            notes.append(f"flag: {item.id} is right on every public case and on no hidden case "
+                         "(answers fitted to the public fixtures?)")
     return out
 
 
@@ -327,6 +333,9 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
             items += nb_items
         items += _score_code(assignment, plans, student_results, reference_results, module_items + notebook_code,
                              submission, timeout_override, notes)
+    flagged = sorted({f for results in student_results.values() for r in results
+                      for f in r.meta.get("suspicious", []) if isinstance(f, str)})
+    notes += [f"flag: the submission's code {f} (refused where the sandbox runs)" for f in flagged[:20]]
     by_id = {r.id: r for r in items}
     order = {item.id: k for k, item in enumerate(rubric.items)}
     items = sorted((note_dependencies(rubric.item(r.id), r, by_id) for r in items), key=lambda r: order[r.id])

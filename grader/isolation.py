@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
@@ -97,19 +98,19 @@ class ProcessCap:
     def kill_all(self) -> None:
         if self.path is None:
             return
-        for _ in range(50):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
             pids = [int(p) for p in _read(self.path / "cgroup.procs").split()]
-            if not pids:
-                break
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        try:
-            self.path.rmdir()
-        except OSError:
-            pass
+            try:
+                self.path.rmdir()  # succeeds once the last process has gone
+                break
+            except OSError:
+                time.sleep(0.01)
         self.path = None
 
 

@@ -28,6 +28,10 @@ def crashed(label: str, meta: dict[str, Any]) -> str:
         how = f"was killed by signal {-code}"
         if -code in (9, 24):
             how += " (a memory, CPU-time or output limit)"
+    elif isinstance(code, int) and 128 < code < 160:  # a shell or bubblewrap reports signal N as 128 + N
+        how = f"was killed by signal {code - 128}"
+        if code - 128 in (9, 24):
+            how += " (a memory, CPU-time or output limit)"
     elif code is not None:
         how = f"exited with code {code} (sys.exit or os._exit in your code?)"
     else:

@@ -23,15 +23,23 @@ class ProbeError(Exception):
     """The student's code returned something the probe cannot interpret."""
 
 
+# Bound when the probes are imported, before any student code runs: a submission that
+# patches copy.deepcopy or numpy's functions cannot blind the in-place check.
+_deepcopy = copy.deepcopy
+_ndarray = np.ndarray
+_default_rng = np.random.default_rng
+
+
 def _copy(value: Any) -> Any:
-    return copy.deepcopy(value)
+    return _deepcopy(value)
 
 
 def _changed(before: Any, after: Any) -> bool:
-    if isinstance(before, np.ndarray):
-        if not isinstance(after, np.ndarray) or before.shape != after.shape:
+    if isinstance(before, _ndarray):
+        if not isinstance(after, _ndarray) or before.shape != after.shape:
             return True
-        return not np.array_equal(before, after, equal_nan=True)
+        # tobytes is a method of the built-in type, which no submission can replace.
+        return bool(_ndarray.tobytes(before) != _ndarray.tobytes(after))
     return False
 
 
@@ -59,7 +67,7 @@ def numerical_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, dout: np.n
     flat = x.reshape(-1)
     if samples and samples < flat.size:
         grad = np.full(x.shape, np.nan)
-        entries = np.random.default_rng(seed).choice(flat.size, samples, replace=False)
+        entries = _default_rng(seed).choice(flat.size, samples, replace=False)
     else:
         grad = np.zeros(x.shape)
         entries = np.arange(flat.size)
@@ -103,7 +111,7 @@ def gradient(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dic
                          params["forward"]).values()
     if not isinstance(out, np.ndarray):
         raise ProbeError(f"{params['forward']} returned {type(out).__name__} as out; expected an array")
-    dout = np.random.default_rng(int(inputs["dout_seed"])).standard_normal(out.shape)
+    dout = _default_rng(int(inputs["dout_seed"])).standard_normal(out.shape)
     dout_given = dout.copy()
     grads = _unpack(target(dout, cache), params["grads"], params["target"])
     numeric = {}

@@ -97,7 +97,8 @@ class ChildSession:
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
         log = self.workdir / "child.log"
-        argv = wrap([sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log)],
+        hidden = json.dumps([str(p) for p in self.hidden])
+        argv = wrap([sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log), hidden],
                     cwd=self.root, writable=[self.root, self.workdir], readable=[], hidden=list(self.hidden))
         cap = self.cap = ProcessCap(self.limits.processes)
 

@@ -29,18 +29,43 @@ def load_bug(name: str) -> dict[str, Any]:
     return tomllib.loads((SUBMISSIONS / name / "bug.toml").read_text())
 
 
-def materialize(name: str, dest: Path) -> Path:
-    """The reference with the bug's replacements applied; each `old` must occur exactly once."""
-    bug = load_bug(name)
-    shutil.copytree(REFERENCE, dest, ignore=shutil.ignore_patterns("rubric.toml", "__pycache__"))
-    for edit in bug.get("replace", []):
+def apply_spec(spec: dict[str, Any], dest: Path, name: str, placeholders: dict[str, str] | None = None) -> Path:
+    """The reference at dest, changed as the spec says: `replace` (each `old` exactly once), `add`
+    files, `remove` files, `stub` files (the template's version), `latin1` files, `symlink`s.
+    `{NAME}` placeholders in new text and link targets become the given paths."""
+
+    def fill(text: str) -> str:
+        for key, value in (placeholders or {}).items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    shutil.copytree(REFERENCE, dest, ignore=shutil.ignore_patterns("rubric.toml", "__pycache__", "instructor"))
+    for rel in spec.get("stub", []):
+        shutil.copyfile(ROOT / "student_template" / "nndl" / rel, dest / rel)
+    for edit in spec.get("replace", []):
         path = dest / edit["file"]
         text = path.read_text()
         count = text.count(edit["old"])
         if count != 1:
             raise AssertionError(f"{name}: the text to replace occurs {count} times in {edit['file']}")
-        path.write_text(text.replace(edit["old"], edit["new"]))
+        path.write_text(text.replace(edit["old"], fill(edit["new"])))
+    for rel in spec.get("latin1", []):
+        path = dest / rel
+        path.write_bytes(path.read_text().encode("latin-1"))
+    for add in spec.get("add", []):
+        path = dest / add["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(fill(add["text"]))
+    for rel in spec.get("remove", []):
+        (dest / rel).unlink()
+    for link in spec.get("symlink", []):
+        (dest / link["path"]).symlink_to(fill(link["target"]))
     return dest
+
+
+def materialize(name: str, dest: Path) -> Path:
+    """The reference with the bug's replacements applied."""
+    return apply_spec(load_bug(name), dest, name)
 
 
 def comparable(report: dict[str, Any]) -> dict[str, Any]:

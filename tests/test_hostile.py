@@ -1,0 +1,141 @@
+"""Hostile and broken submissions: the grader finishes, zeroes the affected items only, keeps every
+other item's score, and says what happened. One folder per attack under tests/hostile/."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bugs import TEST_SEED, apply_spec, check_golden, comparable
+from conftest import ROOT
+from grader import cli
+from grader.engine import Assignment, grade, load_assignment
+from grader.isolation import bwrap_path
+from grader.project import Layout
+
+HOSTILE = ROOT / "tests" / "hostile"
+LAYOUT = Layout(ROOT, "nndl")
+NAMES = sorted(p.name for p in HOSTILE.iterdir() if (p / "attack.toml").is_file())
+
+
+def spec(name: str) -> dict:
+    return tomllib.loads((HOSTILE / name / "attack.toml").read_text())
+
+
+@pytest.fixture(scope="module")
+def secret_seed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("secret") / "hidden-seed"
+    path.write_text(TEST_SEED)
+    return path
+
+
+@pytest.fixture(scope="module")
+def instructor() -> Assignment:
+    return load_assignment(LAYOUT.fixtures, LAYOUT.reference)
+
+
+def build(name: str, dest: Path, seed_file: Path) -> Path:
+    return apply_spec(spec(name), dest, name, {"PROJECT": str(ROOT), "REFERENCE": str(LAYOUT.reference),
+                                                "FIXTURES": str(LAYOUT.fixtures), "SEED_FILE": str(seed_file)})
+
+
+def test_the_corpus_has_at_least_25_attacks() -> None:
+    assert len(NAMES) >= 25
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_attack(name: str, tmp_path: Path, instructor: Assignment, secret_seed: Path,
+                request: pytest.FixtureRequest) -> None:
+    attack = spec(name)
+    if attack.get("isolation") and bwrap_path() is None:
+        pytest.skip("needs bubblewrap, which cannot run here: without it this attack is not stopped "
+                    "(see the README's security model)")
+    submission = build(name, tmp_path / name, secret_seed)
+    report = grade(submission, instructor, hidden_seed=TEST_SEED, timeout_override=attack.get("timeout"),
+                   notebooks=False, secrets=(secret_seed.parent,))
+    losers = {i.id for i in report.items if i.points < i.max_points}
+    assert losers == set(attack["loses"]), f"{name}: lost {sorted(losers)}"
+    by_id = {i.id: i for i in report.items}
+    for item in report.items:
+        if item.id in losers:
+            assert item.message, item
+        else:
+            assert item.status == "pass", item
+    for item_id, status in attack.get("statuses", {}).items():
+        assert by_id[item_id].status == status, by_id[item_id]
+    for item_id, text in attack.get("messages", {}).items():
+        assert text in by_id[item_id].message, by_id[item_id]
+    for text in attack.get("notes", []):
+        assert any(text in n for n in report.notes), report.notes
+    for marker in ("/tmp/sitecustomize-ran", "/tmp/usercustomize-ran", "/tmp/pth-ran", "/tmp/pwned-by-pickle"):
+        assert not Path(marker).exists(), marker
+    assert not (ROOT / "pwned.txt").exists()
+    if not attack.get("isolation"):  # isolation-dependent messages differ where bubblewrap cannot run
+        check_golden(HOSTILE / name / "expected.json", report.to_dict(), request.config.getoption("--regen-golden"))
+
+
+def test_a_batch_with_hostile_submissions_leaves_the_others_untouched(tmp_path: Path, secret_seed: Path) -> None:
+    """Clean submissions graded among hostile ones get exactly the report they get alone."""
+    clean_a = apply_spec({}, tmp_path / "clean_a", "clean_a")
+    clean_b = apply_spec(tomllib.loads((ROOT / "tests" / "submissions" / "fails_nesterov_is_plain_momentum"
+                                        / "bug.toml").read_text()), tmp_path / "clean_b", "clean_b")
+    hostile = [build(n, tmp_path / n, secret_seed) for n in
+               ("fork_bomb", "os_exit_at_import", "infinite_loop_at_import", "memory_bomb", "prints_100_mb")]
+    common = ["--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures), "--hidden-seed-file",
+              str(secret_seed), "--no-notebooks", "--quiet", "--timeout", "1"]
+    alone, together = tmp_path / "alone.json", tmp_path / "together.json"
+    assert cli.main([str(clean_a), str(clean_b), *common, "--json", str(alone)]) == 0
+    assert cli.main([str(clean_a), *map(str, hostile), str(clean_b), *common, "--json", str(together)]) == 0
+    alone_reports = [comparable(r) for r in json.loads(alone.read_text())]
+    together_reports = [comparable(r) for r in json.loads(together.read_text())]
+    assert together_reports[0] == alone_reports[0] and together_reports[-1] == alone_reports[1]
+    assert len(together_reports) == 7
+    assert alone_reports[0]["total"] == 58 and alone_reports[1]["total"] == 57
+
+
+def _zip(path: Path, members: list[tuple[str, bytes]], link: str | None = None) -> Path:
+    import stat
+    import zipfile
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+        if link:
+            info = zipfile.ZipInfo("nndl/link.py")
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, link)
+    return path
+
+
+@pytest.mark.parametrize("kind, members, link, message", [
+    ("dot_dot", [("../../escaped.py", b"x = 1")], None, "unsafe path: '../../escaped.py'"),
+    ("absolute", [("/tmp/escaped-abs.py", b"x = 1")], None, "unsafe path: '/tmp/escaped-abs.py'"),
+    ("bomb", [(f"nndl/zeros{i}.bin", b"\0" * (60 * 1024**2)) for i in range(4)], None, "zip bomb"),
+    ("link", [("grade.toml", b'assignment = "nndl"\n')], "/etc/passwd", "contains a link"),
+])
+def test_unsafe_zips_are_refused_with_a_reason_and_the_batch_goes_on(
+        kind: str, members: list[tuple[str, bytes]], link: str | None, message: str, tmp_path: Path,
+        secret_seed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = _zip(tmp_path / f"{kind}.zip", members, link)
+    clean = apply_spec({}, tmp_path / "clean", "clean")
+    out = tmp_path / "r.json"
+    assert cli.main([str(archive), str(clean), "--reference", str(LAYOUT.reference), "--fixtures",
+                     str(LAYOUT.fixtures), "--hidden-seed-file", str(secret_seed), "--no-notebooks", "--quiet",
+                     "--json", str(out)]) == 0
+    reports = json.loads(out.read_text())
+    assert reports[0]["total"] == 0 and message in reports[0]["items"][0]["message"]
+    assert reports[1]["total"] == 58
+    assert not (tmp_path.parent / "escaped.py").exists() and not Path("/tmp/escaped-abs.py").exists()
+
+
+def test_a_zipped_submission_is_graded_like_its_folder(tmp_path: Path, secret_seed: Path) -> None:
+    folder = apply_spec({}, tmp_path / "alice", "alice")
+    members = [(f"alice/{p.relative_to(folder).as_posix()}", p.read_bytes())
+               for p in sorted(folder.rglob("*")) if p.is_file()]
+    archive = _zip(tmp_path / "alice.zip", members)
+    out = tmp_path / "r.json"
+    assert cli.main([str(archive), "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
+                     "--hidden-seed-file", str(secret_seed), "--no-notebooks", "--quiet", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["total"] == 58
