@@ -7,18 +7,23 @@ error; 1 when --fail-under is given and a submission scored below it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import secrets
 import sys
 import tempfile
+import time
 import tomllib
 from pathlib import Path
 
 from grader import __version__, manual
+from grader.batch import Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
+from grader.class_reports import write_class_outputs
 from grader.engine import Assignment, SetupError, grade, load_assignment
+from grader.gradescope import results_json
 from grader.project import MARKER, Layout, find_project_root, installed_project_root
-from grader.reports import table, write_csv, write_figures, write_json
-from grader.results import ItemResult, Report
+from grader.reports import table, write_csv, write_figures, write_json, write_json_data
+from grader.results import Report
 from grader.submissions import SubmissionError, extract_zip
 
 DEFAULT_SEED_FILE = Path("~/.config/nn-grader/hidden-seed")
@@ -75,14 +80,6 @@ def _resolve(path: Path, args: argparse.Namespace) -> tuple[Assignment, str | No
     return load_assignment(fixtures, reference), seed
 
 
-def _unreadable(path: Path, args: argparse.Namespace, why: str) -> Report:
-    """A submission that cannot be opened still gets a report: zero, with the reason."""
-    name = args.assignment or "unknown"
-    return Report(assignment=name, mode="none", grader_version=__version__, submission=str(path),
-                  items=(ItemResult("submission:readable", "The submission can be opened", 0.0, 0.0, "error",
-                                    why, 0.0),))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="grade", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", type=Path,
                         help="folder for the notebooks' figures (default: figures/ beside --json or --csv, else here)")
     parser.add_argument("--manual-grades", type=Path, help="CSV of submission,id,points,comment for manual items")
+    parser.add_argument("--jobs", type=int, help="submissions graded at once in a class folder (default: cores)")
+    parser.add_argument("--out", type=Path, default=Path("grade-output"),
+                        help="class reports and the cache, for a folder of submissions (default: grade-output)")
+    parser.add_argument("--force", action="store_true", help="regrade every submission, ignoring the cache")
+    parser.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here (one submission)")
     parser.add_argument("--quiet", action="store_true", help="no table on the terminal")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
@@ -122,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         code = _grade_all(args, parser, reports, grades, figures_dir, Path(unpacked))
     if code:
         return code
+    if args.gradescope and reports:
+        if len(reports) != 1:
+            print("grade: --gradescope takes one submission", file=sys.stderr)
+            return 2
+        write_json_data(results_json(reports[0]), args.gradescope)
     if args.json:
         write_json(reports, args.json)
     if args.csv:
@@ -141,20 +148,25 @@ def _grade_all(args: argparse.Namespace, parser: argparse.ArgumentParser, report
                 path = extract_zip(given, unpacked / given.stem)
             except SubmissionError as exc:
                 print(f"grade: {exc}", file=sys.stderr)
-                reports.append(_unreadable(given, args, str(exc)))
+                reports.append(unreadable(str(given), args.assignment or "unknown", str(exc)))
                 continue
         elif not given.is_dir():
             parser.error(f"{given} is not a folder or a .zip file")
+        elif is_batch(given):
+            code = _grade_class(given, args, reports, grades)
+            if code:
+                return code
+            continue
         try:
             assignment, seed = _resolve(path, args)
         except SetupError as exc:
             print(f"grade: {exc}", file=sys.stderr)
             return 2
         try:
-            secrets = (_seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
+            secret_paths = (_seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
             report = grade(path, assignment, hidden_seed=seed, timeout_override=args.timeout, name=str(given),
                            dataset=args.dataset, data_dir=args.data_dir, notebooks=not args.no_notebooks,
-                           secrets=secrets)
+                           secrets=secret_paths)
             report = manual.merge(report, grades)
         except (SetupError, manual.ManualGradesError) as exc:
             print(f"grade: {exc}", file=sys.stderr)
@@ -163,6 +175,53 @@ def _grade_all(args: argparse.Namespace, parser: argparse.ArgumentParser, report
         write_figures(report, figures_dir)
         if not args.quiet:
             print(table(report))
+    return 0
+
+
+def _batch_assignment(folder: Path, subs: list[Submission], args: argparse.Namespace) -> str:
+    if args.assignment:
+        return str(args.assignment)
+    for sub in subs:
+        if sub.path.is_dir() and (sub.path / MARKER).is_file():
+            return _assignment_name(sub.path, None)
+    raise SetupError(f"no submission in {folder} has a {MARKER}; pass --assignment NAME")
+
+
+def _grade_class(folder: Path, args: argparse.Namespace, reports: list[Report],
+                 grades: dict[tuple[str, str], tuple[float, str]]) -> int:
+    """A folder of submissions: graded in parallel, cached, with class reports in --out."""
+    subs = discover(folder)
+    try:
+        name = _batch_assignment(folder, subs, args)
+        probe = argparse.Namespace(**{**vars(args), "assignment": name})
+        assignment, seed = _resolve(folder, probe)
+    except SetupError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
+    secret_paths = [str(_seed_file(args.hidden_seed_file).parent)] if seed is not None else []
+    job = {"assignment": name, "fixtures": str(assignment.fixtures),
+           "reference": str(assignment.reference) if assignment.reference else None, "seed": seed,
+           "timeout": args.timeout, "dataset": args.dataset, "notebooks": not args.no_notebooks,
+           "data_dir": str(args.data_dir) if args.data_dir else None, "secrets": secret_paths}
+    settings = {"rubric": assignment.rubric.sha256,
+                "fixtures": hashlib.sha256((assignment.fixtures / "manifest.json").read_bytes()).hexdigest(),
+                "reference": content_hash(assignment.reference) if assignment.reference else None,
+                "seed": hashlib.sha256(seed.encode()).hexdigest() if seed else None, "mode": assignment.mode,
+                "timeout": args.timeout, "dataset": args.dataset, "notebooks": not args.no_notebooks}
+    out = args.out
+    started = time.monotonic()
+    batch_reports, seconds, graded = run_batch(subs, job, settings, out, args.jobs or os.cpu_count() or 1,
+                                               args.force, Progress(len(subs)))
+    try:
+        batch_reports = [manual.merge(r, grades) for r in batch_reports]
+    except manual.ManualGradesError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
+    write_class_outputs(out, batch_reports, seconds)
+    reports.extend(batch_reports)
+    cached = len(subs) - graded
+    print(f"{folder}: {len(subs)} submission(s), {graded} graded now, {cached} unchanged since the last run "
+          f"(cached); {time.monotonic() - started:.1f} s. Reports in {out}/")
     return 0
 
 

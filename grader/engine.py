@@ -32,6 +32,9 @@ from grader.scratch import copy_submission, restore_provided
 SELF_CHECK_SEED = "self-check"
 SAVED_DIR = "grading_outputs"  # where utils.grading.save_for_grading writes
 MAX_SAVED_BYTES = 100 * 1024**2
+# The reference's answers to the current hidden inputs, by (reference, rubric, seed, data set).
+# Holds one entry: a process grades one assignment with one seed at a time.
+_REFERENCE_MEMO: dict[tuple[str, str, str | None, str], dict[str, list[ChildResult]]] = {}
 MAX_SOURCE_BYTES = 2 * 1024**2
 
 
@@ -293,10 +296,17 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
             if assignment.reference is None:
                 return {}
             module_hidden = [(i, c) for i, c in hidden_work if not i.notebook]
-            results = run_cases(assignment.reference, module_hidden, submission_timeout_s=3600,
-                                extra_params={"numeric": False}, extra_env=env,
-                                hidden=hidden)[0] if module_hidden else {}
-            return results
+            if not module_hidden:
+                return {}
+            # The hidden inputs depend on the seed, not on the student: in a batch, one worker
+            # runs the reference on them once and reuses its answers for every submission.
+            key = (str(assignment.reference), rubric.sha256, hidden_seed, json.dumps(env, sort_keys=True))
+            if key not in _REFERENCE_MEMO:
+                _REFERENCE_MEMO.clear()
+                _REFERENCE_MEMO[key] = run_cases(assignment.reference, module_hidden, submission_timeout_s=3600,
+                                                 extra_params={"numeric": False}, extra_env=env,
+                                                 hidden=hidden)[0]
+            return dict(_REFERENCE_MEMO[key])
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             reference_future = pool.submit(run_reference)

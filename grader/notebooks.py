@@ -30,8 +30,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.cases import request_params
-from grader.rubric import Item, Rubric
 from grader.isolation import ProcessCap, wrap
+from grader.rubric import Item, Rubric
 from grader.sandbox import ChildResult, Limits, apply_limits, read_result, scrubbed_env, write_request
 
 KERNEL_NAME = "nn-grader-sandbox"

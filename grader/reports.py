@@ -81,6 +81,10 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def write_json_data(data: object, path: Path) -> None:
+    _atomic_write(path, json.dumps(data, indent=2) + "\n")
+
+
 def write_json(reports: list[Report], path: Path) -> None:
     """One report as an object; several as a list of them."""
     data = reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports]

@@ -1,0 +1,193 @@
+"""A whole class at once: find the submissions, grade them in parallel, cache, resume.
+
+Each submission's report is cached in `<out>/cache/` under a key made of the
+submission's content and everything else that decides its grade (rubric, fixtures,
+grader version, mode, seed, data set, options), written atomically the moment it is
+graded. A rerun grades only what changed; a batch killed halfway resumes where it
+stopped; `--force` regrades everything. One student's failure, timeout or hostile
+code is that student's report, never the batch's end.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from grader import __version__
+from grader.project import MARKER
+from grader.results import ItemResult, Report
+from grader.submissions import SubmissionError, extract_zip
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str
+    path: Path  # a folder or a .zip
+
+
+def is_batch(folder: Path) -> bool:
+    """A folder of submissions, rather than one submission."""
+    return folder.is_dir() and not (folder / MARKER).exists() and bool(discover(folder))
+
+
+def discover(folder: Path) -> list[Submission]:
+    """One submission per subfolder or `.zip` (a GitHub Classroom roster clone is such a folder)."""
+    found = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith((".", "_")) or entry.is_symlink():
+            continue
+        if entry.is_dir():
+            found.append(Submission(entry.name, entry))
+        elif entry.suffix == ".zip" and entry.is_file():
+            found.append(Submission(entry.stem, entry))
+    return found
+
+
+def content_hash(path: Path) -> str:
+    """sha256 of every regular file's relative path and bytes (links and caches ignored)."""
+    digest = hashlib.sha256()
+    if path.is_file():
+        digest.update(path.read_bytes())
+        return digest.hexdigest()
+    for file in sorted(path.rglob("*")):
+        rel = file.relative_to(path)
+        if file.is_symlink() or not file.is_file() or any(p in ("__pycache__", ".git") for p in rel.parts):
+            continue
+        digest.update(rel.as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def cache_key(submission: Path, settings: dict[str, Any]) -> str:
+    payload = json.dumps({"cache": CACHE_VERSION, "grader": __version__, "content": content_hash(submission),
+                          **settings}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def report_to_json(report: Report) -> dict[str, Any]:
+    return {**report.to_dict(), "notes": list(report.notes),
+            "figures": [[name, base64.b64encode(data).decode()] for name, data in report.figures]}
+
+
+def report_from_json(data: dict[str, Any]) -> Report:
+    items = tuple(ItemResult(**i) for i in data["items"])
+    return Report(data["assignment"], data["mode"], data["grader_version"], data["submission"], items,
+                  tuple(data.get("notes", ())),
+                  tuple((n, base64.b64decode(b)) for n, b in data.get("figures", ())))
+
+
+def _grade_one(job: dict[str, Any]) -> dict[str, Any]:
+    """In a worker process: grade one submission, never raise."""
+    from grader.engine import grade, load_assignment
+
+    started = time.monotonic()
+    path = Path(job["path"])
+    try:
+        with tempfile.TemporaryDirectory(prefix="grade-batch-") as tmp:
+            if path.suffix == ".zip" and path.is_file():
+                path = extract_zip(path, Path(tmp) / "unzipped")
+            assignment = load_assignment(Path(job["fixtures"]), Path(job["reference"]) if job["reference"] else None)
+            report = grade(path, assignment, hidden_seed=job["seed"], timeout_override=job["timeout"],
+                           name=job["name"], dataset=job["dataset"], data_dir=job["data_dir"] and Path(job["data_dir"]),
+                           notebooks=job["notebooks"], secrets=tuple(Path(s) for s in job["secrets"]))
+    except SubmissionError as exc:
+        report = unreadable(job["name"], job["assignment"], str(exc))
+    except Exception as exc:  # noqa: BLE001 - an internal fault must not end the batch; it is reported
+        report = unreadable(job["name"], job["assignment"], f"internal grader error: {type(exc).__name__}: {exc}")
+    return {"report": report_to_json(report), "seconds": round(time.monotonic() - started, 3)}
+
+
+def unreadable(name: str, assignment: str, why: str) -> Report:
+    """A submission that cannot be graded still gets a report: zero, with the reason."""
+    return Report(assignment=assignment, mode="none", grader_version=__version__, submission=name,
+                  items=(ItemResult("submission:readable", "The submission can be opened", 0.0, 0.0, "error",
+                                    why, 0.0),))
+
+
+class Progress:
+    """A bar on a terminal, plain lines elsewhere (CI logs)."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total, self.done, self.stream = total, 0, stream
+        self.tty = stream.isatty()
+
+    def update(self, name: str, detail: str) -> None:
+        self.done += 1
+        if self.tty:
+            width = 30
+            filled = int(width * self.done / max(1, self.total))
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+                              f"{name[:30]:<30} {detail}")
+            if self.done == self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"graded {self.done}/{self.total}: {name} {detail}\n")
+        self.stream.flush()
+
+
+def run_batch(submissions: list[Submission], job_base: dict[str, Any], settings: dict[str, Any], out: Path,
+              jobs: int, force: bool, progress: Progress | None = None,
+              on_report: Callable[[Report], None] | None = None) -> tuple[list[Report], dict[str, float], int]:
+    """Grade every submission not already cached; returns reports (in order), seconds each, and how
+    many were graded now (the rest came from the cache)."""
+    cache = out / "cache"
+    reports: dict[str, Report] = {}
+    seconds: dict[str, float] = {}
+    todo: list[tuple[Submission, str]] = []
+    for sub in submissions:
+        key = cache_key(sub.path, settings)
+        entry = cache / f"{sub.name}.json"
+        if not force and entry.is_file():
+            try:
+                cached = json.loads(entry.read_text())
+                if cached.get("key") == key:
+                    reports[sub.name] = report_from_json(cached["report"])
+                    seconds[sub.name] = float(cached.get("seconds", 0.0))
+                    continue
+            except (ValueError, KeyError, TypeError):
+                pass  # a damaged cache entry is graded again
+        todo.append((sub, key))
+    if progress:
+        progress.total = len(todo)
+    if todo:
+        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+            pending = {pool.submit(_grade_one, {**job_base, "name": sub.name, "path": str(sub.path)}): (sub, key)
+                       for sub, key in todo}
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    sub, key = pending.pop(future)
+                    result = future.result()
+                    report = report_from_json(result["report"])
+                    atomic_write(cache / f"{sub.name}.json", json.dumps(
+                        {"key": key, "seconds": result["seconds"], "report": result["report"]}).encode())
+                    reports[sub.name] = report
+                    seconds[sub.name] = result["seconds"]
+                    if on_report:
+                        on_report(report)
+                    if progress:
+                        progress.update(sub.name, f"{report.total:g}/{report.max_total:g} ({result['seconds']:.1f} s)")
+    return [reports[s.name] for s in submissions], seconds, len(todo)

@@ -1,0 +1,203 @@
+"""A whole class: parallel batch grading, gradebook, cache, resume after a kill, plots, feedback."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bugs import TEST_SEED, apply_spec, bug_names, load_bug
+from conftest import ROOT
+from grader import cli
+from grader.gradescope import results_json
+from grader.project import Layout
+from grader.results import ItemResult, Report
+
+LAYOUT = Layout(ROOT, "nndl")
+HOSTILE = ["returns_nan", "syntax_error", "os_exit_at_import", "missing_module"]
+GOLDEN = ROOT / "tests" / "data" / "batch_gradebook.csv"
+
+
+def make_class(folder: Path) -> list[str]:
+    """33 submissions: correct, buggy, unfinished, hostile, and one zipped."""
+    folder.mkdir()
+    names = []
+    for k in range(6):
+        apply_spec({}, folder / f"correct_{k}", "correct")
+        names.append(f"correct_{k}")
+    for name in bug_names():
+        apply_spec(load_bug(name), folder / f"bug_{name}", name)
+        names.append(f"bug_{name}")
+    for k in range(3):
+        shutil.copytree(LAYOUT.template, folder / f"unfinished_{k}")
+        names.append(f"unfinished_{k}")
+    shutil.copyfile(LAYOUT.reference / "nndl" / "layers.py", folder / "unfinished_2" / "nndl" / "layers.py")
+    for name in HOSTILE:
+        attack = tomllib.loads((ROOT / "tests" / "hostile" / name / "attack.toml").read_text())
+        apply_spec(attack, folder / f"hostile_{name}", name)
+        names.append(f"hostile_{name}")
+    zipped = apply_spec({}, folder.parent / "zipped_src", "zipped")
+    with zipfile.ZipFile(folder / "zipped.zip", "w") as zf:
+        for p in sorted(zipped.rglob("*")):
+            if p.is_file():
+                zf.write(p, f"zipped/{p.relative_to(zipped).as_posix()}")
+    names.append("zipped")
+    return sorted(names)
+
+
+@pytest.fixture(scope="module")
+def seed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("secret") / "seed"
+    path.write_text(TEST_SEED)
+    return path
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory: pytest.TempPathFactory, seed_file: Path) -> dict[str, object]:
+    base = tmp_path_factory.mktemp("class")
+    names = make_class(base / "submissions")
+    out = base / "out"
+    args = [str(base / "submissions"), "--out", str(out), "--jobs", "2", "--no-notebooks", "--quiet",
+            "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
+            "--hidden-seed-file", str(seed_file), "--timeout", "2"]
+    return {"base": base, "names": names, "out": out, "args": args}
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert cli.main(args) == 0
+    return capsys.readouterr().out
+
+
+def test_batch_grades_every_submission_with_a_gradebook_matching_the_golden(
+        graded_class: dict, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest) -> None:
+    printed = run(graded_class["args"], capsys)
+    names = graded_class["names"]
+    assert len(names) >= 30
+    assert f"{len(names)} submission(s), {len(names)} graded now, 0 unchanged" in printed
+    out = graded_class["out"]
+    gradebook = pd.read_csv(out / "gradebook.csv")
+    assert sorted(gradebook["submission"]) == names
+    stable = gradebook.drop(columns=["seconds"]).to_csv(index=False)
+    if request.config.getoption("--regen-golden") or not GOLDEN.exists():
+        GOLDEN.write_text(stable)
+    assert stable == GOLDEN.read_text()
+    by_name = gradebook.set_index("submission")["total"]
+    assert all(by_name[f"correct_{k}"] == 58 for k in range(6)) and by_name["zipped"] == 58
+    assert by_name["unfinished_0"] == 0 and 0 < by_name["unfinished_2"] < 58
+    items = pd.read_csv(out / "items.csv")
+    assert len(items) == len(names) * 27
+    assert set(items.columns) >= {"submission", "id", "points", "max_points", "status", "message", "duration_s"}
+    for name in names:
+        text = (out / "feedback" / f"{name}.md").read_text()
+        assert text.startswith(f"# Feedback: {name}")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["submissions"] == len(names) and summary["max"] == 58
+
+
+def test_plots_are_valid_pngs(graded_class: dict) -> None:
+    import matplotlib.image as mpimg
+
+    for name in ("score_histogram.png", "item_pass_rate.png", "time_per_submission.png"):
+        data = (graded_class["out"] / "plots" / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n")
+        image = mpimg.imread(io.BytesIO(data), format="png")
+        assert image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_second_run_grades_nothing_and_a_changed_submission_is_regraded(
+        graded_class: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    before = (graded_class["out"] / "gradebook.csv").read_text()
+    printed = run(graded_class["args"], capsys)
+    n = len(graded_class["names"])
+    assert f"{n} submission(s), 0 graded now, {n} unchanged since the last run (cached)" in printed
+    assert (graded_class["out"] / "gradebook.csv").read_text() == before
+    optim = graded_class["base"] / "submissions" / "unfinished_1" / "nndl" / "optim.py"
+    optim.write_text((LAYOUT.reference / "nndl" / "optim.py").read_text())
+    printed = run(graded_class["args"], capsys)
+    assert f"{n} submission(s), 1 graded now, {n - 1} unchanged" in printed
+    gradebook = pd.read_csv(graded_class["out"] / "gradebook.csv").set_index("submission")
+    assert gradebook.loc["unfinished_1", "total"] == 9
+    printed = run(graded_class["args"] + ["--force"], capsys)
+    assert f"{n} submission(s), {n} graded now, 0 unchanged" in printed
+
+
+def test_a_killed_batch_resumes_where_it_stopped(graded_class: dict, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    args = list(graded_class["args"])
+    out = tmp_path / "out"
+    args[args.index("--out") + 1] = str(out)
+    grade = str(Path(sys.executable).parent / "grade")
+    proc = subprocess.Popen([grade, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "cache").glob("*.json"))) < 4:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list((out / "cache").glob("*.json")))
+    assert 4 <= done_before < len(graded_class["names"])
+    for entry in (out / "cache").glob("*.json"):
+        json.loads(entry.read_text())  # every cache entry is whole
+    printed = run(args, capsys)
+    n = len(graded_class["names"])
+    assert f"{n} submission(s), {n - done_before} graded now, {done_before} unchanged" in printed
+    assert (out / "gradebook.csv").read_text() == (graded_class["out"] / "gradebook.csv").read_text() or \
+        pd.read_csv(out / "gradebook.csv").drop(columns=["seconds"]).equals(
+            pd.read_csv(graded_class["out"] / "gradebook.csv").drop(columns=["seconds"]))
+
+
+GRADESCOPE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "score": {"type": "number"}, "execution_time": {"type": "number"}, "output": {"type": "string"},
+        "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+        "test_output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+        "test_name_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+        "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+        "extra_data": {"type": "object"},
+        "tests": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "score": {"type": "number"}, "max_score": {"type": "number"},
+                "status": {"enum": ["passed", "failed"]}, "name": {"type": "string"},
+                "name_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+                "number": {"type": "string"}, "output": {"type": "string"},
+                "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+                "extra_data": {"type": "object"}}}},
+        "leaderboard": {"type": "array"},
+    },
+}
+
+
+def test_gradescope_results_json_follows_the_published_format(tmp_path: Path, seed_file: Path) -> None:
+    import jsonschema
+
+    report = Report("nndl", "instructor", "0", "alice", (
+        ItemResult("nndl.optim:sgd", "SGD", 1.0, 1.0, "pass", "", 0.1),
+        ItemResult("nndl.optim:adam", "Adam", 0.5, 2.0, "partial", "next_w is off", 0.1)))
+    data = results_json(report)
+    jsonschema.validate(data, GRADESCOPE_SCHEMA)
+    assert data["score"] == 1.5 and [t["status"] for t in data["tests"]] == ["passed", "failed"]
+    submission = apply_spec({}, tmp_path / "alice", "alice")
+    out = tmp_path / "results.json"
+    assert cli.main([str(submission), "--gradescope", str(out), "--no-notebooks", "--quiet", "--reference",
+                     str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures), "--hidden-seed-file",
+                     str(seed_file)]) == 0
+    written = json.loads(out.read_text())
+    jsonschema.validate(written, GRADESCOPE_SCHEMA)
+    assert written["score"] == 58 and len(written["tests"]) == 27
