@@ -185,7 +185,8 @@ def _dataset_env(rubric: Rubric, dataset: str, data_dir: Path | None) -> dict[st
 
 def _notebook_items(scratch: Path, original: Path, assignment: Assignment, dataset: str,
                     runs: dict[str, NotebookRun], env: dict[str, str], tmp: Path,
-                    hidden: tuple[Path, ...]) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
+                    hidden: tuple[Path, ...],
+                    readable: tuple[Path, ...]) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
     rubric = assignment.rubric
     saved: dict[str, dict[str, Any]] = {}  # threshold item id -> arrays, or an error message
     figures: list[tuple[str, bytes]] = []
@@ -202,7 +203,7 @@ def _notebook_items(scratch: Path, original: Path, assignment: Assignment, datas
                 except CodecError as exc:
                     saved[item.id] = {"error": f"{item.params['saved']}: {exc}"}
 
-    measured = _measure_thresholds(assignment, saved, env, tmp, hidden)
+    measured = _measure_thresholds(assignment, saved, env, tmp, hidden, readable)
     results = []
     for item in rubric.notebook_items:
         if item.kind == "notebook":
@@ -229,7 +230,8 @@ def _notebook_items(scratch: Path, original: Path, assignment: Assignment, datas
 
 
 def _measure_thresholds(assignment: Assignment, saved: dict[str, dict[str, Any]], env: dict[str, str],
-                        tmp: Path, hidden: tuple[Path, ...]) -> dict[str, tuple[float | None, int, str]]:
+                        tmp: Path, hidden: tuple[Path, ...],
+                        readable: tuple[Path, ...] = ()) -> dict[str, tuple[float | None, int, str]]:
     """Accuracy of every saved network, computed by trusted code in a child: (accuracy, count, problem)."""
     todo = [i for i in assignment.rubric.notebook_items if i.kind == "threshold" and "arrays" in saved.get(i.id, {})]
     if not todo:
@@ -240,7 +242,7 @@ def _measure_thresholds(assignment: Assignment, saved: dict[str, dict[str, Any]]
     workdir = tmp / "threshold-requests"
     workdir.mkdir()
     out: dict[str, tuple[float | None, int, str]] = {}
-    with ChildSession(root, workdir, extra_env=env, hidden=hidden) as session:
+    with ChildSession(root, workdir, extra_env=env, hidden=hidden, readable=readable) as session:
         for item in todo:
             data = item.params["data"] if assignment.reference is not None else item.params.get(
                 "public_data", item.params["data"])
@@ -283,6 +285,7 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
     if dataset not in rubric.datasets:
         raise SetupError(f"data set {dataset!r} is not one of {', '.join(rubric.datasets)}")
     env = _dataset_env(rubric, dataset, data_dir)
+    readable = (data_dir.resolve(),) if data_dir is not None else ()  # e.g. cifar-10-batches-py
     module_items = rubric.module_items
     notebook_code = tuple(i for i in rubric.code_items if i.notebook) if notebooks else ()
     plans, hidden_work = _plan(assignment, hidden_seed, module_items + notebook_code)
@@ -336,10 +339,11 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
         if notebooks and rubric.notebooks:
             (tmp / "notebook-requests").mkdir()
             runs = run_notebooks(rubric, scratch, env, _probe_work(plans, notebook_code, params),
-                                 tmp / "notebook-requests", hidden)
+                                 tmp / "notebook-requests", hidden, readable)
             for run in runs.values():
                 student_results.update(run.probes)
-            nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, runs, env, tmp, hidden)
+            nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, runs, env, tmp, hidden,
+                                                readable)
             items += nb_items
         items += _score_code(assignment, plans, student_results, reference_results, module_items + notebook_code,
                              submission, timeout_override, notes)

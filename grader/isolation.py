@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -55,16 +56,29 @@ def wrap(argv: list[str], cwd: Path, writable: list[Path], readable: list[Path],
         args.append("--unshare-net")
     if as_pid_1:
         args.append("--as-pid-1")
+    # /tmp is a fresh tmpfs (other submissions' scratch copies live there); what Python needs is
+    # bound back read-only (the interpreter, the environment and the grader may well sit under
+    # /tmp, in a CI's fresh clone say), then the scratch folders, and the hidden paths last so
+    # that they cover anything bound before them.
+    for path in dict.fromkeys([*runtime_paths(), *map(str, readable)]):
+        args += ["--ro-bind", path, path]
+    for path in writable:
+        args += ["--bind", str(path), str(path)]
     for path in hidden:
         if path.is_dir():
             args += ["--tmpfs", str(path)]
         elif path.exists():
             args += ["--ro-bind", "/dev/null", str(path)]
-    for path in readable:
-        args += ["--ro-bind", str(path), str(path)]
-    for path in writable:
-        args += ["--bind", str(path), str(path)]
     return args + ["--chdir", str(cwd), "--"] + argv
+
+
+def runtime_paths() -> list[str]:
+    """Folders the child's Python needs: the interpreter, the environment, the grader package."""
+    import grader
+
+    candidates = [sys.prefix, sys.base_prefix, str(Path(grader.__file__).resolve().parent)]
+    candidates += [p for p in sys.path if p]
+    return [p for p in dict.fromkeys(os.path.realpath(c) for c in candidates) if os.path.isdir(p)]
 
 
 class ProcessCap:

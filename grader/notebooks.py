@@ -74,7 +74,8 @@ class ProbeWork:
     case_params: list[dict[str, Any]]
 
 
-def _kernel_spec_dir(root: Path, cwd: Path, writable: list[Path], hidden: tuple[Path, ...]) -> Path:
+def _kernel_spec_dir(root: Path, cwd: Path, writable: list[Path], hidden: tuple[Path, ...],
+                     readable: tuple[Path, ...] = ()) -> Path:
     """A kernel spec that starts ipykernel in isolated mode (-I: no user site, no PYTHON* variables),
     inside bubblewrap where it runs. The kernel keeps the loopback network: it talks to the grader
     over it."""
@@ -82,7 +83,7 @@ def _kernel_spec_dir(root: Path, cwd: Path, writable: list[Path], hidden: tuple[
     spec.mkdir(parents=True, exist_ok=True)
     # ipykernel rewrites its connection file, which lives in root: root is writable too.
     argv = wrap([sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                cwd=cwd, writable=writable + [root], readable=[], hidden=list(hidden), network=True,
+                cwd=cwd, writable=writable + [root], readable=list(readable), hidden=list(hidden), network=True,
                 as_pid_1=True)
     (spec / "kernel.json").write_text(json.dumps({
         "argv": argv, "display_name": "nn-grader sandbox", "language": "python",
@@ -162,7 +163,7 @@ def _serve_probes(client: NotebookClient, work: list[ProbeWork], workdir: Path, 
 def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
             extra_env: dict[str, str] | None = None, limits: Limits = Limits(),
             probes: list[ProbeWork] | None = None, workdir: Path | None = None,
-            hidden: tuple[Path, ...] = ()) -> NotebookRun:
+            hidden: tuple[Path, ...] = (), readable: tuple[Path, ...] = ()) -> NotebookRun:
     """Run one notebook top to bottom, then any probes on what it defined; never raises for
     anything the notebook does."""
     name = path.name
@@ -188,7 +189,7 @@ def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
 
     with tempfile.TemporaryDirectory(prefix="grade-kernel-") as spec_root:
         writable = [cwd] + ([workdir] if workdir is not None else [])
-        kernels = _kernel_spec_dir(Path(spec_root), cwd, writable, hidden)
+        kernels = _kernel_spec_dir(Path(spec_root), cwd, writable, hidden, readable)
         km = AsyncKernelManager(kernel_name=KERNEL_NAME,
                                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
                                 connection_file=str(Path(spec_root) / "kernel-connection.json"))
@@ -278,7 +279,8 @@ def notebook_fingerprints(data: bytes) -> dict[str, str]:
 
 
 def run_notebooks(rubric: Rubric, scratch: Path, env: dict[str, str], work: dict[str, list[ProbeWork]],
-                  workdir: Path, hidden: tuple[Path, ...] = ()) -> dict[str, NotebookRun]:
+                  workdir: Path, hidden: tuple[Path, ...] = (),
+                  readable: tuple[Path, ...] = ()) -> dict[str, NotebookRun]:
     """Every notebook the rubric names, each in a fresh kernel, with the probes of its objects."""
     runs = {}
     for name in rubric.notebooks:
@@ -286,5 +288,6 @@ def run_notebooks(rubric: Rubric, scratch: Path, env: dict[str, str], work: dict
         cell_timeout = float(run_item.params.get("cell_timeout_s", 60)) if run_item else 60.0
         total = run_item.timeout_s if run_item else 600.0
         runs[name] = execute(scratch / name, scratch, cell_timeout, total, env,
-                                      probes=work.get(name, []), workdir=workdir, hidden=hidden)
+                                      probes=work.get(name, []), workdir=workdir, hidden=hidden,
+                               readable=readable)
     return runs

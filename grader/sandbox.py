@@ -82,12 +82,14 @@ class ChildSession:
     """A child process rooted at a scratch copy of one submission."""
 
     def __init__(self, root: Path, workdir: Path, limits: Limits = Limits(),
-                 extra_env: dict[str, str] | None = None, hidden: tuple[Path, ...] = ()) -> None:
+                 extra_env: dict[str, str] | None = None, hidden: tuple[Path, ...] = (),
+                 readable: tuple[Path, ...] = ()) -> None:
         self.root = root
         self.workdir = workdir
         self.limits = limits
         self.extra_env = dict(extra_env or {})
         self.hidden = hidden
+        self.readable = readable
         self.cap: ProcessCap | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.control: int | None = None
@@ -99,7 +101,8 @@ class ChildSession:
         log = self.workdir / "child.log"
         hidden = json.dumps([str(p) for p in self.hidden])
         argv = wrap([sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log), hidden],
-                    cwd=self.root, writable=[self.root, self.workdir], readable=[], hidden=list(self.hidden))
+                    cwd=self.root, writable=[self.root, self.workdir], readable=list(self.readable),
+                    hidden=list(self.hidden))
         cap = self.cap = ProcessCap(self.limits.processes)
 
         def setup() -> None:
@@ -124,7 +127,10 @@ class ChildSession:
                 self.cap.kill_all()  # also what left the process group (setsid, double fork)
             self.proc.wait()
             if self.proc.stdin:
-                self.proc.stdin.close()
+                try:
+                    self.proc.stdin.close()
+                except OSError:  # the child died with a request still buffered
+                    pass
         if self.control is not None:
             os.close(self.control)
         self.proc, self.control = None, None
