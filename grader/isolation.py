@@ -95,6 +95,7 @@ class ProcessCap:
                 continue
             if root == Path("/sys/fs/cgroup") and "pids" not in _read(root / "cgroup.controllers"):
                 continue
+            _remove_stale(root)
             try:
                 (root / name).mkdir()
                 (root / name / "pids.max").write_text(str(limit))
@@ -126,6 +127,20 @@ class ProcessCap:
             except OSError:
                 time.sleep(0.01)
         self.path = None
+
+
+def _remove_stale(root: Path) -> None:
+    """Empty cgroups left by a grader that was killed (SIGKILL skips every cleanup)."""
+    for folder in root.glob("nn-grader-*"):
+        try:
+            owner = int(folder.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if not Path(f"/proc/{owner}").exists() and not _read(folder / "cgroup.procs").strip():
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
 
 
 def _read(path: Path) -> str:

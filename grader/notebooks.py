@@ -9,7 +9,7 @@ the figures drawn, and the files the notebook saved for grading.
 
 from __future__ import annotations
 
-import atexit
+import asyncio
 import base64
 import json
 import math
@@ -26,6 +26,7 @@ from typing import Any
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -127,8 +128,8 @@ def _unrun(work: list[ProbeWork], status: str, message: str) -> dict[str, list[C
     return {w.item.id: [ChildResult(status, meta={"message": message}) for _ in w.cases] for w in work}
 
 
-def _serve_probes(client: NotebookClient, work: list[ProbeWork], workdir: Path, deadline: float,
-                  cell_timeout_s: float, limits: Limits) -> dict[str, list[ChildResult]]:
+async def _serve_probes(client: NotebookClient, work: list[ProbeWork], workdir: Path, deadline: float,
+                        cell_timeout_s: float, limits: Limits) -> dict[str, list[ChildResult]]:
     """Each case as one hidden cell in the notebook's own kernel; only data files come back."""
     results: dict[str, list[ChildResult]] = {}
     count = 0
@@ -140,15 +141,15 @@ def _serve_probes(client: NotebookClient, work: list[ProbeWork], workdir: Path, 
                 continue
             count += 1
             params = {**request_params(w.item), **extra}
-            request_dir = write_request(workdir / f"nb{count:04d}", "", w.item.qualname, w.item.probe(),
-                                        params, inputs)
+            request_dir = write_request(workdir / f"nb{w.item.slug}-{count:04d}", "", w.item.qualname,
+                                        w.item.probe(), params, inputs)
             timeout = min(w.item.timeout_s, cell_timeout_s, deadline - time.monotonic())
             client.timeout = max(1, math.ceil(timeout))
             cell = nbformat.v4.new_code_cell(
                 f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, globals())")
             started = time.perf_counter()
             try:
-                client.execute_cell(cell, 0)
+                await client.async_execute_cell(cell, 0)
             except CellTimeoutError:
                 out.append(ChildResult("timeout"))
                 continue
@@ -160,15 +161,52 @@ def _serve_probes(client: NotebookClient, work: list[ProbeWork], workdir: Path, 
     return results
 
 
-def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
-            extra_env: dict[str, str] | None = None, limits: Limits = Limits(),
-            probes: list[ProbeWork] | None = None, workdir: Path | None = None,
-            hidden: tuple[Path, ...] = (), readable: tuple[Path, ...] = ()) -> NotebookRun:
-    """Run one notebook top to bottom, then any probes on what it defined; never raises for
-    anything the notebook does."""
+class _Kernel:
+    """One sandboxed kernel: its spec folder, manager and process cap. Started ahead of use, so
+    that the next notebook's kernel boots while the current notebook runs."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], writable: list[Path], hidden: tuple[Path, ...],
+                 readable: tuple[Path, ...], limits: Limits) -> None:
+        self.spec_root = tempfile.TemporaryDirectory(prefix="grade-kernel-")
+        root = Path(self.spec_root.name)
+        kernels = _kernel_spec_dir(root, cwd, writable, hidden, readable)
+        self.km = AsyncKernelManager(kernel_name=KERNEL_NAME,
+                                     kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
+                                     connection_file=str(root / "kernel-connection.json"))
+        self.cap = ProcessCap(limits.processes)
+        cap = self.cap
+
+        def setup() -> None:
+            cap.enter()
+            apply_limits(limits)
+
+        self.started: asyncio.Future[Any] = asyncio.ensure_future(self.km.start_kernel(
+            env=env, cwd=str(cwd), preexec_fn=setup, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            extra_arguments=["--HistoryManager.hist_file=:memory:"]))
+
+    async def stop(self) -> None:
+        try:
+            await self.started
+        except Exception:  # noqa: BLE001 - it never started; there is nothing to stop but the cap
+            pass
+        pgid = getattr(self.km.provisioner, "pgid", None)
+        try:
+            if self.km.has_kernel:
+                await self.km.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001 - it may be dead already
+            pass
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.cap.kill_all()
+        self.spec_root.cleanup()
+
+
+def _read(path: Path, work: list[ProbeWork]) -> Any:
+    """The notebook, or a NotebookRun saying why it cannot be run."""
     name = path.name
-    work = probes or []
-    started = time.monotonic()
     if not path.is_file():
         return NotebookRun(name, "missing", f"{name} is not in the submission", 0.0,
                            probes=_unrun(work, "crashed", f"{name} is not in the submission"))
@@ -176,76 +214,54 @@ def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
         message = f"{name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB"
         return NotebookRun(name, "invalid", message, 0.0, probes=_unrun(work, "crashed", message))
     try:
-        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        return nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for a corrupt file
         message = f"{name} is not a readable notebook: {str(exc)[:300]}"
         return NotebookRun(name, "invalid", message, 0.0, probes=_unrun(work, "crashed", message))
+
+
+async def _execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float, kernel: _Kernel,
+                   limits: Limits, work: list[ProbeWork], workdir: Path | None) -> NotebookRun:
+    name = path.name
+    started = time.monotonic()
+    nb = _read(path, work)
+    if isinstance(nb, NotebookRun):
+        return nb
     nb.cells.insert(0, nbformat.v4.new_code_cell(SETUP_CODE))
     deadline = started + timeout_s
-    env = scrubbed_env(cwd / ".home", matplotlib_inline=True)
-    env.update(extra_env or {})
-    (cwd / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
-    process_group: list[int] = []
+    client = NotebookClient(nb, km=kernel.km, timeout=max(1, math.ceil(cell_timeout_s)), allow_errors=True,
+                            interrupt_on_timeout=False, record_timing=False,
+                            resources={"metadata": {"path": str(cwd)}})
 
-    with tempfile.TemporaryDirectory(prefix="grade-kernel-") as spec_root:
-        writable = [cwd] + ([workdir] if workdir is not None else [])
-        kernels = _kernel_spec_dir(Path(spec_root), cwd, writable, hidden, readable)
-        km = AsyncKernelManager(kernel_name=KERNEL_NAME,
-                                kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
-                                connection_file=str(Path(spec_root) / "kernel-connection.json"))
-        cap = ProcessCap(limits.processes)
+    def on_cell_start(**_: Any) -> None:
+        # nbclient takes whole seconds; rounding up keeps within a second of the limit.
+        client.timeout = max(1, math.ceil(min(cell_timeout_s, deadline - time.monotonic())))
 
-        def setup() -> None:
-            cap.enter()
-            apply_limits(limits)
+    client.on_cell_start = on_cell_start
+    status, message = "ok", ""
+    probe_results: dict[str, list[ChildResult]] = {}
+    try:
+        await kernel.started
+        await client.async_execute()
+        if work:
+            assert workdir is not None
+            probe_results = await _serve_probes(client, work, workdir, deadline, cell_timeout_s, limits)
+    except CellTimeoutError:
+        whole = time.monotonic() >= deadline - 0.2
+        status = "timeout"
+        message = (f"{name} did not finish within its {timeout_s:g} s limit" if whole
+                   else f"a cell of {name} ran longer than {cell_timeout_s:g} s")
+    except DeadKernelError:
+        status, message = "dead", f"the kernel running {name} died (os._exit, a crash, or a memory limit)"
+    except Exception as exc:  # noqa: BLE001 - a kernel that cannot start or answer
+        status, message = "error", f"{name} could not be run: {type(exc).__name__}: {str(exc)[:300]}"
+    finally:
+        if client.kc is not None:
+            client.kc.stop_channels()
+        await kernel.stop()
 
-        client = NotebookClient(nb, km=km, timeout=max(1, math.ceil(cell_timeout_s)), allow_errors=True,
-                                interrupt_on_timeout=False, record_timing=False,
-                                resources={"metadata": {"path": str(cwd)}})
-
-        def on_start(**_: Any) -> None:
-            pgid = getattr(km.provisioner, "pgid", None)
-            if pgid:
-                process_group.append(pgid)
-
-        def on_cell_start(**_: Any) -> None:
-            # nbclient takes whole seconds; rounding up keeps within a second of the limit.
-            client.timeout = max(1, math.ceil(min(cell_timeout_s, deadline - time.monotonic())))
-
-        client.on_notebook_start = on_start
-        client.on_cell_start = on_cell_start
-        status, message = "ok", ""
-        probe_results: dict[str, list[ChildResult]] = {}
-        try:
-            client.execute(env=env, preexec_fn=setup,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if work:
-                assert workdir is not None
-                probe_results = _serve_probes(client, work, workdir, deadline, cell_timeout_s, limits)
-        except CellTimeoutError:
-            whole = time.monotonic() >= deadline - 0.2
-            status = "timeout"
-            message = (f"{name} did not finish within its {timeout_s:g} s limit" if whole
-                       else f"a cell of {name} ran longer than {cell_timeout_s:g} s")
-        except DeadKernelError:
-            status, message = "dead", f"the kernel running {name} died (os._exit, a crash, or a memory limit)"
-        except Exception as exc:  # noqa: BLE001 - a kernel that cannot start or answer
-            status, message = "error", f"{name} could not be run: {type(exc).__name__}: {str(exc)[:300]}"
-        finally:
-            try:
-                client._cleanup_kernel()  # shuts the kernel down and closes its channels
-            except Exception:  # noqa: BLE001 - it may be dead already
-                pass
-            atexit.unregister(client._cleanup_kernel)
-            for pgid in process_group:
-                try:
-                    os.killpg(pgid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            cap.kill_all()
-
-    setup = nb.cells.pop(0)
-    if status == "ok" and any(o.get("output_type") == "error" for o in setup.get("outputs", [])):
+    setup_cell = nb.cells.pop(0)
+    if status == "ok" and any(o.get("output_type") == "error" for o in setup_cell.get("outputs", [])):
         status, message = "error", f"{name} could not be set up in the kernel"
     errors = _errors(nb)
     if status == "ok" and errors:
@@ -259,6 +275,49 @@ def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
         probe_results = _unrun(work, "crashed", f"{name} did not run to its end: {message}")
     return NotebookRun(name, status, message, round(time.monotonic() - started, 3), errors,
                        _figures(nb, path.stem), probe_results)
+
+
+@dataclass(frozen=True)
+class NotebookJob:
+    path: Path
+    cell_timeout_s: float
+    timeout_s: float
+    probes: list[ProbeWork] = field(default_factory=list)
+
+
+async def _run_in_order(jobs: list[NotebookJob], cwd: Path, extra_env: dict[str, str] | None, limits: Limits,
+                        workdir: Path | None, hidden: tuple[Path, ...], readable: tuple[Path, ...],
+                        ) -> list[NotebookRun]:
+    env = scrubbed_env(cwd / ".home", matplotlib_inline=True)
+    env.update(extra_env or {})
+    (cwd / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
+    writable = [cwd] + ([workdir] if workdir is not None else [])
+
+    def new_kernel() -> _Kernel:
+        return _Kernel(cwd, env, writable, hidden, readable, limits)
+
+    runs = []
+    current = new_kernel() if jobs else None
+    for index, job in enumerate(jobs):
+        assert current is not None
+        following = new_kernel() if index + 1 < len(jobs) else None  # boots while this notebook runs
+        try:
+            runs.append(await _execute(job.path, cwd, job.cell_timeout_s, job.timeout_s, current, limits,
+                                       job.probes, workdir))
+        finally:
+            await current.stop()  # a no-op when _execute stopped it; needed when it returned early
+        current = following
+    return runs
+
+
+def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
+            extra_env: dict[str, str] | None = None, limits: Limits = Limits(),
+            probes: list[ProbeWork] | None = None, workdir: Path | None = None,
+            hidden: tuple[Path, ...] = (), readable: tuple[Path, ...] = ()) -> NotebookRun:
+    """Run one notebook top to bottom, then any probes on what it defined; never raises for
+    anything the notebook does."""
+    job = NotebookJob(path, cell_timeout_s, timeout_s, probes or [])
+    return run_sync(_run_in_order)([job], cwd, extra_env, limits, workdir, hidden, readable)[0]
 
 
 def notebook_fingerprints(data: bytes) -> dict[str, str]:
@@ -281,13 +340,13 @@ def notebook_fingerprints(data: bytes) -> dict[str, str]:
 def run_notebooks(rubric: Rubric, scratch: Path, env: dict[str, str], work: dict[str, list[ProbeWork]],
                   workdir: Path, hidden: tuple[Path, ...] = (),
                   readable: tuple[Path, ...] = ()) -> dict[str, NotebookRun]:
-    """Every notebook the rubric names, each in a fresh kernel, with the probes of its objects."""
-    runs = {}
+    """Every notebook the rubric names, each in a fresh kernel (the next one started while the
+    current notebook runs), with the probes of the objects it defines."""
+    jobs = []
     for name in rubric.notebooks:
         run_item = next((i for i in rubric.notebook_items if i.kind == "notebook" and i.notebook == name), None)
         cell_timeout = float(run_item.params.get("cell_timeout_s", 60)) if run_item else 60.0
         total = run_item.timeout_s if run_item else 600.0
-        runs[name] = execute(scratch / name, scratch, cell_timeout, total, env,
-                                      probes=work.get(name, []), workdir=workdir, hidden=hidden,
-                               readable=readable)
-    return runs
+        jobs.append(NotebookJob(scratch / name, cell_timeout, total, work.get(name, [])))
+    runs = run_sync(_run_in_order)(jobs, scratch, env, Limits(), workdir, hidden, readable)
+    return {job.path.name: run for job, run in zip(jobs, runs)}
