@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from grader import __version__
+from grader.atomic import atomic_write
 from grader.project import MARKER
 from grader.results import ItemResult, Report
 from grader.submissions import SubmissionError, extract_zip
@@ -73,18 +73,6 @@ def cache_key(submission: Path, settings: dict[str, Any]) -> str:
     payload = json.dumps({"cache": CACHE_VERSION, "grader": __version__, "content": content_hash(submission),
                           **settings}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def report_to_json(report: Report) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Reports over a whole class: gradebook, per-item results, summary statistics, plots, feedback.
 
-Every file is written whole or not at all (see batch.atomic_write).
+Every file is written whole or not at all (see grader.atomic).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import io
 import json
 from pathlib import Path
 
-from grader.batch import atomic_write
+from grader.atomic import atomic_write
 from grader.reports import CSV_COLUMNS, table
 from grader.results import Report
 

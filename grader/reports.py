@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from grader.atomic import atomic_write
 from grader.results import Report
 
 if TYPE_CHECKING:
@@ -68,27 +67,14 @@ def write_figures(report: Report, folder: Path) -> list[Path]:
     return written
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write whole or not at all: a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def write_json_data(data: object, path: Path) -> None:
-    _atomic_write(path, json.dumps(data, indent=2) + "\n")
+    atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def write_json(reports: list[Report], path: Path) -> None:
     """One report as an object; several as a list of them."""
     data = reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports]
-    _atomic_write(path, json.dumps(data, indent=2) + "\n")
+    atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def items_frame(reports: Iterable[Report]) -> "pd.DataFrame":
@@ -100,4 +86,4 @@ def items_frame(reports: Iterable[Report]) -> "pd.DataFrame":
 
 def write_csv(reports: list[Report], path: Path) -> None:
     """One row per submission and item."""
-    _atomic_write(path, items_frame(reports).to_csv(index=False))
+    atomic_write(path, items_frame(reports).to_csv(index=False).encode())

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Iterator
 
 import pytest
@@ -35,10 +33,6 @@ def submission_on_path(root: Path, *top_level: str) -> Iterator[None]:
     finally:
         sys.path.remove(str(root))
         _forget()
-
-
-def import_module(root: Path, dotted: str) -> ModuleType:
-    return importlib.import_module(dotted)
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from bugs import TEST_SEED, apply_spec, bug_names, load_bug
 from conftest import ROOT
+
 from grader import cli
 from grader.gradescope import results_json
 from grader.project import Layout
@@ -152,9 +152,9 @@ def test_a_killed_batch_resumes_where_it_stopped(graded_class: dict, tmp_path: P
     printed = run(args, capsys)
     n = len(graded_class["names"])
     assert f"{n} submission(s), {n - done_before} graded now, {done_before} unchanged" in printed
-    assert (out / "gradebook.csv").read_text() == (graded_class["out"] / "gradebook.csv").read_text() or \
-        pd.read_csv(out / "gradebook.csv").drop(columns=["seconds"]).equals(
-            pd.read_csv(graded_class["out"] / "gradebook.csv").drop(columns=["seconds"]))
+    # The resumed batch ends with the gradebook an uninterrupted one gives (grading times aside).
+    assert pd.read_csv(out / "gradebook.csv").drop(columns=["seconds"]).equals(
+        pd.read_csv(graded_class["out"] / "gradebook.csv").drop(columns=["seconds"]))
 
 
 GRADESCOPE_SCHEMA = {

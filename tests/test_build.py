@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from grader import codec
 from grader.build import cli, template
 from grader.cases import public_cases

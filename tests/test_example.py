@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from bugs import TEST_SEED, check_golden
 from conftest import ROOT
+
 from grader.engine import grade, load_assignment
 from grader.project import Layout
 

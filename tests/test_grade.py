@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from bugs import TEST_SEED, comparable, materialize
 from conftest import ROOT
+
 from grader import cli
 from grader.cases import hidden_cases
 from grader.engine import Assignment, grade, load_assignment

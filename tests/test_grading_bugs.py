@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from bugs import TEST_SEED, bug_names, check_golden, golden_path, load_bug, materialize
 from conftest import ROOT
+
 from grader.engine import Assignment, grade, load_assignment
 from grader.project import Layout
 

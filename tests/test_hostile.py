@@ -8,9 +8,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from bugs import TEST_SEED, apply_spec, check_golden, comparable
 from conftest import ROOT
+
 from grader import cli
 from grader.engine import Assignment, grade, load_assignment
 from grader.isolation import bwrap_path

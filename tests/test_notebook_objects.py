@@ -11,8 +11,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from bugs import TEST_SEED
+
 from grader.build import cli as build_cli
 from grader.engine import grade, load_assignment
 from grader.project import Layout

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 RECORDS = json.loads((ROOT / "tests" / "data" / "nndl_seed_records.json").read_text())["records"]

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from bugs import TEST_SEED, check_golden
 from conftest import ROOT
+
 from grader.engine import grade, load_assignment
 from grader.project import Layout
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from grader.github_summary import annotations
 
 WORKFLOWS = [ROOT / ".github" / "workflows" / "ci.yml",
