@@ -11,8 +11,10 @@ Only the standard library, numpy and the grader's own data modules are imported.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
+import types
 import os
 import sys
 import time
@@ -62,7 +64,7 @@ def _resolve(module_name: str, qualname: str) -> Any:
         obj: Any = importlib.import_module(module_name)
     except BaseException as exc:  # noqa: BLE001 - a module may raise anything at import
         raise ImportFailure(module_name, exc) from exc
-    for part in qualname.split("."):
+    for part in qualname.split(".") if qualname else ():
         obj = getattr(obj, part)
     return obj
 
@@ -71,6 +73,8 @@ def serve_in_namespace(request_dir: str, namespace: dict[str, Any]) -> None:
     """Serve one request inside a notebook's kernel: the objects come from the notebook's globals."""
 
     def resolve(module_name: str, qualname: str) -> Any:
+        if not qualname:  # an adapter's view of the notebook: its globals as attributes
+            return types.SimpleNamespace(**{k: v for k, v in namespace.items() if isinstance(k, str)})
         obj: Any = None
         for k, part in enumerate(qualname.split(".")):
             if k == 0:
@@ -84,6 +88,27 @@ def serve_in_namespace(request_dir: str, namespace: dict[str, Any]) -> None:
     serve_one(Path(request_dir), os.path.realpath(os.getcwd()), resolve)
 
 
+def _targets(resolve: Any, module: str, qualname: str, params: dict[str, Any]) -> Any:
+    """The object a probe calls, and in params the forward pass or baseline it also needs.
+
+    Without an adapter these are the student's own objects. With one (`adapter =
+    "pkg.mod:function"` in the rubric) they are the course's adapter functions, each
+    called with the student's module (or the notebook's globals) as first argument:
+    this maps an API of classes onto the probes' function contract.
+    """
+    companions = [key for key in ("forward", "baseline") if key in params]
+    if "adapter" not in params:
+        for key in companions:
+            params[f"{key}_object"] = resolve(module, params[key])
+        return resolve(module, params.get("class", qualname))
+    scope = resolve(module, "")
+    adapter_module, _, adapter_name = params["adapter"].partition(":")
+    adapters = _resolve(adapter_module, "")
+    for key in companions:
+        params[f"{key}_object"] = functools.partial(getattr(adapters, params[key]), scope)
+    return functools.partial(getattr(adapters, adapter_name), scope)
+
+
 def serve_one(request_dir: Path, root: str, resolve: Any = None) -> None:
     request = json.loads((request_dir / "request.json").read_text())
     meta: dict[str, Any] = {"status": "ok"}
@@ -92,9 +117,7 @@ def serve_one(request_dir: Path, root: str, resolve: Any = None) -> None:
     try:
         inputs = codec.load(request_dir / "inputs.npz")
         params = dict(request["params"])
-        target = resolve(request["module"], params.get("class", request["qualname"]))
-        if "forward" in params:
-            params["forward_object"] = resolve(request["module"], params["forward"])
+        target = _targets(resolve, request["module"], request["qualname"], params)
         result = PROBES[request["probe"]](target, params, inputs)
         payload = codec.dumps(result)
         if len(payload) > MAX_RESULT_BYTES:

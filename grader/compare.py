@@ -132,6 +132,17 @@ def compare_training(name: str, got: Any, expected: Any, slack: float) -> Mismat
     return None
 
 
+def compare_speedup(fast: str, slow: str, ratio: Any, minimum: float) -> Mismatch | None:
+    """The fast implementation must beat the slow one by the rubric's factor."""
+    value = _as_numeric(ratio)
+    if value is None or value.size != 1 or not np.isfinite(value).all():
+        return Mismatch("type", f"no timing came back for {fast}")
+    if float(value) < minimum:
+        return Mismatch("value", f"{fast} is only {float(value):.1f} times faster than {slow}; expected at "
+                                 f"least {minimum:g} times: remove the loops over examples and classes")
+    return None
+
+
 # Centered differences (h = 1e-5) against analytic gradients.
 GRADIENT_CHECK_TOLERANCE = 1e-5
 # Centered differences with h = 1e-5 carry round-off of about 1e-11 in absolute terms.

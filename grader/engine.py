@@ -20,7 +20,7 @@ from grader import __version__, codec
 from grader.build.template import function_fingerprints
 from grader.cases import hidden_cases
 from grader.codec import CodecError, load_saved_arrays
-from grader.notebook_scoring import answer_text, score_manual, score_run, score_threshold
+from grader.notebook_scoring import answer_text, run_problem, score_manual, score_run, score_threshold
 from grader.notebooks import MAX_NOTEBOOK_BYTES, NotebookRun, ProbeWork, notebook_fingerprints, run_notebooks
 from grader.results import ItemResult, Report
 from grader.rubric import Item, Rubric, load
@@ -214,7 +214,8 @@ def _notebook_items(scratch: Path, original: Path, assignment: Assignment, datas
             if item.params["data"] == item.params.get("public_data"):
                 where = "training"
             if entry is None:
-                results.append(score_threshold(item, dataset, None, None, 0, where))
+                results.append(score_threshold(item, dataset, None, None, 0, where,
+                                               run_problem(runs[item.notebook])))
             elif "error" in entry:
                 results.append(score_threshold(item, dataset, entry["error"], None, 0, where))
             else:

@@ -17,20 +17,24 @@ def _result(item: Item, points: float, status: str, message: str, duration: floa
     return ItemResult(item.id, item.title, round(points, 6), item.points, status, message, round(duration, 3))
 
 
+def run_problem(run: NotebookRun) -> str:
+    """What stopped a notebook ('' when every cell ran): the failing cell, its error, its first line."""
+    if run.status == "ok":
+        return ""
+    if run.status != "timeout" and run.errors:
+        first = run.errors[0]
+        more = f" ({len(run.errors) - 1} more cell(s) failed after it)" if len(run.errors) > 1 else ""
+        return f"cell {first.index + 1} ({first.first_line!r}) raised {first.name}: {first.value}{more}"
+    return run.message
+
+
 def score_run(item: Item, run: NotebookRun) -> ItemResult:
     """A notebook earns its points when every cell ran without an error, within its limits."""
     if run.status == "ok":
         return _result(item, item.points, "pass", "", run.duration_s)
-    if run.status == "timeout":
-        return _result(item, 0.0, "timeout", run.message, run.duration_s)
-    if run.status in ("missing", "invalid", "dead"):
-        return _result(item, 0.0, "error", run.message, run.duration_s)
-    if run.errors:
-        first = run.errors[0]
-        more = f" ({len(run.errors) - 1} more cell(s) failed after it)" if len(run.errors) > 1 else ""
-        message = (f"cell {first.index + 1} ({first.first_line!r}) raised {first.name}: {first.value}{more}")
-        return _result(item, 0.0, "fail", message, run.duration_s)
-    return _result(item, 0.0, "error", run.message, run.duration_s)
+    status = "timeout" if run.status == "timeout" else "fail" if run.errors and run.status not in (
+        "missing", "invalid", "dead") else "error"
+    return _result(item, 0.0, status, run_problem(run), run.duration_s)
 
 
 def credit(curve: dict[str, Any], accuracy: float) -> float:
@@ -51,15 +55,17 @@ def describe_curve(curve: dict[str, Any]) -> str:
 
 
 def score_threshold(item: Item, dataset: str, saved: str | None, accuracy: float | None, count: int,
-                    where: str) -> ItemResult:
-    """`saved` is None when the notebook saved nothing, else an error message or ''."""
+                    where: str, stopped: str = "") -> ItemResult:
+    """`saved` is None when the notebook saved nothing, else an error message or ''.
+    `stopped` says what stopped the notebook, if anything did."""
     curve = item.params["curve"].get(dataset)
     if curve is None:
         return _result(item, 0.0, "error", f"the rubric gives no accuracy target for data set {dataset!r}")
     name = item.params["saved"]
     if saved is None:
+        because = f" ({item.notebook}: {stopped})" if stopped else ""
         return _result(item, 0.0, "fail", f"{name} was not saved: the notebook never reached "
-                                          f"save_for_grading({name!r}, ...)")
+                                          f"save_for_grading({name!r}, ...){because}")
     if saved:
         return _result(item, 0.0, "fail", saved)
     assert accuracy is not None

@@ -12,6 +12,7 @@ This module imports only the standard library and numpy.
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -144,6 +145,34 @@ def optimizer(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> di
     return {"returned": returned, "modified": modified}
 
 
+def speedup(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """A fast implementation against the slow one it replaces, on the same inputs.
+
+    Reports the fast one's outputs, the baseline's outputs (the parent checks that they
+    agree) and the ratio of their best times over `repeats` runs. Timings come from
+    this process and so are only as honest as the code around them; they are used for
+    nothing but this ratio.
+    """
+    baseline = params["baseline_object"]
+    args = [inputs[n] for n in params["params"]]
+
+    def timed(fn: Any, what: str) -> tuple[dict[str, Any], float]:
+        best, out = float("inf"), None
+        for _ in range(max(1, int(params.get("repeats", 3)))):
+            trial = [_copy(a) for a in args]
+            start = time.perf_counter()
+            out = fn(*trial)
+            best = min(best, time.perf_counter() - start)
+        named = _unpack(out, params["returns"], what)
+        return {k: named[k] for k in params["compare"]}, best
+
+    fast, fast_s = timed(target, params["target"])
+    slow, slow_s = timed(baseline, params["baseline"])
+    ratio = slow_s / max(fast_s, 1e-9)
+    return {"returned": {"agreement": fast, "speedup": float(ratio)}, "baseline": {"agreement": slow},
+            "modified": []}
+
+
 def _construct(cls: Any, params: dict[str, Any], inputs: dict[str, Any]) -> Any:
     kwargs = dict(inputs.get("init", {}))
     for name in params.get("dtype_args", []):
@@ -210,8 +239,8 @@ def model_train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> 
                         **inputs.get("train_kwargs", {}))
     if not isinstance(stats, dict):
         raise ProbeError(f"train returned {type(stats).__name__}; expected the stats dict")
-    history = np.array(stats.get("loss_history", []), dtype=float)
-    return {"returned": {"loss_history": history}, "modified": []}
+    returned = {name: np.array(stats.get(name, []), dtype=float) for name in params["compare"]}
+    return {"returned": returned, "modified": []}
 
 
 def _import_callable(spec: str) -> Any:
@@ -247,4 +276,5 @@ PROBES: dict[str, Probe] = {
     "model_loss": model_loss,
     "model_predict": model_predict,
     "model_train": model_train,
+    "speedup": speedup,
 }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-CODE_KINDS = ("compare", "gradient", "optimizer", "model")
+CODE_KINDS = ("compare", "gradient", "optimizer", "model", "speedup")
 NOTEBOOK_KINDS = ("notebook", "threshold", "manual")
 KINDS = CODE_KINDS + NOTEBOOK_KINDS
 MODEL_PROBES = ("init", "loss", "predict", "train")
@@ -21,12 +21,13 @@ ASSIGNMENT_KEYS = {"name", "title", "student_packages", "provided", "instructor_
                    "timeout_s", "submission_timeout_s", "hidden_cases", "datasets", "dataset_env",
                    "data_dir_env"}
 COMMON_ITEM_KEYS = {"id", "title", "points", "kind", "tolerance", "timeout_s", "dims",
-                    "hidden_dims", "case", "modifies", "hint", "depends"}
+                    "hidden_dims", "case", "modifies", "hint", "depends", "adapter"}
 KIND_KEYS = {
     "compare": {"params", "returns", "compare", "notebook"},
     "gradient": {"params", "forward", "wrt", "grads", "notebook"},
     "optimizer": {"state", "steps", "notebook"},
     "model": {"probe", "compare", "dtype_args", "final_loss_slack", "notebook"},
+    "speedup": {"params", "returns", "compare", "baseline", "min_speedup", "repeats", "notebook"},
     "notebook": {"notebook", "cell_timeout_s"},
     "threshold": {"notebook", "saved", "scores", "data", "public_data", "curve"},
     "manual": {"notebook", "cell"},
@@ -71,7 +72,7 @@ class Item:
     @property
     def slug(self) -> str:
         """A file-name-safe form of the id."""
-        return self.id.replace(":", "__")
+        return self.id.replace(":", "__").replace("[", ".").replace("]", "")
 
     def probe(self) -> str:
         if self.kind == "compare":
@@ -184,7 +185,10 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         return _notebook_item(raw, default_timeout, item_id, kind)
     if ":" not in item_id:
         raise RubricError(f"{where}: the id must be '<dotted module>:<qualname>' or '<notebook>:<qualname>'")
+    # "module:qualname", or "module:qualname[variant]" when several items grade one function
+    # under different conditions (a network with sigmoid, then with ReLU).
     module, qualname = item_id.split(":", 1)
+    qualname = qualname.split("[", 1)[0]
     if "notebook" in raw:  # an object the notebook defines, graded in the notebook's kernel
         if module != raw["notebook"]:
             raise RubricError(f"{where}: the id of a notebook object must start with its notebook, "
@@ -194,6 +198,12 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     if not cases:
         raise RubricError(f"{where}: needs at least one [[item.case]]")
     params: dict[str, Any] = {k: raw[k] for k in KIND_KEYS[kind] if k in raw}
+    if "adapter" in raw:
+        # Course code that maps a class-based API (layers with .forward/.backward, optimizers
+        # with .step()) onto the probe's function contract; called with the student's module.
+        if not isinstance(raw["adapter"], str) or raw["adapter"].count(":") != 1:
+            raise RubricError(f"{where}: adapter must be 'package.module:function', got {raw['adapter']!r}")
+        params["adapter"] = raw["adapter"]
     if kind == "compare":
         params["params"] = _require(raw, "params", where)
         params["returns"] = _require(raw, "returns", where)
@@ -207,6 +217,14 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         if len(params["wrt"]) != len(params["grads"]):
             raise RubricError(f"{where}: wrt and grads must have the same length")
         params["parts"] = list(params["grads"])
+    elif kind == "speedup":
+        params["params"] = _require(raw, "params", where)
+        params["returns"] = _require(raw, "returns", where)
+        params["compare"] = _require(raw, "compare", where)
+        params["baseline"] = _require(raw, "baseline", where)
+        params["min_speedup"] = float(_require(raw, "min_speedup", where))
+        params["repeats"] = int(raw.get("repeats", 3))
+        params["parts"] = ["agreement", "speedup"]
     elif kind == "optimizer":
         params["state"] = list(raw.get("state", []))
         params["steps"] = int(raw.get("steps", 1))
@@ -221,6 +239,8 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         params["parts"] = list(params["compare"])
     tol = raw.get("tolerance", 1e-8)
     tolerance = dict(tol) if isinstance(tol, dict) else {p: float(tol) for p in params["parts"]}
+    if kind == "speedup":
+        tolerance.setdefault("speedup", 0.0)  # the part is scored against min_speedup, not a tolerance
     missing = [p for p in params["parts"] if p not in tolerance]
     if missing:
         raise RubricError(f"{where}: no tolerance for {missing[0]!r}")

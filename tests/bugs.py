@@ -9,6 +9,7 @@ bug stays a few readable lines and follows the reference when it changes.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -17,16 +18,23 @@ from typing import Any
 from conftest import ROOT
 
 SUBMISSIONS = ROOT / "tests" / "submissions"
-REFERENCE = ROOT / "reference" / "nndl"
 TEST_SEED = "seed-for-the-project-tests"
+SPEEDUP = re.compile(r"(is only )[0-9.]+( times faster)")
 
 
-def bug_names() -> list[str]:
-    return sorted(p.name for p in SUBMISSIONS.iterdir() if (p / "bug.toml").is_file())
+def bug_names(assignment: str | None = None) -> list[str]:
+    """Every bug folder, or those written against one assignment."""
+    names = sorted(p.name for p in SUBMISSIONS.iterdir() if (p / "bug.toml").is_file())
+    return [n for n in names if assignment is None or assignment_of(load_bug(n)) == assignment]
 
 
 def load_bug(name: str) -> dict[str, Any]:
     return tomllib.loads((SUBMISSIONS / name / "bug.toml").read_text())
+
+
+def assignment_of(spec: dict[str, Any]) -> str:
+    """The assignment a bug is written against (`assignment = "..."` in bug.toml; nndl by default)."""
+    return str(spec.get("assignment", "nndl"))
 
 
 def apply_spec(spec: dict[str, Any], dest: Path, name: str, placeholders: dict[str, str] | None = None) -> Path:
@@ -39,9 +47,11 @@ def apply_spec(spec: dict[str, Any], dest: Path, name: str, placeholders: dict[s
             text = text.replace("{" + key + "}", value)
         return text
 
-    shutil.copytree(REFERENCE, dest, ignore=shutil.ignore_patterns("rubric.toml", "__pycache__", "instructor"))
+    assignment = assignment_of(spec)
+    shutil.copytree(ROOT / "reference" / assignment, dest,
+                    ignore=shutil.ignore_patterns("rubric.toml", "__pycache__", "instructor"))
     for rel in spec.get("stub", []):
-        shutil.copyfile(ROOT / "student_template" / "nndl" / rel, dest / rel)
+        shutil.copyfile(ROOT / "student_template" / assignment / rel, dest / rel)
     for edit in spec.get("replace", []):
         path = dest / edit["file"]
         text = path.read_text()
@@ -69,10 +79,12 @@ def materialize(name: str, dest: Path) -> Path:
 
 
 def comparable(report: dict[str, Any]) -> dict[str, Any]:
-    """A report without what legitimately varies between runs: durations and the scratch path."""
+    """A report without what legitimately varies between runs: durations, measured speed-ups
+    (a timing ratio, in a message) and the scratch path."""
     out = dict(report)
     out["submission"] = Path(out["submission"]).name
-    out["items"] = [{k: v for k, v in i.items() if k != "duration_s"} for i in out["items"]]
+    out["items"] = [{k: (SPEEDUP.sub(r"\1N\2", v) if k == "message" else v) for k, v in i.items()
+                     if k != "duration_s"} for i in out["items"]]
     return out
 
 

@@ -36,7 +36,7 @@ def make_class(folder: Path) -> list[str]:
     for k in range(6):
         apply_spec({}, folder / f"correct_{k}", "correct")
         names.append(f"correct_{k}")
-    for name in bug_names():
+    for name in bug_names("nndl"):
         apply_spec(load_bug(name), folder / f"bug_{name}", name)
         names.append(f"bug_{name}")
     for k in range(3):

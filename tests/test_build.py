@@ -13,7 +13,7 @@ from grader import codec
 from grader.build import cli, template
 from grader.cases import public_cases
 from grader.compare import compare_init, compare_value
-from grader.project import Layout
+from grader.project import Layout, assignments
 from grader.rubric import load
 from grader.runner import run_cases
 
@@ -27,7 +27,7 @@ def project_copy(tmp_path: Path) -> Path:
 
 def test_committed_template_and_fixtures_are_up_to_date(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--project", str(ROOT), "--check"]) == 0
-    assert "up to date: nndl" in capsys.readouterr().out
+    assert f"up to date: {', '.join(assignments(ROOT))}" in capsys.readouterr().out
 
 
 def test_rebuild_from_scratch_is_byte_identical(project_copy: Path) -> None:
@@ -88,8 +88,9 @@ def test_build_refuses_fixtures_when_the_reference_fails_its_gradient_checks(
     assert sorted((project_copy / "fixtures").rglob("*")) == fixtures_before
 
 
-def test_instructor_only_files_never_reach_the_template() -> None:
-    layout = Layout(ROOT, "nndl")
+@pytest.mark.parametrize("name", assignments(ROOT))
+def test_instructor_only_files_never_reach_the_template(name: str) -> None:
+    layout = Layout(ROOT, name)
     assert not (layout.template / "rubric.toml").exists()
     for path in layout.template.rglob("*.py"):
         text = path.read_text()
@@ -111,16 +112,18 @@ def test_stub_lines_replace_a_region() -> None:
     assert template.strip_solutions(source, "t.py") == "def f():\n    raise NotImplementedError\n"
 
 
-def test_every_student_item_in_the_template_is_a_stub() -> None:
-    """Every public case against the untouched template: no item gets a single part right,
-    and every item's function is recorded as the template's, so the grader can say "not attempted"."""
-    layout = Layout(ROOT, "nndl")
+@pytest.mark.parametrize("name", assignments(ROOT))
+def test_every_student_item_in_the_template_is_a_stub(name: str) -> None:
+    """Every public case against the untouched template: no module item gets a single part right,
+    and every such item's function is recorded as the template's, so the grader can say "not attempted"."""
+    layout = Layout(ROOT, name)
     rubric = load(layout.reference / "rubric.toml")
     manifest = json.loads((layout.fixtures / "manifest.json").read_text())
-    assert set(manifest["template_fingerprints"]) == {item.id for item in rubric.code_items}
-    work = [(item, public_cases(rubric.name, item)) for item in rubric.code_items]
+    module_items = [item for item in rubric.code_items if not item.notebook]
+    assert {item.id for item in module_items} <= set(manifest["template_fingerprints"])
+    work = [(item, public_cases(rubric.name, item)) for item in module_items]
     results, _ = run_cases(layout.template, work, submission_timeout_s=120)
-    for item in rubric.code_items:
+    for item in module_items:
         expected = codec.load(layout.fixtures / "items" / f"{item.slug}.expected.npz")["cases"]
         for part in item.parts:
             matches = []
@@ -134,8 +137,9 @@ def test_every_student_item_in_the_template_is_a_stub() -> None:
             assert not all(matches), f"the template already earns {item.id} {part}"
 
 
-def test_fixture_inputs_and_expected_outputs_are_separate_files() -> None:
-    layout = Layout(ROOT, "nndl")
+@pytest.mark.parametrize("name", assignments(ROOT))
+def test_fixture_inputs_and_expected_outputs_are_separate_files(name: str) -> None:
+    layout = Layout(ROOT, name)
     rubric = load(layout.reference / "rubric.toml")
     for item in rubric.code_items:
         inputs = codec.load(layout.fixtures / "items" / f"{item.slug}.inputs.npz")

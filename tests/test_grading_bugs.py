@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import pytest
-from bugs import TEST_SEED, bug_names, check_golden, golden_path, load_bug, materialize
+from bugs import TEST_SEED, assignment_of, bug_names, check_golden, golden_path, load_bug, materialize
 from conftest import ROOT
 
 from grader.engine import Assignment, grade, load_assignment
@@ -13,17 +14,26 @@ from grader.project import Layout
 
 
 @pytest.fixture(scope="module")
-def instructor() -> Assignment:
-    layout = Layout(ROOT, "nndl")
-    return load_assignment(layout.fixtures, layout.reference)
+def instructor() -> Callable[[str], Assignment]:
+    """Instructor-mode assignments, loaded once per module."""
+    loaded: dict[str, Assignment] = {}
+
+    def get(name: str) -> Assignment:
+        if name not in loaded:
+            layout = Layout(ROOT, name)
+            loaded[name] = load_assignment(layout.fixtures, layout.reference)
+        return loaded[name]
+
+    return get
 
 
 @pytest.mark.parametrize("name", bug_names())
-def test_bug_loses_exactly_its_items(name: str, tmp_path: Path, instructor: Assignment,
+def test_bug_loses_exactly_its_items(name: str, tmp_path: Path, instructor: Callable[[str], Assignment],
                                      request: pytest.FixtureRequest) -> None:
     bug = load_bug(name)
+    assignment = instructor(assignment_of(bug))
     submission = materialize(name, tmp_path / name)
-    report = grade(submission, instructor, hidden_seed=TEST_SEED, timeout_override=bug.get("timeout"),
+    report = grade(submission, assignment, hidden_seed=TEST_SEED, timeout_override=bug.get("timeout"),
                    notebooks=False)
     losers = {i.id for i in report.items if i.points < i.max_points}
     assert losers == set(bug["loses"]), f"{name}: lost {sorted(losers)}"

@@ -7,23 +7,16 @@ the test id is the record id, so a failure names the seed record it comes from.
 from __future__ import annotations
 
 import importlib
-import json
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from seed_records import records, rel_error, run, within
 
-RECORDS = json.loads((ROOT / "tests" / "data" / "nndl_seed_records.json").read_text())["records"]
+RECORDS = records("nndl")
 
 # Records whose catalogue verdict is that no correct implementation reproduces them.
 NOT_REPRODUCIBLE = {r["id"] for r in RECORDS if r["reproducible"] == "no"}
-
-
-def rel_error(x: Any, y: Any) -> float:
-    """The seeds' relative error: max |x - y| / max(1e-8, |x| + |y|)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
 def namespace(record: dict[str, Any]) -> dict[str, Any]:
@@ -48,24 +41,7 @@ def run_record(record: dict[str, Any]) -> Any:
     if record.get("bindings", {}).get("TwoLayerNet") == "impl.FCTwoLayerNet":
         # Seed 001's own signature is hidden_dims=; the catalogue writes cs231n's hidden_dim=.
         call = call.replace("hidden_dim=", "hidden_dims=")
-    exec(record["inputs_code"], ns)
-    exec(call, ns)
-    return ns["result"]
-
-
-def within(record: dict[str, Any], result: Any, expected: Any) -> tuple[bool, float]:
-    kind, tol = record["tolerance_kind"], record["tolerance"]
-    if kind == "rel_error":
-        err = rel_error(result, expected)
-    elif kind == "abs_sum":
-        err = float(np.sum(np.abs(np.asarray(result) - np.asarray(expected))))
-    elif kind == "abs":
-        err = abs(float(result) - float(expected))
-    elif kind == "upper_bound":
-        err = max(float(v) for v in result.values())
-    else:  # pragma: no cover - the catalogue has no other kind
-        raise AssertionError(f"unknown tolerance kind {kind}")
-    return err <= tol, err
+    return run(record, ns, call)
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=[r["id"] for r in RECORDS])

@@ -84,7 +84,10 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
                 problems.append(f"{item.id} case {index}: the reference gave {result.status} {detail}".strip())
                 continue
             problems.extend(gradient_check_failures(item.id, index, result.outputs))
-            expected.append(result.outputs["returned"])
+            returned = result.outputs["returned"]
+            if item.kind == "speedup":  # a timing belongs to this machine, not to the reference: store the target
+                returned = {**returned, "speedup": float(item.params["min_speedup"])}
+            expected.append(returned)
         files[f"items/{item.slug}.inputs.npz"] = codec.dumps({"cases": cases})
         files[f"items/{item.slug}.expected.npz"] = codec.dumps({"cases": expected})
     if problems:
@@ -104,8 +107,9 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
     files["rubric.toml"] = (reference_root / "rubric.toml").read_bytes()
     # Provided course code, kept where students cannot edit it: the grader restores it in
     # every scratch copy and, in student mode, scores trained networks with it.
-    for folder in rubric.provided:
-        for path in sorted((reference_root / folder).rglob("*.py")):
+    for entry in rubric.provided:  # a folder of course code, or a single file
+        where = reference_root / entry
+        for path in [where] if where.is_file() else sorted(where.rglob("*.py")):
             if "__pycache__" not in path.parts:
                 files[f"provided/{path.relative_to(reference_root).as_posix()}"] = path.read_bytes()
     manifest = {
