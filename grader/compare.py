@@ -132,6 +132,28 @@ def compare_training(name: str, got: Any, expected: Any, slack: float) -> Mismat
     return None
 
 
+def compare_progress(name: str, got: Any, expected: Any, fraction: float) -> Mismatch | None:
+    """A loss history accepted when, from the same start, it comes down by at least `fraction` of the
+    reference's drop; both ends are the mean of the last tenth of the history, so that one noisy
+    minibatch decides nothing. For training whose minibatches the student's code draws its own way."""
+    arr = _as_numeric(got)
+    want = np.asarray(expected, dtype=float)
+    if arr is None or arr.ndim != 1:
+        return Mismatch("type", f"{name} is not a list of losses")
+    if arr.shape != want.shape:
+        return Mismatch("shape", f"{name} has {arr.size} entries; expected one per iteration, {want.size}")
+    if not np.all(np.isfinite(arr)):
+        return Mismatch("nonfinite", f"{name} contains nan or inf: the training diverged")
+    tail = max(1, want.size // 10)
+    start, got_end, want_end = float(want[0]), float(np.mean(arr[-tail:])), float(np.mean(want[-tail:]))
+    needed = start - fraction * (start - want_end)
+    if got_end > needed + 1e-3:
+        return Mismatch("value", f"{name} comes down from {start:.4g} to {got_end:.4g} (mean of the last {tail}); "
+                                 f"ours reaches {want_end:.4g} from the same start, and yours must come down at "
+                                 f"least to {needed:.4g}")
+    return None
+
+
 def compare_speedup(fast: str, slow: str, ratio: Any, minimum: float) -> Mismatch | None:
     """The fast implementation must beat the slow one by the rubric's factor."""
     value = _as_numeric(ratio)

@@ -127,6 +127,11 @@ def _plan(assignment: Assignment, hidden_seed: str | None, items: tuple[Item, ..
     hidden_work: list[tuple[Item, list[dict[str, Any]]]] = []
     for item in items:
         inputs, expected = _public(assignment, item)
+        if item.self_check:  # the student's own design: only the student's own numerical gradient judges it
+            seed = hidden_seed if assignment.reference is not None and hidden_seed is not None else SELF_CHECK_SEED
+            cases = inputs + hidden_cases(rubric.name, item, seed, rubric.hidden_cases)
+            plans[item.id] = [(f"self-check {i + 1}", x, None) for i, x in enumerate(cases)]
+            continue
         plans[item.id] = [(f"public case {i + 1}", x, e) for i, (x, e) in enumerate(zip(inputs, expected))]
         if assignment.reference is not None:
             if hidden_seed is None:

@@ -24,9 +24,9 @@ COMMON_ITEM_KEYS = {"id", "title", "points", "kind", "tolerance", "timeout_s", "
                     "hidden_dims", "case", "modifies", "hint", "depends", "adapter"}
 KIND_KEYS = {
     "compare": {"params", "returns", "compare", "notebook"},
-    "gradient": {"params", "forward", "wrt", "grads", "notebook"},
+    "gradient": {"params", "forward", "wrt", "grads", "notebook", "self_check"},
     "optimizer": {"state", "steps", "notebook"},
-    "model": {"probe", "compare", "dtype_args", "final_loss_slack", "notebook"},
+    "model": {"probe", "compare", "dtype_args", "final_loss_slack", "min_progress", "notebook", "self_check"},
     "speedup": {"params", "returns", "compare", "baseline", "min_speedup", "repeats", "notebook"},
     "notebook": {"notebook", "cell_timeout_s"},
     "threshold": {"notebook", "saved", "scores", "data", "public_data", "curve"},
@@ -68,6 +68,12 @@ class Item:
     def parts(self) -> tuple[str, ...]:
         """The separately credited outputs of this item, in order."""
         return tuple(self.params["parts"])
+
+    @property
+    def self_check(self) -> bool:
+        """Graded only against the numerical gradient of the student's own code, never against the
+        reference: for a network whose design (layer sizes, names) is the student's to choose."""
+        return bool(self.params.get("self_check", False))
 
     @property
     def slug(self) -> str:
@@ -237,6 +243,8 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
                            "predict": ["y_pred"], "train": ["loss_history"]}[probe]
         params["compare"] = list(raw.get("compare", default_compare))
         params["parts"] = list(params["compare"])
+        if params.get("self_check") and params["parts"] != ["grads"]:
+            raise RubricError(f"{where}: a self_check model item compares grads only (compare = [\"grads\"])")
     tol = raw.get("tolerance", 1e-8)
     tolerance = dict(tol) if isinstance(tol, dict) else {p: float(tol) for p in params["parts"]}
     if kind == "speedup":

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader import messages
-from grader.compare import (Mismatch, compare_gradient, compare_init, compare_speedup, compare_training,
-                            compare_value)
+from grader.compare import (Mismatch, compare_gradient, compare_init, compare_progress, compare_speedup,
+                            compare_training, compare_value)
 from grader.results import ItemResult
 from grader.rubric import Item
 from grader.sandbox import ChildResult
@@ -38,6 +38,9 @@ def _compare_part(item: Item, part: str, got: Any, want: Any) -> Mismatch | None
         return compare_speedup(item.qualname, str(item.params["baseline"]), got, float(item.params["min_speedup"]))
     if item.kind == "model" and item.params["probe"] == "init":
         return compare_init(part, got, want, tolerance)
+    if item.kind == "model" and item.params["probe"] == "train" and "min_progress" in item.params:
+        # Minibatches and dropout masks the student's code draws: judged by how far the loss comes down.
+        return compare_progress(part, got, want, float(item.params["min_progress"]))
     if item.kind == "model" and item.params["probe"] == "train" and "final_loss_slack" in item.params:
         # Training that draws its own minibatches: the history must end near ours, not match it.
         return compare_training(part, got, want, float(item.params["final_loss_slack"]))
@@ -73,12 +76,20 @@ def _failure_of_run(item: Item, run: CaseRun, timeout_s: float) -> tuple[str, st
     return "error", messages.exception(run.label, r.meta)
 
 
-def _expected(item: Item, part: str, run: CaseRun) -> Any:
-    """What a part is compared with: the reference's output, or for a speedup's agreement the
-    student's own baseline on the same inputs (the vectorized loss must match the naive one)."""
+def _check_part(item: Item, part: str, run: CaseRun) -> Mismatch | None:
+    """One part of one case against what it is compared with: the reference's output; for a speedup's
+    agreement, the student's own baseline on the same inputs (the vectorized loss must match the
+    naive one), which must itself be right, or two unfinished stubs would agree."""
+    returned = run.result.outputs.get("returned", {})
+    expected = run.expected or {}
     if item.kind == "speedup" and part == "agreement":
-        return run.result.outputs.get("baseline", {}).get("agreement")
-    return run.expected.get(part) if run.expected is not None else None
+        baseline = run.result.outputs.get("baseline", {}).get("agreement")
+        wrong = _compare_part(item, part, baseline, expected.get(part)) if part in expected else None
+        if wrong is not None:
+            return Mismatch(wrong.code, f"{item.params['baseline']} is wrong ({wrong.message}), so agreeing "
+                                        "with it proves nothing")
+        return _compare_part(item, part, returned.get(part), baseline)
+    return _compare_part(item, part, returned.get(part), expected.get(part))
 
 
 def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: float) -> ItemResult:
@@ -121,7 +132,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
                 if problem:
                     failures[part] = messages.self_check(run.label, part, _forward_name(item), problem)
                 continue
-            problem = _compare_part(item, part, returned.get(part), _expected(item, part, run))
+            problem = _check_part(item, part, run)
             if problem:
                 note = _gradient_note(item, part, outputs) if problem.code == "value" else ""
                 failures[part] = f"{run.label}: {problem.message}{note}"
@@ -164,5 +175,4 @@ def case_passes(item: Item, run: CaseRun) -> bool:
     outputs = run.result.outputs
     if [m for m in outputs.get("modified", []) if m not in item.modifies]:
         return False
-    returned = outputs.get("returned", {})
-    return all(_compare_part(item, p, returned.get(p), _expected(item, p, run)) is None for p in item.parts)
+    return all(_check_part(item, p, run) is None for p in item.parts)

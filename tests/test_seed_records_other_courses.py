@@ -9,12 +9,16 @@ stated bound no float64 implementation meets is held to what the catalogue found
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import nbformat
 import numpy as np
 import pytest
 from conftest import ROOT, submission_on_path
 from seed_records import records, run, within
+
+from grader.build import template
 
 
 def _public(*modules: str) -> dict[str, Any]:
@@ -24,7 +28,36 @@ def _public(*modules: str) -> dict[str, Any]:
     return ns
 
 
+def _notebook_solution(path: Path, marker: str) -> str:
+    """The solution region of the reference notebook's code cell that contains marker."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and marker in cell.source:
+            lines = cell.source.splitlines()
+            start, end = lines.index(template.BEGIN), lines.index(template.END)
+            return "\n".join(line for line in lines[start + 1:end] if not line.lstrip().startswith(template.STUB))
+    raise AssertionError(f"no code cell of {path} contains {marker!r}")
+
+
+def _mlp_lib() -> dict[str, Any]:
+    """Seed 000's classes, and its activation functions as the reference notebook writes them."""
+    ns = _public("lib.mlp.layer_utils", "lib.mlp.fully_conn", "lib.optim", "lib.grad_check")
+    acts: dict[str, Any] = {"np": np}
+    exec(_notebook_solution(ROOT / "reference" / "mlp_lib" / "Problem_1.ipynb", "sigmoid = lambda"), acts)
+
+    def act(name: str, *constants: str) -> Callable[..., Any]:
+        def call(x: Any, *values: float) -> Any:
+            acts.update(zip(constants, values))  # the notebook's lambdas read these globals
+            return acts[name](x)
+        return call
+
+    ns.update(act_sigmoid=act("sigmoid"), act_leaky_relu=act("leaky_relu", "alpha"), act_relu=act("relu"),
+              act_elu=act("elu", "elu_alpha"), act_selu=act("selu", "selu_alpha", "selu_scale"),
+              act_tanh=act("tanh"))
+    return ns
+
+
 NAMESPACES: dict[str, tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = {
+    "mlp_lib": (("lib",), _mlp_lib),
     "mlp": (("mlp", "utils"), lambda: _public("mlp", "utils")),
     "cs260": (("cs260",), lambda: _public("cs260.layers", "cs260.layer_utils", "cs260.gradient_check",
                                           "cs260.classifiers.fc_net")),
