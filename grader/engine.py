@@ -35,6 +35,7 @@ MAX_SAVED_BYTES = 100 * 1024**2
 # The reference's answers to the current hidden inputs, by (reference, rubric, seed, data set).
 # Holds one entry: a process grades one assignment with one seed at a time.
 _REFERENCE_MEMO: dict[tuple[str, str, str | None, str], dict[str, list[ChildResult]]] = {}
+_REFERENCE_NOTEBOOK_MEMO: dict[tuple[str, str, str | None, str], dict[str, list[ChildResult]]] = {}
 MAX_SOURCE_BYTES = 2 * 1024**2
 
 
@@ -327,9 +328,11 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
             student_results, _ = student_future.result()
 
         notebook_hidden = {i.id: c for i, c in hidden_work if i.notebook}
-        if notebook_hidden:
+        notebook_key = (str(assignment.reference), rubric.sha256, hidden_seed, json.dumps(env, sort_keys=True))
+        if notebook_hidden and notebook_key not in _REFERENCE_NOTEBOOK_MEMO:
             # The reference's own notebooks define the expected objects. Kernels are driven from
-            # this thread only: nbclient leaves an event loop behind in any other.
+            # this thread only: nbclient leaves an event loop behind in any other. Like the module
+            # answers, these depend on the seed alone: a batch worker computes them once.
             ref_scratch = tmp / "reference"
             copy_submission(assignment.reference, ref_scratch)
             work: dict[str, list[ProbeWork]] = {}
@@ -337,8 +340,13 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
                 cases = notebook_hidden[item.id]
                 work.setdefault(item.notebook, []).append(ProbeWork(item, cases, [{"numeric": False}] * len(cases)))
             (tmp / "reference-requests").mkdir()
+            answers: dict[str, list[ChildResult]] = {}
             for run in run_notebooks(rubric, ref_scratch, env, work, tmp / "reference-requests", hidden).values():
-                reference_results.update(run.probes)
+                answers.update(run.probes)
+            _REFERENCE_NOTEBOOK_MEMO.clear()
+            _REFERENCE_NOTEBOOK_MEMO[notebook_key] = answers
+        if notebook_hidden:
+            reference_results.update(_REFERENCE_NOTEBOOK_MEMO[notebook_key])
 
         figures: list[tuple[str, bytes]] = []
         items: list[ItemResult] = []
