@@ -14,11 +14,11 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-import types
 import os
 import sys
 import time
 import traceback
+import types
 from pathlib import Path
 from typing import Any
 

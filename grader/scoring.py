@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader import messages
-from grader.compare import (Mismatch, compare_gradient, compare_init, compare_progress, compare_speedup,
-                            compare_training, compare_value)
+from grader.compare import (
+    Mismatch,
+    compare_gradient,
+    compare_init,
+    compare_progress,
+    compare_speedup,
+    compare_training,
+    compare_value,
+)
 from grader.results import ItemResult
 from grader.rubric import Item
 from grader.sandbox import ChildResult
