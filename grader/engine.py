@@ -302,21 +302,22 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
         scratch = tmp / "submission"
         notes = _prepare(submission, scratch, assignment)
 
+        # The hidden inputs depend on the seed, not on the student: in a batch, one worker runs the
+        # reference on them once (module answers, then notebook answers) and reuses them for everyone.
+        memo_key = (str(assignment.reference), rubric.sha256, hidden_seed, json.dumps(env, sort_keys=True))
+
         def run_reference() -> dict[str, list[ChildResult]]:
             if assignment.reference is None:
                 return {}
             module_hidden = [(i, c) for i, c in hidden_work if not i.notebook]
             if not module_hidden:
                 return {}
-            # The hidden inputs depend on the seed, not on the student: in a batch, one worker
-            # runs the reference on them once and reuses its answers for every submission.
-            key = (str(assignment.reference), rubric.sha256, hidden_seed, json.dumps(env, sort_keys=True))
-            if key not in _REFERENCE_MEMO:
+            if memo_key not in _REFERENCE_MEMO:
                 _REFERENCE_MEMO.clear()
-                _REFERENCE_MEMO[key] = run_cases(assignment.reference, module_hidden, submission_timeout_s=3600,
+                _REFERENCE_MEMO[memo_key] = run_cases(assignment.reference, module_hidden, submission_timeout_s=3600,
                                                  extra_params={"numeric": False}, extra_env=env,
                                                  hidden=hidden)[0]
-            return dict(_REFERENCE_MEMO[key])
+            return dict(_REFERENCE_MEMO[memo_key])
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             reference_future = pool.submit(run_reference)
@@ -328,11 +329,9 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
             student_results, _ = student_future.result()
 
         notebook_hidden = {i.id: c for i, c in hidden_work if i.notebook}
-        notebook_key = (str(assignment.reference), rubric.sha256, hidden_seed, json.dumps(env, sort_keys=True))
-        if notebook_hidden and notebook_key not in _REFERENCE_NOTEBOOK_MEMO:
+        if notebook_hidden and memo_key not in _REFERENCE_NOTEBOOK_MEMO:
             # The reference's own notebooks define the expected objects. Kernels are driven from
-            # this thread only: nbclient leaves an event loop behind in any other. Like the module
-            # answers, these depend on the seed alone: a batch worker computes them once.
+            # this thread only: nbclient leaves an event loop behind in any other.
             ref_scratch = tmp / "reference"
             copy_submission(assignment.reference, ref_scratch)
             work: dict[str, list[ProbeWork]] = {}
@@ -344,9 +343,9 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
             for run in run_notebooks(rubric, ref_scratch, env, work, tmp / "reference-requests", hidden).values():
                 answers.update(run.probes)
             _REFERENCE_NOTEBOOK_MEMO.clear()
-            _REFERENCE_NOTEBOOK_MEMO[notebook_key] = answers
+            _REFERENCE_NOTEBOOK_MEMO[memo_key] = answers
         if notebook_hidden:
-            reference_results.update(_REFERENCE_NOTEBOOK_MEMO[notebook_key])
+            reference_results.update(_REFERENCE_NOTEBOOK_MEMO[memo_key])
 
         figures: list[tuple[str, bytes]] = []
         items: list[ItemResult] = []
