@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from grader import __version__
+from grader import __version__, messages
 from grader.atomic import atomic_write
 from grader.project import MARKER
-from grader.results import ItemResult, Report
+from grader.results import GRADER_ERROR, ItemResult, Report
 from grader.submissions import SubmissionError, extract_zip
 
 CACHE_VERSION = 1
@@ -104,14 +104,16 @@ def _grade_one(job: dict[str, Any]) -> dict[str, Any]:
     except SubmissionError as exc:
         report = unreadable(job["name"], job["assignment"], str(exc))
     except Exception as exc:  # noqa: BLE001 - an internal fault must not end the batch; it is reported
-        report = unreadable(job["name"], job["assignment"], f"internal grader error: {type(exc).__name__}: {exc}")
+        report = unreadable(job["name"], job["assignment"],
+                            messages.grader_fault(f"internal error {type(exc).__name__}: {str(exc)[:300]}"),
+                            GRADER_ERROR)
     return {"report": report_to_json(report), "seconds": round(time.monotonic() - started, 3)}
 
 
-def unreadable(name: str, assignment: str, why: str) -> Report:
+def unreadable(name: str, assignment: str, why: str, status: str = "error") -> Report:
     """A submission that cannot be graded still gets a report: zero, with the reason."""
     return Report(assignment=assignment, mode="none", grader_version=__version__, submission=name,
-                  items=(ItemResult("submission:readable", "The submission can be opened", 0.0, 0.0, "error",
+                  items=(ItemResult("submission:readable", "The submission can be opened", 0.0, 0.0, status,
                                     why, 0.0),))
 
 
@@ -170,8 +172,9 @@ def run_batch(submissions: list[Submission], job_base: dict[str, Any], settings:
                     sub, key = pending.pop(future)
                     result = future.result()
                     report = report_from_json(result["report"])
-                    atomic_write(cache / f"{sub.name}.json", json.dumps(
-                        {"key": key, "seconds": result["seconds"], "report": result["report"]}).encode())
+                    if not report.grader_faults:  # a grader fault is not a grade: the next run tries again
+                        atomic_write(cache / f"{sub.name}.json", json.dumps(
+                            {"key": key, "seconds": result["seconds"], "report": result["report"]}).encode())
                     reports[sub.name] = report
                     seconds[sub.name] = result["seconds"]
                     if on_report:

@@ -1,6 +1,7 @@
-"""Entry point of the sandboxed child: `python -I -m grader.child ROOT CONTROL_FD LOG`.
+"""Entry point of the sandboxed child: `python -I -m grader.child ROOT CONTROL_FD LOG HIDDEN CONFINEMENT`.
 
-The child imports the submission from ROOT and serves probe requests one at a
+The child first confines itself (`grader.confine`) and says "ready" on the control
+pipe; a child that cannot is the grader's fault, reported as such. Then it imports the submission from ROOT and serves probe requests one at a
 time. Requests arrive on stdin as lines naming a request folder (request.json,
 inputs.npz); the child writes result.npz and meta.json there and then writes one
 line on the control pipe. The student's prints go to LOG, never to the control
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import codec
+from grader import codec, confine
 from grader.probes import PROBES, ProbeError
 
 MAX_RESULT_BYTES = 64 * 1024 * 1024
@@ -172,7 +173,12 @@ def watch_paths(allowed: list[str], hidden: list[str]) -> None:
 
 def main(argv: list[str]) -> int:
     root, control_fd, log = os.path.realpath(argv[0]), int(argv[1]), argv[2]
-    hidden = json.loads(argv[3]) if len(argv) > 3 else []
+    hidden = json.loads(argv[3])
+    try:
+        confine.apply(confine.Confinement.decode(argv[4]))
+    except confine.ConfinementError as exc:
+        print(f"grader.child: {exc}", file=sys.stderr)  # the parent reports it as its own fault
+        return 70
     watch_paths([root, os.path.dirname(os.path.abspath(log)), "/dev/null"], hidden)
     control = os.fdopen(control_fd, "w", buffering=1)
     log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -184,6 +190,7 @@ def main(argv: list[str]) -> int:
     # The submission comes last on the path: its files cannot shadow numpy or the stdlib.
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != root] + [root]
     np.seterr(all="ignore")
+    control.write("ready\n")
     for line in stdin:
         request_dir = Path(line.strip())
         serve_one(request_dir, root)

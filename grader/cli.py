@@ -19,7 +19,7 @@ from pathlib import Path
 from grader import __version__, manual
 from grader.batch import Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
 from grader.class_reports import write_class_outputs
-from grader.engine import Assignment, SetupError, grade, load_assignment
+from grader.engine import Assignment, SetupError, check_sandbox, grade, load_assignment
 from grader.gradescope import results_json
 from grader.project import MARKER, Layout, find_project_root, installed_project_root
 from grader.reports import table, write_csv, write_figures, write_json, write_json_data
@@ -133,14 +133,26 @@ def main(argv: list[str] | None = None) -> int:
         write_json(reports, args.json)
     if args.csv:
         write_csv(reports, args.csv)
+    if any(r.grader_faults for r in reports):
+        return 2  # not a grade: said on stderr as each happened
     if args.fail_under is not None and any(r.total < args.fail_under for r in reports):
         return 1
     return 0
 
 
+def _say_grader_faults(reports: list[Report]) -> None:
+    """Loudly, on stderr: a grader fault is no student's result, and the run's exit status is 2."""
+    for report in reports:
+        faults = report.grader_faults
+        if faults:
+            print(f"grade: GRADER ERROR while grading {report.submission}: {len(faults)} item(s) not graded, "
+                  f"the first because: {faults[0].message}", file=sys.stderr)
+
+
 def _grade_all(args: argparse.Namespace, parser: argparse.ArgumentParser, reports: list[Report],
                grades: dict[tuple[str, str], tuple[float, str]], figures_dir: Path, unpacked: Path) -> int:
     """Grade every path in turn into reports; a non-zero return is a set-up error."""
+    checked = False  # the sandbox canary runs once, before the first submission
     for given in args.paths:
         path = given
         if given.is_file() and given.suffix == ".zip":
@@ -164,6 +176,9 @@ def _grade_all(args: argparse.Namespace, parser: argparse.ArgumentParser, report
             return 2
         try:
             secret_paths = (_seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
+            if not checked:
+                check_sandbox(assignment, secret_paths, path)
+                checked = True
             report = grade(path, assignment, hidden_seed=seed, timeout_override=args.timeout, name=str(given),
                            dataset=args.dataset, data_dir=args.data_dir, notebooks=not args.no_notebooks,
                            secrets=secret_paths)
@@ -172,6 +187,7 @@ def _grade_all(args: argparse.Namespace, parser: argparse.ArgumentParser, report
             print(f"grade: {exc}", file=sys.stderr)
             return 2
         reports.append(report)
+        _say_grader_faults([report])
         write_figures(report, figures_dir)
         if not args.quiet:
             print(table(report))
@@ -208,6 +224,11 @@ def _grade_class(folder: Path, args: argparse.Namespace, reports: list[Report],
                 "reference": content_hash(assignment.reference) if assignment.reference else None,
                 "seed": hashlib.sha256(seed.encode()).hexdigest() if seed else None, "mode": assignment.mode,
                 "timeout": args.timeout, "dataset": args.dataset, "notebooks": not args.no_notebooks}
+    try:
+        check_sandbox(assignment, tuple(Path(p) for p in secret_paths), *(sub.path for sub in subs))
+    except SetupError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
     out = args.out
     started = time.monotonic()
     batch_reports, seconds, graded = run_batch(subs, job, settings, out, args.jobs or os.cpu_count() or 1,
@@ -222,6 +243,12 @@ def _grade_class(folder: Path, args: argparse.Namespace, reports: list[Report],
     cached = len(subs) - graded
     print(f"{folder}: {len(subs)} submission(s), {graded} graded now, {cached} unchanged since the last run "
           f"(cached); {time.monotonic() - started:.1f} s. Reports in {out}/")
+    faulty = [r.submission for r in batch_reports if r.grader_faults]
+    if faulty:
+        _say_grader_faults(batch_reports)
+        print(f"grade: {len(faulty)} submission(s) were not graded because of a grader error, not theirs: "
+              f"{', '.join(faulty[:20])}{' ...' if len(faulty) > 20 else ''}. They are not cached; fix the "
+              "grader's set-up and rerun to grade them", file=sys.stderr)
     return 0
 
 

@@ -16,18 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, codec
+from grader import __version__, codec, messages
 from grader.build.template import function_fingerprints
 from grader.cases import hidden_cases
+from grader.isolation import hidden_path_problems
 from grader.codec import CodecError, load_saved_arrays
 from grader.notebook_scoring import answer_text, run_problem, score_manual, score_run, score_threshold
-from grader.notebooks import MAX_NOTEBOOK_BYTES, NotebookRun, ProbeWork, notebook_fingerprints, run_notebooks
-from grader.results import ItemResult, Report
+from grader.notebooks import GRADER_FAULT, MAX_NOTEBOOK_BYTES, NotebookRun, ProbeWork, notebook_fingerprints, run_notebooks
+from grader.results import GRADER_ERROR, ItemResult, Report
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
-from grader.sandbox import ChildResult, ChildSession
+from grader.sandbox import ChildResult, ChildSession, SandboxError
 from grader.scoring import CaseRun, case_passes, note_dependencies, score_item
-from grader.scratch import copy_submission, restore_provided
+from grader.scratch import ScratchError, copy_submission, restore_provided
 
 SELF_CHECK_SEED = "self-check"
 SAVED_DIR = "grading_outputs"  # where utils.grading.save_for_grading writes
@@ -55,6 +56,53 @@ class Assignment:
     @property
     def mode(self) -> str:
         return "instructor" if self.reference is not None else "student"
+
+
+def grader_error(item: Item, message: str) -> ItemResult:
+    """An item the grader could not grade through its own fault: no points lost, and the report says so."""
+    return ItemResult(item.id, item.title, 0.0, item.points, GRADER_ERROR, message, 0.0)
+
+
+def whole_report(assignment: Assignment, name: str, status: str, message: str, notes: tuple[str, ...] = ()) -> Report:
+    """Every item with one status and message: a submission refused whole, or a grader fault."""
+    items = tuple(grader_error(i, message) if status == GRADER_ERROR else
+                  ItemResult(i.id, i.title, 0.0, i.points, status, message, 0.0) for i in assignment.rubric.items)
+    return Report(assignment=assignment.rubric.name, mode=assignment.mode, grader_version=__version__,
+                  submission=name, items=items, notes=notes)
+
+
+def hidden_paths(assignment: Assignment, secrets: tuple[Path, ...], *submissions: Path) -> tuple[Path, ...]:
+    """What no child may see: the fixtures (expected outputs), the reference and the secrets (the seed's
+    folder). Raises SetupError when hiding one would hide what every child needs (all students would
+    fail), or when a secret lies inside a submission (it would be copied to the child)."""
+    hidden = tuple(p.resolve() for p in (assignment.fixtures, *([assignment.reference] if assignment.reference
+                                                                 else []), *secrets))
+    problems = hidden_path_problems(list(hidden))
+    for secret in (p.resolve() for p in secrets):
+        for submission in (p.resolve() for p in submissions):
+            if secret == submission or submission in secret.parents:
+                problems.append(f"{secret} is inside the submission {submission}, which is copied for its child")
+    if problems:
+        raise SetupError("a hidden path would break grading: " + "; ".join(problems) + ". Keep the hidden seed "
+                         "in a folder of its own (the default is ~/.config/nn-grader/hidden-seed), away from "
+                         "the grader's environment and the submissions")
+    return hidden
+
+
+def check_sandbox(assignment: Assignment, secrets: tuple[Path, ...], *submissions: Path) -> None:
+    """Start one trivial child under the sandbox the students get: proves that it works on this host
+    before anyone is graded. Raises SetupError, saying why, when it does not."""
+    hidden = hidden_paths(assignment, secrets, *submissions)
+    with tempfile.TemporaryDirectory(prefix="grade-canary-") as tmp:
+        root, work = Path(tmp) / "root", Path(tmp) / "requests"
+        root.mkdir()
+        work.mkdir()
+        try:
+            with ChildSession(root, work, hidden=hidden) as session:
+                session.start()
+        except SandboxError as exc:
+            raise SetupError(f"{exc}. No submission was graded: this is the grader's set-up, not a student's "
+                             "fault") from exc
 
 
 def load_assignment(fixtures: Path, reference: Path | None) -> Assignment:
@@ -160,15 +208,19 @@ def _score_code(assignment: Assignment, plans: Plan, student: dict[str, list[Chi
     out = []
     for item in items:
         runs = []
+        fault = ""
         expected_hidden = iter(reference.get(item.id, []))
         for (label, _, expected), result in zip(plans[item.id], student[item.id]):
             if label.startswith("hidden"):
                 ref = next(expected_hidden)
                 if ref.status != "ok":
-                    notes.append(f"{item.id}: the reference failed {label} ({ref.status}); case skipped")
+                    fault = fault or messages.reference_failed(label, ref.meta.get("message", ref.status))
                     continue
                 expected = ref.outputs["returned"]
             runs.append(CaseRun(label, result, expected))
+        if fault:
+            out.append(grader_error(item, fault))
+            continue
         timeout = timeout_override if timeout_override is not None else item.timeout_s
         out.append(score_item(item, runs, attempted[item.id], timeout))
         public = [r for r in runs if r.label.startswith("public")]
@@ -280,14 +332,33 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
           timeout_override: float | None = None, name: str | None = None,
           dataset: str | None = None, data_dir: Path | None = None, notebooks: bool = True,
           secrets: tuple[Path, ...] = ()) -> Report:
-    """Grade one submission folder; never raises for anything inside the submission.
+    """Grade one submission folder. Raises only SetupError (the options cannot work for any
+    submission); whatever else goes wrong is contained in this submission's report: the
+    student's problems as the student's results, the grader's as `grader_error` items.
 
     `secrets` (the hidden seed's file, say) join the reference and the fixtures among
     the paths no child can see where bubblewrap runs.
     """
+    label = name or str(submission)
+    try:
+        return _grade(submission, assignment, hidden_seed, timeout_override, label, dataset, data_dir, notebooks,
+                      secrets)
+    except SetupError:
+        raise
+    except ScratchError as exc:
+        return whole_report(assignment, label, "error", f"the submission was not graded: {exc}")
+    except SandboxError as exc:
+        return whole_report(assignment, label, GRADER_ERROR, messages.grader_fault(str(exc)))
+    except Exception as exc:  # noqa: BLE001 - one submission's fault of any kind stays in its report
+        return whole_report(assignment, label, GRADER_ERROR,
+                            messages.grader_fault(f"internal error {type(exc).__name__}: {str(exc)[:300]}"))
+
+
+def _grade(submission: Path, assignment: Assignment, hidden_seed: str | None, timeout_override: float | None,
+           name: str, dataset: str | None, data_dir: Path | None, notebooks: bool,
+           secrets: tuple[Path, ...]) -> Report:
     rubric = assignment.rubric
-    hidden = tuple(p.resolve() for p in (assignment.fixtures, *( [assignment.reference] if assignment.reference
-                                                               else []), *secrets))
+    hidden = hidden_paths(assignment, secrets, submission)
     dataset = dataset or rubric.datasets[0]
     if dataset not in rubric.datasets:
         raise SetupError(f"data set {dataset!r} is not one of {', '.join(rubric.datasets)}")
@@ -349,12 +420,14 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
 
         figures: list[tuple[str, bytes]] = []
         items: list[ItemResult] = []
+        faulty: dict[str, str] = {}  # notebook -> why its kernel could not start
         if notebooks and rubric.notebooks:
             (tmp / "notebook-requests").mkdir()
             runs = run_notebooks(rubric, scratch, env, _probe_work(plans, notebook_code, params),
                                  tmp / "notebook-requests", hidden, readable)
             for run in runs.values():
                 student_results.update(run.probes)
+            faulty = {n: run.message for n, run in runs.items() if run.status == GRADER_FAULT}
             nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, runs, env, tmp, hidden,
                                                 readable)
             items += nb_items
@@ -363,11 +436,14 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
     flagged = sorted({f for results in student_results.values() for r in results
                       for f in r.meta.get("suspicious", []) if isinstance(f, str)})
     notes += [f"flag: the submission's code {f} (refused where the sandbox runs)" for f in flagged[:20]]
+    items = [grader_error(rubric.item(r.id), messages.grader_fault(faulty[nb]))
+             if (nb := rubric.item(r.id).notebook) in faulty and rubric.item(r.id).kind != "manual" else r
+             for r in items]
     by_id = {r.id: r for r in items}
     order = {item.id: k for k, item in enumerate(rubric.items)}
     items = sorted((note_dependencies(rubric.item(r.id), r, by_id) for r in items), key=lambda r: order[r.id])
     if not notebooks and rubric.notebooks:
         notes.append("notebooks not run (--no-notebooks): their items are not in this report")
     return Report(assignment=rubric.name, mode=assignment.mode, grader_version=__version__,
-                  submission=name or str(submission), items=tuple(items), notes=tuple(notes),
+                  submission=name, items=tuple(items), notes=tuple(notes),
                   figures=tuple(figures))

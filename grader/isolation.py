@@ -20,17 +20,29 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grader.confine import Confinement
+
+if TYPE_CHECKING:
+    from grader.sandbox import Limits
 
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+
+
+# Set to "none" to grade without bubblewrap on a host that has it (the tests of the weaker levels).
+ISOLATION_ENV = "GRADER_ISOLATION"
 
 
 @functools.lru_cache(maxsize=1)
 def bwrap_path() -> str | None:
     """bwrap, if it is installed and can create namespaces here (containers often forbid it)."""
     found = shutil.which("bwrap")
-    if not found:
+    if not found or os.environ.get(ISOLATION_ENV) == "none":
         return None
     try:
         ok = subprocess.run([found, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
@@ -81,8 +93,29 @@ def runtime_paths() -> list[str]:
     return [p for p in dict.fromkeys(os.path.realpath(c) for c in candidates) if os.path.isdir(p)]
 
 
+def hidden_path_problems(hidden: list[Path]) -> list[str]:
+    """Why hiding these paths would break grading: a hidden folder that holds (or is) something every
+    child needs would be covered by an empty folder, and every student would fail."""
+    needed = {"the grader's Python interpreter": Path(sys.executable), "the Python environment": Path(sys.prefix),
+              "the base Python installation": Path(sys.base_prefix),
+              "the folder of the scratch copies": Path(tempfile.gettempdir())}
+    for path in runtime_paths():
+        needed.setdefault(f"the grader's code ({path})", Path(path))
+    problems = []
+    for secret in hidden:
+        real = Path(os.path.realpath(secret))
+        for what, path in needed.items():
+            target = Path(os.path.realpath(path))
+            if target == real or real in target.parents:
+                problems.append(f"{secret} holds {what} ({target}); a child could not see it")
+                break
+    return problems
+
+
 class ProcessCap:
-    """A pids cgroup of its own for one child: caps how many processes it may hold, and kills them all."""
+    """A pids cgroup of its own for one child: caps how many processes it may hold, and kills them all.
+
+    The child joins it itself (`grader.confine`), before any student code runs."""
 
     _count = 0
 
@@ -98,17 +131,15 @@ class ProcessCap:
             _remove_stale(root)
             try:
                 (root / name).mkdir()
-                (root / name / "pids.max").write_text(str(limit))
-                self.path = root / name
-                break
             except OSError:
                 continue
-
-    def enter(self) -> None:
-        """Called in the child between fork and exec: join the cgroup."""
-        if self.path is not None:
-            with open(self.path / "cgroup.procs", "w") as f:
-                f.write(str(os.getpid()))
+            try:
+                (root / name / "pids.max").write_text(str(limit))
+            except OSError:
+                _rmdir(root / name)
+                continue
+            self.path = root / name
+            break
 
     def kill_all(self) -> None:
         if self.path is None:
@@ -121,12 +152,66 @@ class ProcessCap:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-            try:
-                self.path.rmdir()  # succeeds once the last process has gone
+            if _rmdir(self.path):  # succeeds once the last process has gone
                 break
-            except OSError:
-                time.sleep(0.01)
+            time.sleep(0.01)
         self.path = None
+
+
+@dataclass(frozen=True)
+class ProcessLimit:
+    """How a child's process count is capped on this host, and the cap to apply."""
+
+    kind: str  # "pids cgroup" | "user count" | "none"
+    cap: ProcessCap | None
+    nproc: int | None
+
+    def confinement(self, limits: "Limits") -> Confinement:
+        return Confinement(limits.memory_bytes, limits.cpu_seconds, limits.file_bytes, self.nproc,
+                           str(self.cap.path) if self.cap is not None and self.cap.path is not None else None)
+
+    def release(self) -> None:
+        if self.cap is not None:
+            self.cap.kill_all()
+
+
+def process_limit(processes: int) -> ProcessLimit:
+    """The strongest process cap this host allows for one child.
+
+    A pids cgroup counts only the child and what it starts. Without one, RLIMIT_NPROC is the
+    fallback, but it counts every process and thread of the user (a desktop session holds
+    hundreds), so it is set to what the user holds now plus `processes`: a fixed 64 would
+    make correct code fail for a user with a browser open. Root is exempt from RLIMIT_NPROC.
+    """
+    cap = ProcessCap(processes)
+    if cap.path is not None:
+        return ProcessLimit("pids cgroup", cap, None)
+    if os.getuid() == 0:
+        return ProcessLimit("none", None, None)
+    return ProcessLimit("user count", None, user_task_count() + processes)
+
+
+def user_task_count(uid: int | None = None) -> int:
+    """Processes and threads whose real user is uid: what RLIMIT_NPROC counts."""
+    uid = os.getuid() if uid is None else uid
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", "rb") as f:
+                status = f.read().decode("ascii", "replace")
+        except OSError:
+            continue  # gone already
+        real = threads = None
+        for line in status.splitlines():
+            if line.startswith("Uid:"):
+                real = int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+        if real == uid and threads:
+            count += threads
+    return count
 
 
 def _remove_stale(root: Path) -> None:
@@ -137,10 +222,15 @@ def _remove_stale(root: Path) -> None:
         except (IndexError, ValueError):
             continue
         if not Path(f"/proc/{owner}").exists() and not _read(folder / "cgroup.procs").strip():
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
+            _rmdir(folder)
+
+
+def _rmdir(path: Path) -> bool:
+    try:
+        path.rmdir()
+        return True
+    except OSError:
+        return False
 
 
 def _read(path: Path) -> str:
@@ -150,10 +240,18 @@ def _read(path: Path) -> str:
         return ""
 
 
+PROCESS_LIMIT_TEXT = {
+    "pids cgroup": "processes capped by a pids cgroup per child",
+    "user count": "processes capped by RLIMIT_NPROC at the user's current count plus the child's share "
+                  "(shared with the user's other processes)",
+    "none": "processes not capped (root without a writable pids cgroup): the wall clock stops a fork bomb",
+}
+
+
 def describe() -> str:
     """One line for the report: which isolation this machine gives."""
     parts = ["bubblewrap" if bwrap_path() else "no bubblewrap (files readable, network open)"]
-    cap = ProcessCap(1)
-    parts.append("pids cgroup" if cap.path else "no pids cgroup (processes uncapped when run as root)")
-    cap.kill_all()
+    limit = process_limit(1)
+    parts.append(PROCESS_LIMIT_TEXT[limit.kind])
+    limit.release()
     return ", ".join(parts)

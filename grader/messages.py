@@ -67,3 +67,12 @@ def self_check(label: str, part: str, forward: str, problem: Mismatch) -> str:
 def dependency(failing: list[str]) -> str:
     names = ", ".join(f.split(":", 1)[-1] for f in failing)
     return f"(This calls {names}, which lost points too: fix that first, and this may follow.)"
+
+
+def grader_fault(why: str) -> str:
+    return (f"not graded: the grader failed ({why}). This is not your fault and costs you nothing; "
+            "the course staff must fix the grader and grade again")
+
+
+def reference_failed(label: str, status: str) -> str:
+    return grader_fault(f"the reference solution itself failed {label}: {status}")

@@ -10,6 +10,7 @@ the figures drawn, and the files the notebook saved for grading.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import json
 import math
@@ -31,11 +32,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from grader.cases import request_params
-from grader.isolation import ProcessCap, wrap
+from grader.confine import Confinement
+from grader.isolation import process_limit, wrap
 from grader.rubric import Item, Rubric
-from grader.sandbox import ChildResult, Limits, apply_limits, read_result, scrubbed_env, write_request
+from grader.sandbox import STARTUP_TIMEOUT_S, ChildResult, Limits, read_result, scrubbed_env, write_request
 
 KERNEL_NAME = "nn-grader-sandbox"
+GRADER_FAULT = "grader_fault"
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 MAX_FIGURES = 50
 # Runs before the student's first cell: numpy and the grader's modules are imported
@@ -54,7 +57,8 @@ class CellError:
 
 @dataclass(frozen=True)
 class NotebookRun:
-    """What executing one notebook produced. `status`: ok, error, timeout, dead, missing, invalid."""
+    """What executing one notebook produced. `status`: ok, error, timeout, dead, missing, invalid, or
+    GRADER_FAULT (the kernel could not start or be set up before any student cell ran)."""
 
     notebook: str
     status: str
@@ -76,14 +80,16 @@ class ProbeWork:
 
 
 def _kernel_spec_dir(root: Path, cwd: Path, writable: list[Path], hidden: tuple[Path, ...],
-                     readable: tuple[Path, ...] = ()) -> Path:
+                     readable: tuple[Path, ...], confinement: Confinement) -> Path:
     """A kernel spec that starts ipykernel in isolated mode (-I: no user site, no PYTHON* variables),
-    inside bubblewrap where it runs. The kernel keeps the loopback network: it talks to the grader
-    over it."""
+    confined (`grader.kernel`), inside bubblewrap where it runs. The kernel keeps the loopback
+    network: it talks to the grader over it."""
     spec = root / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     # ipykernel rewrites its connection file, which lives in root: root is writable too.
-    argv = wrap([sys.executable, "-I", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    if confinement.cgroup:
+        writable = writable + [Path(confinement.cgroup)]
+    argv = wrap([sys.executable, "-I", "-m", "grader.kernel", confinement.encode(), "-f", "{connection_file}"],
                 cwd=cwd, writable=writable + [root], readable=list(readable), hidden=list(hidden), network=True,
                 as_pid_1=True)
     (spec / "kernel.json").write_text(json.dumps({
@@ -148,14 +154,17 @@ async def _serve_probes(client: NotebookClient, work: list[ProbeWork], workdir: 
             cell = nbformat.v4.new_code_cell(
                 f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, globals())")
             started = time.perf_counter()
+            client.nb.cells.append(cell)  # executed at its own index, then removed: the notebook is unchanged
             try:
-                await client.async_execute_cell(cell, 0)
+                await client.async_execute_cell(cell, len(client.nb.cells) - 1)
             except CellTimeoutError:
                 out.append(ChildResult("timeout"))
                 continue
             except DeadKernelError:
                 out.append(ChildResult("crashed", meta={"message": "the notebook's kernel died"}))
                 continue
+            finally:
+                client.nb.cells.pop()
             out.append(read_result(request_dir, time.perf_counter() - started, limits.result_bytes))
         results[w.item.id] = out
     return results
@@ -169,19 +178,13 @@ class _Kernel:
                  readable: tuple[Path, ...], limits: Limits) -> None:
         self.spec_root = tempfile.TemporaryDirectory(prefix="grade-kernel-")
         root = Path(self.spec_root.name)
-        kernels = _kernel_spec_dir(root, cwd, writable, hidden, readable)
+        self.limit = process_limit(limits.processes)
+        kernels = _kernel_spec_dir(root, cwd, writable, hidden, readable, self.limit.confinement(limits))
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME,
                                      kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
                                      connection_file=str(root / "kernel-connection.json"))
-        self.cap = ProcessCap(limits.processes)
-        cap = self.cap
-
-        def setup() -> None:
-            cap.enter()
-            apply_limits(limits)
-
         self.started: asyncio.Future[Any] = asyncio.ensure_future(self.km.start_kernel(
-            env=env, cwd=str(cwd), preexec_fn=setup, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             extra_arguments=["--HistoryManager.hist_file=:memory:"]))
 
     async def stop(self) -> None:
@@ -200,7 +203,7 @@ class _Kernel:
                 os.killpg(pgid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        self.cap.kill_all()
+        self.limit.release()
         self.spec_root.cleanup()
 
 
@@ -233,9 +236,14 @@ async def _execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: floa
                             interrupt_on_timeout=False, record_timing=False,
                             resources={"metadata": {"path": str(cwd)}})
 
-    def on_cell_start(**_: Any) -> None:
-        # nbclient takes whole seconds; rounding up keeps within a second of the limit.
-        client.timeout = max(1, math.ceil(min(cell_timeout_s, deadline - time.monotonic())))
+    reached = [-1]  # the index of the cell started last; 0 is the grader's set-up cell
+
+    def on_cell_start(cell_index: int, **_: Any) -> None:
+        reached[0] = cell_index
+        # nbclient takes whole seconds; rounding up keeps within a second of the limit. The set-up
+        # cell only imports numpy, but on a loaded machine that can take longer than a student cell may.
+        limit = STARTUP_TIMEOUT_S if cell_index == 0 else min(cell_timeout_s, deadline - time.monotonic())
+        client.timeout = max(1, math.ceil(limit))
 
     client.on_cell_start = on_cell_start
     status, message = "ok", ""
@@ -259,10 +267,17 @@ async def _execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: floa
         if client.kc is not None:
             client.kc.stop_channels()
         await kernel.stop()
+        # nbclient registers this at start and forgets it when the kernel fails to start; at exit it
+        # would then try to clean up a kernel that is long gone.
+        atexit.unregister(client._cleanup_kernel)
+    if status != "ok" and reached[0] <= 0:
+        # Nothing of the student's had run yet (the kernel runs in isolated mode with a fresh home):
+        # a kernel that could not start or set up is the grader's fault.
+        status, message = GRADER_FAULT, f"the kernel for {name} could not start: {message}"
 
     setup_cell = nb.cells.pop(0)
     if status == "ok" and any(o.get("output_type") == "error" for o in setup_cell.get("outputs", [])):
-        status, message = "error", f"{name} could not be set up in the kernel"
+        status, message = GRADER_FAULT, f"the kernel for {name} could not be set up"
     errors = _errors(nb)
     if status == "ok" and errors:
         status = "error"

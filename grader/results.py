@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-STATUSES = ("pass", "fail", "partial", "error", "timeout", "not_attempted", "manual")
+STATUSES = ("pass", "fail", "partial", "error", "timeout", "not_attempted", "manual", "grader_error")
+# An item the grader could not grade through a fault of its own (a child or kernel that could not
+# start, a reference that failed): never a student's loss, so the report as a whole is not a grade.
+GRADER_ERROR = "grader_error"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class Report:
     @property
     def total(self) -> float:
         return round(sum(i.points for i in self.items), 6)
+
+    @property
+    def grader_faults(self) -> tuple[ItemResult, ...]:
+        """Items the grader failed to grade; a report with any is not a grade and must be rerun."""
+        return tuple(i for i in self.items if i.status == GRADER_ERROR)
 
     @property
     def max_total(self) -> float:

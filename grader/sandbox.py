@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import select
 import signal
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import codec
-from grader.isolation import ProcessCap, wrap
+from grader.isolation import ProcessLimit, process_limit, wrap
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,10 @@ class Limits:
     file_bytes: int = 64 * 1024**2
     processes: int = 64
     result_bytes: int = 64 * 1024**2
+
+
+# Python and numpy start in well under a second; a loaded batch machine may take much longer.
+STARTUP_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,8 @@ def scrubbed_env(home: Path, matplotlib_inline: bool = False) -> dict[str, str]:
     return env
 
 
-def apply_limits(limits: Limits) -> None:
-    """Resource limits for the calling process; runs in a child between fork and exec."""
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+class SandboxError(RuntimeError):
+    """The grader could not start a child or set up its sandbox: the grader's fault, never the student's."""
 
 
 class ChildSession:
@@ -90,32 +88,56 @@ class ChildSession:
         self.extra_env = dict(extra_env or {})
         self.hidden = hidden
         self.readable = readable
-        self.cap: ProcessCap | None = None
+        self.limit: ProcessLimit | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.control: int | None = None
         self.requests = 0
         (root / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
 
-    def _start(self) -> None:
-        read_fd, write_fd = os.pipe()
+    def start(self) -> None:
+        """Start the child and wait until it is confined and ready; raises SandboxError."""
         log = self.workdir / "child.log"
         hidden = json.dumps([str(p) for p in self.hidden])
-        argv = wrap([sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log), hidden],
-                    cwd=self.root, writable=[self.root, self.workdir], readable=list(self.readable),
-                    hidden=list(self.hidden))
-        cap = self.cap = ProcessCap(self.limits.processes)
-
-        def setup() -> None:
-            cap.enter()
-            apply_limits(self.limits)
-
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd=self.root, env={**scrubbed_env(self.root / ".home"), **self.extra_env}, pass_fds=(write_fd,),
-            start_new_session=True, preexec_fn=setup,
-        )
-        os.close(write_fd)
+        limit = self.limit = process_limit(self.limits.processes)
+        confinement = limit.confinement(self.limits)
+        writable = [self.root, self.workdir] + ([Path(confinement.cgroup)] if confinement.cgroup else [])
+        read_fd, write_fd = os.pipe()
+        argv = wrap([sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log), hidden,
+                     confinement.encode()],
+                    cwd=self.root, writable=writable, readable=list(self.readable), hidden=list(self.hidden))
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                cwd=self.root, env={**scrubbed_env(self.root / ".home"), **self.extra_env}, pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(read_fd)
+            limit.release()
+            raise SandboxError(f"cannot start a child process ({argv[0]}): {exc}") from exc
+        finally:
+            os.close(write_fd)
         self.control = read_fd
+        # The child says "ready" once it is confined and has imported what the grader needs, before
+        # any student code: anything that goes wrong until then is the grader's fault.
+        ready, _, _ = select.select([self.control], [], [], STARTUP_TIMEOUT_S)
+        line = os.read(self.control, 64) if ready else b""
+        if line != b"ready\n":
+            stderr = b""
+            if ready:  # it exited (or wrote nonsense) before it was ready: say why, from its stderr
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+                assert self.proc.stderr is not None
+                stderr = self.proc.stderr.read(4000) if self.proc.returncode is not None else b""
+            self._kill()
+            lines = stderr.decode("utf-8", "replace").strip().splitlines()
+            why = (lines[-1] if lines else "it exited before it was ready") if ready else \
+                f"it was not ready within {STARTUP_TIMEOUT_S:g} s"
+            raise SandboxError(f"the grader could not start a sandboxed child: {why}")
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
 
     def _kill(self) -> None:
         if self.proc is not None:
@@ -123,9 +145,11 @@ class ChildSession:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            if self.cap is not None:
-                self.cap.kill_all()  # also what left the process group (setsid, double fork)
+            if self.limit is not None:
+                self.limit.release()  # also what left the process group (setsid, double fork)
             self.proc.wait()
+            if self.proc.stderr:
+                self.proc.stderr.close()
             if self.proc.stdin:
                 try:
                     self.proc.stdin.close()
@@ -150,7 +174,7 @@ class ChildSession:
         self.requests += 1
         request_dir = write_request(self.workdir / f"r{self.requests:04d}", module, qualname, probe, params, inputs)
         if self.proc is None:
-            self._start()
+            self.start()
         assert self.proc is not None and self.proc.stdin is not None and self.control is not None
         started = time.perf_counter()
         try:

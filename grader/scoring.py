@@ -21,7 +21,7 @@ from grader.compare import (
     compare_training,
     compare_value,
 )
-from grader.results import ItemResult
+from grader.results import GRADER_ERROR, ItemResult
 from grader.rubric import Item
 from grader.sandbox import ChildResult
 
@@ -165,9 +165,9 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
 
 def note_dependencies(item: Item, result: ItemResult, by_id: dict[str, ItemResult]) -> ItemResult:
     """Say when an item that lost points calls another that lost points too: fix that one first."""
-    if result.points >= result.max_points or result.status == "not_attempted":
+    if result.points >= result.max_points or result.status in ("not_attempted", GRADER_ERROR):
         return result
-    failing = [d for d in item.depends if by_id[d].points < by_id[d].max_points]
+    failing = [d for d in item.depends if by_id[d].points < by_id[d].max_points and by_id[d].status != GRADER_ERROR]
     if not failing:
         return result
     note = messages.dependency(failing)
