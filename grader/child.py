@@ -70,7 +70,7 @@ def _resolve(module_name: str, qualname: str) -> Any:
     return obj
 
 
-def serve_in_namespace(request_dir: str, namespace: dict[str, Any]) -> None:
+def serve_in_namespace(request_dir: str, reply_dir: str, namespace: dict[str, Any]) -> None:
     """Serve one request inside a notebook's kernel: the objects come from the notebook's globals."""
 
     def resolve(module_name: str, qualname: str) -> Any:
@@ -86,7 +86,7 @@ def serve_in_namespace(request_dir: str, namespace: dict[str, Any]) -> None:
                 obj = getattr(obj, part)
         return obj
 
-    serve_one(Path(request_dir), os.path.realpath(os.getcwd()), resolve)
+    serve_one(Path(request_dir), Path(reply_dir), os.path.realpath(os.getcwd()), resolve)
 
 
 def _targets(resolve: Any, module: str, qualname: str, params: dict[str, Any]) -> Any:
@@ -110,7 +110,10 @@ def _targets(resolve: Any, module: str, qualname: str, params: dict[str, Any]) -
     return functools.partial(getattr(adapters, adapter_name), scope)
 
 
-def serve_one(request_dir: Path, root: str, resolve: Any = None) -> None:
+def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None) -> None:
+    """Answer the request in request_dir with result.npz and meta.json in a new reply_dir (made
+    before any student code runs; the grader reads it as untrusted data in any case)."""
+    reply_dir.mkdir(mode=0o700)
     request = json.loads((request_dir / "request.json").read_text())
     meta: dict[str, Any] = {"status": "ok"}
     started = time.perf_counter()
@@ -124,7 +127,7 @@ def serve_one(request_dir: Path, root: str, resolve: Any = None) -> None:
         if len(payload) > MAX_RESULT_BYTES:
             raise ProbeError(f"the outputs take {len(payload)} bytes, more than the "
                              f"{MAX_RESULT_BYTES}-byte limit")
-        (request_dir / "result.npz").write_bytes(payload)
+        (reply_dir / "result.npz").write_bytes(payload)
     except (ProbeError, codec.CodecError) as exc:
         meta = {"status": "bad_return", "message": str(exc)[:MAX_MESSAGE_CHARS]}
     except ImportFailure as failure:
@@ -142,7 +145,7 @@ def serve_one(request_dir: Path, root: str, resolve: Any = None) -> None:
     if _SUSPICIOUS:
         meta["suspicious"] = list(_SUSPICIOUS)
         _SUSPICIOUS.clear()
-    (request_dir / "meta.json").write_text(json.dumps(meta))
+    (reply_dir / "meta.json").write_text(json.dumps(meta))
 
 
 _SUSPICIOUS: list[str] = []
@@ -192,8 +195,8 @@ def main(argv: list[str]) -> int:
     np.seterr(all="ignore")
     control.write("ready\n")
     for line in stdin:
-        request_dir = Path(line.strip())
-        serve_one(request_dir, root)
+        request_dir, _, reply_dir = line.rstrip("\n").partition("\t")
+        serve_one(Path(request_dir), Path(reply_dir), root)
         control.write("done\n")
     return 0
 

@@ -20,6 +20,8 @@ import numpy as np
 
 STRUCTURE_KEY = "__structure__"
 ALLOWED_KINDS = set("biufcUS")  # bool, ints, floats, complex, unicode, bytes
+MAX_MEMBERS = 10_000
+MAX_HEADER = 10_000
 
 
 class CodecError(ValueError):
@@ -98,43 +100,87 @@ def dump(value: Any, path: Path) -> None:
 
 
 def load(path: Path, max_bytes: int | None = None) -> Any:
-    """Read a value written by `dump`; never unpickles."""
-    if max_bytes is not None and path.stat().st_size > max_bytes:
-        raise CodecError(f"{path.name} is {path.stat().st_size} bytes, over the {max_bytes}-byte limit")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise CodecError(f"{path.name} is not a readable .npz without pickles: {exc}") from exc
+    """Read a value written by `dump` (the grader's own fixtures, or a request in the child)."""
+    data = path.read_bytes()
+    if max_bytes is not None and len(data) > max_bytes:
+        raise CodecError(f"{path.name} is {len(data)} bytes, over the {max_bytes}-byte limit")
+    return loads(data, max_bytes if max_bytes is not None else max(len(data) * 4, 1 << 30), path.name)
+
+
+def loads(data: bytes, max_bytes: int, name: str = "reply") -> Any:
+    """A value from the bytes of a `.npz` that untrusted code may have written: never unpickles, and
+    allocates at most max_bytes for the arrays, whatever the archive or the array headers claim."""
+    arrays = read_npz_arrays(data, max_bytes, name, kinds=ALLOWED_KINDS)
     if STRUCTURE_KEY not in arrays:
-        raise CodecError(f"{path.name} has no structure entry")
+        raise CodecError(f"{name} has no structure entry")
     try:
         structure = json.loads(str(arrays.pop(STRUCTURE_KEY)))
-    except json.JSONDecodeError as exc:
-        raise CodecError(f"{path.name}: structure is not JSON") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CodecError(f"{name}: structure is not JSON") from exc
     try:
         return _decode(structure, arrays)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise CodecError(f"{path.name}: malformed structure ({exc})") from exc
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+        raise CodecError(f"{name}: malformed structure ({exc})") from exc
+
+
+def read_npz_arrays(data: bytes, max_bytes: int, name: str, kinds: set[str]) -> dict[str, np.ndarray]:
+    """Every `.npy` member of a zip archive, each header checked before anything is allocated."""
+    arrays: dict[str, np.ndarray] = {}
+    budget = max_bytes
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_MEMBERS:
+                raise CodecError(f"{name} holds {len(members)} arrays, more than {MAX_MEMBERS}")
+            for info in members:
+                if not info.filename.endswith(".npy"):
+                    continue
+                key = info.filename[:-4]
+                with zf.open(info) as f:
+                    arr = _read_npy(f, budget, f"{name}: {key}", kinds)
+                budget -= arr.nbytes
+                arrays[key] = arr
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, RuntimeError,
+            NotImplementedError) as exc:
+        if isinstance(exc, CodecError):
+            raise
+        raise CodecError(f"{name} is not a readable .npz without pickles: {exc}") from exc
+    return arrays
+
+
+def _read_npy(f: Any, budget: int, name: str, kinds: set[str]) -> np.ndarray:
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=MAX_HEADER)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=MAX_HEADER)
+    else:
+        raise CodecError(f"{name}: unsupported .npy version {version}")
+    if dtype.hasobject or dtype.kind not in kinds:
+        raise CodecError(f"{name} has dtype {dtype}; only numbers, booleans and strings can be returned")
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
+    if nbytes > budget:
+        raise CodecError(f"{name} has shape {tuple(shape)}: {nbytes} bytes, over the {budget}-byte limit "
+                         "of what the grader reads")
+    buffer = bytearray(nbytes)
+    view, filled = memoryview(buffer), 0
+    while filled < nbytes:
+        got = f.readinto(view[filled:])
+        if not got:
+            raise CodecError(f"{name} is shorter than its header says")
+        filled += got
+    arr = np.frombuffer(buffer, dtype=dtype, count=count)
+    return arr.reshape(shape, order="F" if fortran else "C")
 
 
 def load_saved_arrays(path: Path, max_bytes: int) -> dict[str, np.ndarray]:
-    """Arrays a notebook saved with np.savez: checked for size before reading, never unpickled."""
-    if path.stat().st_size > max_bytes:
-        raise CodecError(f"{path.name} is over the {max_bytes // 2**20} MB limit")
-    arrays: dict[str, np.ndarray] = {}
+    """Arrays a notebook saved with np.savez: regular file only, bounded, headers checked before
+    anything is allocated, never unpickled."""
+    from grader.untrusted import UntrustedFileError, read_file
+
     try:
-        with zipfile.ZipFile(path) as zf:
-            if sum(i.file_size for i in zf.infolist()) > max_bytes:
-                raise CodecError(f"{path.name} unpacks to more than {max_bytes // 2**20} MB")
-            for info in zf.infolist():
-                if not info.filename.endswith(".npy"):
-                    continue
-                with zf.open(info) as f:
-                    arr = np.lib.format.read_array(f, allow_pickle=False)
-                if arr.dtype.kind not in "biuf":
-                    raise CodecError(f"{path.name}: {info.filename[:-4]} has dtype {arr.dtype}; expected numbers")
-                arrays[info.filename[:-4]] = arr
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise CodecError(f"{path.name} is not a readable .npz without pickles: {exc}") from exc
-    return arrays
+        data = read_file(path, max_bytes)
+    except UntrustedFileError as exc:
+        raise CodecError(str(exc)) from exc
+    return read_npz_arrays(data, max_bytes, path.name, kinds=set("biuf"))

@@ -29,6 +29,7 @@ from grader.runner import run_cases
 from grader.sandbox import ChildResult, ChildSession, SandboxError
 from grader.scoring import CaseRun, case_passes, note_dependencies, score_item
 from grader.scratch import ScratchError, copy_submission, restore_provided
+from grader.untrusted import read_file
 
 SELF_CHECK_SEED = "self-check"
 SAVED_DIR = "grading_outputs"  # where utils.grading.save_for_grading writes
@@ -120,9 +121,7 @@ def load_assignment(fixtures: Path, reference: Path | None) -> Assignment:
 
 def _source_fingerprints(path: Path) -> dict[str, str]:
     try:
-        if path.is_symlink() or path.stat().st_size > MAX_SOURCE_BYTES:
-            return {}
-        data = path.read_bytes()
+        data = read_file(path, MAX_SOURCE_BYTES)
         if path.suffix == ".ipynb":
             return notebook_fingerprints(data)
         return function_fingerprints(data.decode("utf-8"))
@@ -282,8 +281,10 @@ def _notebook_items(scratch: Path, original: Path, assignment: Assignment, datas
         else:
             source = None
             path = original / item.notebook
-            if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_NOTEBOOK_BYTES:
-                source = path.read_text(encoding="utf-8", errors="replace")
+            try:
+                source = read_file(path, MAX_NOTEBOOK_BYTES).decode("utf-8", errors="replace")
+            except OSError:
+                source = None
             results.append(score_manual(item, answer_text(source, item.params["cell"])))
     return results, figures
 

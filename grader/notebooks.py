@@ -25,22 +25,31 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import zmq
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from grader import untrusted
 from grader.cases import request_params
 from grader.confine import Confinement
 from grader.isolation import process_limit, wrap
 from grader.rubric import Item, Rubric
-from grader.sandbox import STARTUP_TIMEOUT_S, ChildResult, Limits, read_result, scrubbed_env, write_request
+from grader.sandbox import STARTUP_TIMEOUT_S, ChildResult, Exchange, Limits, scrubbed_env
 
 KERNEL_NAME = "nn-grader-sandbox"
 GRADER_FAULT = "grader_fault"
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 MAX_FIGURES = 50
+MAX_FIGURE_BYTES = 2 * 1024**2  # base64 text of one PNG
+MAX_FIGURES_BYTES = 20 * 1024**2
+# What the grader keeps of one notebook's outputs (printed text, figures, tracebacks): the rest is
+# dropped as it arrives, so a cell that prints gigabytes cannot fill the grader's memory or reports.
+MAX_OUTPUT_BYTES = 32 * 1024**2
+MAX_MESSAGE_BYTES = 64 * 1024**2
+MAX_STREAM_BYTES = 64 * 1024  # of one printed output; only the figures and errors are ever used
 # Runs before the student's first cell: numpy and the grader's modules are imported
 # from site-packages, and only then is the submission folder put on the path, last,
 # so that a student file named numpy.py cannot stand in for numpy.
@@ -105,13 +114,46 @@ def _first_line(source: str) -> str:
     return ""
 
 
+class BoundedClient(NotebookClient):  # type: ignore[misc]
+    """An nbclient client that keeps at most MAX_OUTPUT_BYTES of a notebook's outputs."""
+
+    kept_bytes = 0
+    dropped = 0
+
+    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+        size = _output_size(msg.get("content", {}))
+        msg_type = msg.get("msg_type")
+        if msg_type == "stream" and size > MAX_STREAM_BYTES:
+            content = msg["content"]
+            msg = {**msg, "content": {**content, "text": str(content.get("text", ""))[:MAX_STREAM_BYTES]}}
+            size = MAX_STREAM_BYTES
+        if msg_type != "error" and self.kept_bytes + size > MAX_OUTPUT_BYTES:
+            self.dropped += 1
+            return None
+        self.kept_bytes += size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _output_size(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, dict):
+        return sum(_output_size(v) for v in content.values())
+    if isinstance(content, list):
+        return sum(_output_size(v) for v in content)
+    return 8
+
+
 def _figures(nb: Any, stem: str) -> tuple[tuple[str, bytes], ...]:
     out = []
+    total = 0
     for index, cell in enumerate(nb.cells):
         for k, output in enumerate(cell.get("outputs", [])):
             data = output.get("data", {}) if isinstance(output, dict) else {}
             png = data.get("image/png")
-            if isinstance(png, str) and len(out) < MAX_FIGURES:
+            if (isinstance(png, str) and len(out) < MAX_FIGURES and len(png) <= MAX_FIGURE_BYTES
+                    and total + len(png) <= MAX_FIGURES_BYTES):
+                total += len(png)
                 try:
                     out.append((f"{stem}-cell{index}-{k}.png", base64.b64decode(png)))
                 except ValueError:
@@ -134,25 +176,23 @@ def _unrun(work: list[ProbeWork], status: str, message: str) -> dict[str, list[C
     return {w.item.id: [ChildResult(status, meta={"message": message}) for _ in w.cases] for w in work}
 
 
-async def _serve_probes(client: NotebookClient, work: list[ProbeWork], workdir: Path, deadline: float,
+async def _serve_probes(client: NotebookClient, work: list[ProbeWork], exchange: Exchange, deadline: float,
                         cell_timeout_s: float, limits: Limits) -> dict[str, list[ChildResult]]:
     """Each case as one hidden cell in the notebook's own kernel; only data files come back."""
     results: dict[str, list[ChildResult]] = {}
-    count = 0
     for w in work:
         out: list[ChildResult] = []
         for inputs, extra in zip(w.cases, w.case_params):
             if out and out[-1].status in ("timeout", "crashed"):
                 out.append(ChildResult(out[-1].status, meta=out[-1].meta))
                 continue
-            count += 1
             params = {**request_params(w.item), **extra}
-            request_dir = write_request(workdir / f"nb{w.item.slug}-{count:04d}", "", w.item.qualname,
-                                        w.item.probe(), params, inputs)
+            request_dir, reply_dir = exchange.post("", w.item.qualname, w.item.probe(), params, inputs)
             timeout = min(w.item.timeout_s, cell_timeout_s, deadline - time.monotonic())
             client.timeout = max(1, math.ceil(timeout))
             cell = nbformat.v4.new_code_cell(
-                f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, globals())")
+                f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, "
+                f"{str(reply_dir)!r}, globals())")
             started = time.perf_counter()
             client.nb.cells.append(cell)  # executed at its own index, then removed: the notebook is unchanged
             try:
@@ -165,7 +205,7 @@ async def _serve_probes(client: NotebookClient, work: list[ProbeWork], workdir: 
                 continue
             finally:
                 client.nb.cells.pop()
-            out.append(read_result(request_dir, time.perf_counter() - started, limits.result_bytes))
+            out.append(exchange.collect(reply_dir, time.perf_counter() - started, limits.result_bytes))
         results[w.item.id] = out
     return results
 
@@ -183,6 +223,9 @@ class _Kernel:
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME,
                                      kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
                                      connection_file=str(root / "kernel-connection.json"))
+        # A message larger than this (one print of hundreds of MB) drops the connection instead of
+        # being received whole into the grader's memory; the notebook goes on and may fail.
+        self.km.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         self.started: asyncio.Future[Any] = asyncio.ensure_future(self.km.start_kernel(
             env=env, cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             extra_arguments=["--HistoryManager.hist_file=:memory:"]))
@@ -210,21 +253,23 @@ class _Kernel:
 def _read(path: Path, work: list[ProbeWork]) -> Any:
     """The notebook, or a NotebookRun saying why it cannot be run."""
     name = path.name
-    if not path.is_file():
+    if not untrusted.is_regular_file(path):  # an earlier notebook's kernel could have put anything here
         return NotebookRun(name, "missing", f"{name} is not in the submission", 0.0,
                            probes=_unrun(work, "crashed", f"{name} is not in the submission"))
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        message = f"{name} is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB"
-        return NotebookRun(name, "invalid", message, 0.0, probes=_unrun(work, "crashed", message))
     try:
-        return nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        text = untrusted.read_file(path, MAX_NOTEBOOK_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        message = f"{name} cannot be read (larger than {MAX_NOTEBOOK_BYTES // 2**20} MB, or not UTF-8): {exc}"
+        return NotebookRun(name, "invalid", message[:400], 0.0, probes=_unrun(work, "crashed", message[:400]))
+    try:
+        return nbformat.reads(text, as_version=4)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for a corrupt file
         message = f"{name} is not a readable notebook: {str(exc)[:300]}"
         return NotebookRun(name, "invalid", message, 0.0, probes=_unrun(work, "crashed", message))
 
 
 async def _execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float, kernel: _Kernel,
-                   limits: Limits, work: list[ProbeWork], workdir: Path | None) -> NotebookRun:
+                   limits: Limits, work: list[ProbeWork], exchange: Exchange | None) -> NotebookRun:
     name = path.name
     started = time.monotonic()
     nb = _read(path, work)
@@ -232,7 +277,7 @@ async def _execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: floa
         return nb
     nb.cells.insert(0, nbformat.v4.new_code_cell(SETUP_CODE))
     deadline = started + timeout_s
-    client = NotebookClient(nb, km=kernel.km, timeout=max(1, math.ceil(cell_timeout_s)), allow_errors=True,
+    client = BoundedClient(nb, km=kernel.km, timeout=max(1, math.ceil(cell_timeout_s)), allow_errors=True,
                             interrupt_on_timeout=False, record_timing=False,
                             resources={"metadata": {"path": str(cwd)}})
 
@@ -252,8 +297,8 @@ async def _execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: floa
         await kernel.started
         await client.async_execute()
         if work:
-            assert workdir is not None
-            probe_results = await _serve_probes(client, work, workdir, deadline, cell_timeout_s, limits)
+            assert exchange is not None
+            probe_results = await _serve_probes(client, work, exchange, deadline, cell_timeout_s, limits)
     except CellTimeoutError:
         whole = time.monotonic() >= deadline - 0.2
         status = "timeout"
@@ -306,7 +351,9 @@ async def _run_in_order(jobs: list[NotebookJob], cwd: Path, extra_env: dict[str,
     env = scrubbed_env(cwd / ".home", matplotlib_inline=True)
     env.update(extra_env or {})
     (cwd / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
-    writable = [cwd] + ([workdir] if workdir is not None else [])
+    exchange = Exchange(workdir) if workdir is not None else None
+    writable = [cwd] + ([exchange.outbox] if exchange is not None else [])
+    readable = readable + ((exchange.inbox,) if exchange is not None else ())
 
     def new_kernel() -> _Kernel:
         return _Kernel(cwd, env, writable, hidden, readable, limits)
@@ -318,7 +365,7 @@ async def _run_in_order(jobs: list[NotebookJob], cwd: Path, extra_env: dict[str,
         following = new_kernel() if index + 1 < len(jobs) else None  # boots while this notebook runs
         try:
             runs.append(await _execute(job.path, cwd, job.cell_timeout_s, job.timeout_s, current, limits,
-                                       job.probes, workdir))
+                                       job.probes, exchange))
         finally:
             await current.stop()  # a no-op when _execute stopped it; needed when it returned early
         current = following

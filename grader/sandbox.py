@@ -10,7 +10,9 @@ others their grade.
 from __future__ import annotations
 
 import json
+import math
 import os
+import secrets
 import select
 import signal
 import subprocess
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader import codec
+from grader import codec, untrusted
 from grader.isolation import ProcessLimit, process_limit, wrap
 
 
@@ -92,19 +94,21 @@ class ChildSession:
         self.proc: subprocess.Popen[bytes] | None = None
         self.control: int | None = None
         self.requests = 0
+        self.exchange = Exchange(workdir)
         (root / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
         """Start the child and wait until it is confined and ready; raises SandboxError."""
-        log = self.workdir / "child.log"
+        log = self.exchange.outbox / "child.log"
         hidden = json.dumps([str(p) for p in self.hidden])
         limit = self.limit = process_limit(self.limits.processes)
         confinement = limit.confinement(self.limits)
-        writable = [self.root, self.workdir] + ([Path(confinement.cgroup)] if confinement.cgroup else [])
+        writable = [self.root, self.exchange.outbox] + ([Path(confinement.cgroup)] if confinement.cgroup else [])
         read_fd, write_fd = os.pipe()
         argv = wrap([sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log), hidden,
                      confinement.encode()],
-                    cwd=self.root, writable=writable, readable=list(self.readable), hidden=list(self.hidden))
+                    cwd=self.root, writable=writable, readable=[*self.readable, self.exchange.inbox],
+                    hidden=list(self.hidden))
         try:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -170,15 +174,16 @@ class ChildSession:
 
     def run(self, module: str, qualname: str, probe: str, params: dict[str, Any],
             inputs: Any, timeout_s: float) -> ChildResult:
-        """Serve one request; never raises for anything the student's code does."""
+        """Serve one request; never raises for anything the student's code does (SandboxError is
+        the grader's own failure)."""
         self.requests += 1
-        request_dir = write_request(self.workdir / f"r{self.requests:04d}", module, qualname, probe, params, inputs)
+        request_dir, reply_dir = self.exchange.post(module, qualname, probe, params, inputs)
         if self.proc is None:
             self.start()
         assert self.proc is not None and self.proc.stdin is not None and self.control is not None
         started = time.perf_counter()
         try:
-            self.proc.stdin.write(f"{request_dir}\n".encode())
+            self.proc.stdin.write(f"{request_dir}\t{reply_dir}\n".encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the child died: the read below sees EOF
@@ -192,10 +197,104 @@ class ChildSession:
             code = self.proc.wait()
             self._kill()
             return ChildResult("crashed", meta={"returncode": code}, duration_s=duration)
-        result = read_result(request_dir, duration, self.limits.result_bytes)
+        result = self.exchange.collect(reply_dir, duration, self.limits.result_bytes)
         if result.status == "crashed":
             self._kill()
         return result
+
+
+META_BYTES = 256 * 1024
+STATUSES = ("ok", "exception", "not_implemented", "bad_return", "timeout", "crashed")
+# Metadata a child may send, and the type each must have; anything else is dropped.
+META_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "status": str, "message": str, "error_type": str, "traceback": str, "duration_s": (int, float),
+    "suspicious": list}
+MAX_META_TEXT = 4000
+
+
+class Exchange:
+    """Where requests go to a child and replies come back, under names the child cannot guess.
+
+    Requests are written into `in/`, which the child can read but (in a sandbox) not change;
+    the child creates each reply folder in `out/` itself, and the grader reads it as untrusted
+    data: bounded, regular files only, never following a link. Across one exchange the replies
+    together may hold at most `total_bytes`, so whatever a submission returns, the grader's
+    memory stays bounded.
+    """
+
+    def __init__(self, workdir: Path, total_bytes: int = 256 * 1024**2) -> None:
+        self.inbox = workdir / f"in-{secrets.token_hex(8)}"
+        self.outbox = workdir / f"out-{secrets.token_hex(8)}"
+        self.inbox.mkdir(mode=0o755)
+        self.outbox.mkdir(mode=0o700)
+        self.remaining = self.total_bytes = total_bytes
+
+    def post(self, module: str, qualname: str, probe: str, params: dict[str, Any],
+             inputs: Any) -> tuple[Path, Path]:
+        token = secrets.token_hex(16)
+        try:
+            request_dir = write_request(self.inbox / token, module, qualname, probe, params, inputs)
+        except OSError as exc:
+            raise SandboxError(f"cannot write a request for the child in {self.inbox}: {exc}") from exc
+        return request_dir, self.outbox / token
+
+    def collect(self, reply_dir: Path, duration: float, max_bytes: int) -> ChildResult:
+        """What the child wrote into its reply folder, read as data only; never raises."""
+        try:
+            raw_meta = untrusted.read_in_folder(reply_dir, ("meta.json",), META_BYTES)["meta.json"]
+            if raw_meta is None:
+                raise ValueError("no meta.json")
+            meta = _clean_meta(json.loads(raw_meta))
+        except (OSError, ValueError, RecursionError):
+            return ChildResult("crashed", meta={"message": "left no readable reply (were its reply files replaced?)"},
+                               duration_s=duration)
+        status = meta.get("status", "crashed")
+        if status != "ok":
+            return ChildResult(status, meta=meta, duration_s=duration)
+        limit = min(max_bytes, self.remaining)
+        try:
+            data = untrusted.read_in_folder(reply_dir, ("result.npz",), limit)["result.npz"]
+            if data is None:
+                raise codec.CodecError("the child's reply has no result.npz")
+            outputs = codec.loads(data, limit, "the returned value")
+        except (codec.CodecError, OSError) as exc:
+            message = str(exc)
+            if limit < max_bytes:
+                message += (f" (what your code returned across all cases adds up to more than the "
+                            f"{self.total_bytes}-byte limit)")
+            return ChildResult("bad_return", meta={"message": message[:MAX_META_TEXT]}, duration_s=duration)
+        self.remaining -= _nbytes(outputs) + len(data)
+        return ChildResult("ok", outputs=outputs, meta=meta, duration_s=duration)
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    return int(getattr(value, "nbytes", 0))
+
+
+def _clean_meta(meta: Any) -> dict[str, Any]:
+    """Only the fields the grader uses, each of its type and bounded; an unknown status is a crash."""
+    if not isinstance(meta, dict):
+        raise ValueError("meta is not an object")
+    clean: dict[str, Any] = {}
+    for key, kind in META_FIELDS.items():
+        value = meta.get(key)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            continue
+        if isinstance(value, str):
+            value = value[:MAX_META_TEXT]
+        elif isinstance(value, list):
+            value = [str(v)[:300] for v in value[:20] if isinstance(v, str)]
+        elif isinstance(value, float) and not math.isfinite(value):
+            continue
+        clean[key] = value
+    if clean.get("status") not in STATUSES:
+        clean["status"] = "crashed"
+        clean.setdefault("message", "the child wrote a reply the grader does not understand")
+    return clean
 
 
 def write_request(request_dir: Path, module: str, qualname: str, probe: str, params: dict[str, Any],
@@ -206,21 +305,3 @@ def write_request(request_dir: Path, module: str, qualname: str, probe: str, par
         {"module": module, "qualname": qualname, "probe": probe, "params": params}))
     codec.dump(inputs, request_dir / "inputs.npz")
     return request_dir
-
-
-def read_result(request_dir: Path, duration: float, max_bytes: int) -> ChildResult:
-    """What a child (or a kernel) wrote back into a request folder, read as data only."""
-    try:
-        meta = json.loads((request_dir / "meta.json").read_text())
-        if not isinstance(meta, dict):
-            raise ValueError("meta is not an object")
-    except (OSError, ValueError):
-        return ChildResult("crashed", meta={"message": "the child wrote no readable reply"}, duration_s=duration)
-    status = str(meta.get("status", "crashed"))
-    if status != "ok":
-        return ChildResult(status, meta=meta, duration_s=duration)
-    try:
-        outputs = codec.load(request_dir / "result.npz", max_bytes=max_bytes)
-    except (codec.CodecError, OSError) as exc:
-        return ChildResult("bad_return", meta={"message": str(exc)}, duration_s=duration)
-    return ChildResult("ok", outputs=outputs, meta=meta, duration_s=duration)

@@ -18,10 +18,12 @@ class ScratchError(ValueError):
 
 
 def copy_submission(src: Path, dst: Path) -> list[str]:
-    """Copy regular files only; links are skipped and reported, so nothing outside the submission is read."""
+    """Copy regular files only; links are skipped and reported, so nothing outside the submission is read.
+    The whole is measured before anything is copied: one over the limit raises ScratchError."""
     skipped: list[str] = []
+    folders: list[str] = []
+    files: list[str] = []
     total = 0
-    dst.mkdir(parents=True, exist_ok=True)
     for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
         here = Path(dirpath)
         rel_dir = here.relative_to(src)
@@ -34,7 +36,7 @@ def copy_submission(src: Path, dst: Path) -> list[str]:
                 continue
             kept.append(d)
         dirnames[:] = kept
-        (dst / rel_dir).mkdir(parents=True, exist_ok=True)
+        folders.append(rel_dir.as_posix())
         for name in sorted(filenames):
             path = here / name
             rel = (rel_dir / name).as_posix()
@@ -48,7 +50,12 @@ def copy_submission(src: Path, dst: Path) -> list[str]:
             total += size
             if total > MAX_TOTAL_BYTES:
                 raise ScratchError(f"the submission is larger than {MAX_TOTAL_BYTES // 1024**2} MB")
-            shutil.copyfile(path, dst / rel)
+            files.append(rel)
+    dst.mkdir(parents=True, exist_ok=True)
+    for rel in folders:
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        shutil.copyfile(src / rel, dst / rel)
     return skipped
 
 

@@ -1,0 +1,102 @@
+"""What children and kernels produce is read by the grader as untrusted data: bounded in size,
+regular files only, array headers checked before anything is allocated, kernel output capped."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from grader import codec
+from grader.untrusted import UntrustedFileError, read_file
+
+# Run in a fresh interpreter, so that its peak memory is the grading's alone.
+NOTEBOOK_MEMORY = """
+import resource, sys
+from pathlib import Path
+from grader.notebooks import execute
+run = execute(Path(sys.argv[1]), Path(sys.argv[2]), cell_timeout_s=60, timeout_s=120)
+figures = sum(len(data) for _, data in run.figures)
+print(run.status, len(run.figures), figures, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_a_fifo_where_a_file_should_be_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "meta.json"
+    os.mkfifo(fifo)
+    with pytest.raises(UntrustedFileError, match="not a regular file"):
+        read_file(fifo, 1024)
+
+
+def test_a_link_is_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("reference code")
+    (tmp_path / "meta.json").symlink_to(tmp_path / "secret")
+    with pytest.raises(UntrustedFileError, match="cannot be opened"):
+        read_file(tmp_path / "meta.json", 1024)
+
+
+def test_a_file_over_the_limit_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(b"x" * 2048)
+    with pytest.raises(UntrustedFileError, match="over the 1024-byte limit"):
+        read_file(tmp_path / "big", 1024)
+    assert read_file(tmp_path / "big", 2048) == b"x" * 2048
+
+
+def _npz_claiming(shape: tuple[int, ...], compressed: bool = False, payload: int = 64) -> bytes:
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED) as zf:
+        zf.writestr("W1.npy", header.getvalue() + bytes(payload))
+    return buf.getvalue()
+
+
+def test_saved_weights_whose_header_claims_10_to_the_14_floats_are_refused_before_allocation(
+        tmp_path: Path) -> None:
+    path = tmp_path / "best_net.npz"
+    path.write_bytes(_npz_claiming((10**7, 10**7)))
+    with pytest.raises(codec.CodecError, match=r"W1 has shape \(10000000, 10000000\)"):
+        codec.load_saved_arrays(path, 100 * 1024**2)
+
+
+def test_a_compressed_archive_is_read_to_the_limit_and_no_further() -> None:
+    data = _npz_claiming((50_000_000,), compressed=True, payload=400_000_000)
+    assert len(data) < 1024**2  # a few hundred KB that unpack to 400 MB
+    with pytest.raises(codec.CodecError, match="over the 67108864-byte limit"):
+        codec.loads(data, 64 * 1024**2)
+
+
+def test_an_array_shorter_than_its_header_is_refused() -> None:
+    with pytest.raises(codec.CodecError, match="shorter than its header"):
+        codec.loads(_npz_claiming((100,), payload=80), 1024**2)
+
+
+def test_values_still_round_trip() -> None:
+    value = {"a": np.arange(6.0).reshape(2, 3), "b": [1, 2.5, "x", None, (np.int32(3), True)], "c": float("inf")}
+    back = codec.loads(codec.dumps(value), 1024**2)
+    assert np.array_equal(back["a"], value["a"]) and back["b"][:4] == [1, 2.5, "x", None]
+    assert back["b"][4][1] is True and back["c"] == float("inf")
+    back["a"][0, 0] = 7.0  # writable, as arrays read from a file are
+
+
+def test_a_notebook_printing_400_mb_and_drawing_50_figures_of_4_mb_leaves_the_grader_small(tmp_path: Path) -> None:
+    cells = ["print('x' * 400_000_000)",
+             "for i in range(50):\n    print('y' * 8_000_000)",
+             "import base64\nfrom IPython.display import display\n"
+             "for i in range(50):\n    display({'image/png': base64.b64encode(bytes(3_000_000)).decode()}, raw=True)",
+             "done = True"]
+    path = tmp_path / "floods.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
+    out = subprocess.run([sys.executable, "-c", NOTEBOOK_MEMORY, str(path), str(tmp_path)], capture_output=True,
+                         text=True, timeout=300, check=True).stdout.split()
+    status, figures, figure_bytes, peak_mb = out[0], int(out[1]), int(out[2]), int(out[3])
+    assert status == "ok"
+    assert figures <= 50 and figure_bytes <= 20 * 1024**2
+    assert peak_mb < 250, f"the grader's process peaked at {peak_mb} MB"
