@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -21,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from grader import __version__, messages
+from grader import __version__, inert, messages
 from grader.atomic import atomic_write
 from grader.project import MARKER
-from grader.results import GRADER_ERROR, ItemResult, Report
+from grader.results import GRADER_ERROR, ItemResult, Report, file_stem
 from grader.submissions import SubmissionError, extract_zip
 
 CACHE_VERSION = 1
@@ -44,13 +45,16 @@ def is_batch(folder: Path) -> bool:
 def discover(folder: Path) -> list[Submission]:
     """One submission per subfolder or `.zip` (a GitHub Classroom roster clone is such a folder)."""
     found = []
-    for entry in sorted(folder.iterdir()):
+    entries = sorted(folder.iterdir())
+    folders = {e.name for e in entries if e.is_dir() and not e.is_symlink()}
+    for entry in entries:
         if entry.name.startswith((".", "_")) or entry.is_symlink():
             continue
         if entry.is_dir():
             found.append(Submission(entry.name, entry))
         elif entry.suffix == ".zip" and entry.is_file():
-            found.append(Submission(entry.stem, entry))
+            # alice/ and alice.zip are two submissions: the zip keeps its suffix in its name.
+            found.append(Submission(entry.name if entry.stem in folders else entry.stem, entry))
     return found
 
 
@@ -130,12 +134,24 @@ class Progress:
             width = 30
             filled = int(width * self.done / max(1, self.total))
             self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                              f"{name[:30]:<30} {detail}")
+                              f"{inert.terminal(name)[:30]:<30} {detail}")
             if self.done == self.total:
                 self.stream.write("\n")
         else:
-            self.stream.write(f"graded {self.done}/{self.total}: {name} {detail}\n")
+            self.stream.write(inert.terminal(f"graded {self.done}/{self.total}: {name} {detail}") + "\n")
         self.stream.flush()
+
+
+def _store(entry: Path, data: bytes) -> None:
+    """Write a cache entry, replacing whatever took its place (a folder, a link); a cache that cannot
+    be written costs a regrade next time, never this batch."""
+    try:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        atomic_write(entry, data)
+    except OSError as exc:
+        print(f"grade: cannot write the cache entry {entry}: {exc}; it will be graded again next time",
+              file=sys.stderr)
 
 
 def run_batch(submissions: list[Submission], job_base: dict[str, Any], settings: dict[str, Any], out: Path,
@@ -149,8 +165,8 @@ def run_batch(submissions: list[Submission], job_base: dict[str, Any], settings:
     todo: list[tuple[Submission, str]] = []
     for sub in submissions:
         key = cache_key(sub.path, settings)
-        entry = cache / f"{sub.name}.json"
-        if not force and entry.is_file():
+        entry = cache / f"{file_stem(sub.name)}.json"
+        if not force and entry.is_file() and not entry.is_symlink():
             try:
                 cached = json.loads(entry.read_text())
                 if cached.get("key") == key:
@@ -173,7 +189,7 @@ def run_batch(submissions: list[Submission], job_base: dict[str, Any], settings:
                     result = future.result()
                     report = report_from_json(result["report"])
                     if not report.grader_faults:  # a grader fault is not a grade: the next run tries again
-                        atomic_write(cache / f"{sub.name}.json", json.dumps(
+                        _store(cache / f"{file_stem(sub.name)}.json", json.dumps(
                             {"key": key, "seconds": result["seconds"], "report": result["report"]}).encode())
                     reports[sub.name] = report
                     seconds[sub.name] = result["seconds"]

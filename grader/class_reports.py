@@ -9,9 +9,10 @@ import io
 import json
 from pathlib import Path
 
+from grader import inert
 from grader.atomic import atomic_write
-from grader.reports import CSV_COLUMNS, table
-from grader.results import Report
+from grader.reports import CSV_COLUMNS, inert_frame, table
+from grader.results import Report, file_stem
 
 
 def _frames(reports: list[Report], seconds: dict[str, float]):  # type: ignore[no-untyped-def]
@@ -25,13 +26,15 @@ def _frames(reports: list[Report], seconds: dict[str, float]):  # type: ignore[n
     totals = pd.DataFrame({"submission": [r.submission for r in reports],
                            "total": [r.total for r in reports], "max_total": [r.max_total for r in reports],
                            "mode": [r.mode for r in reports],
-                           "seconds": [seconds.get(r.submission, 0.0) for r in reports]}).set_index("submission")
+                           "seconds": [seconds.get(r.submission, 0.0) for r in reports],
+                           "grader_errors": [len(r.grader_faults) for r in reports],
+                           "flags": ["; ".join(r.flags) for r in reports]}).set_index("submission")
     gradebook = totals.join(wide).reset_index()
     per_item = items.groupby("id", sort=False).agg(
         title=("title", "first"), max_points=("max_points", "first"), mean_points=("points", "mean"),
         pass_rate=("status", lambda s: float((s == "pass").mean())),
         errors=("status", lambda s: int(s.isin(["error", "timeout"]).sum()))).reset_index()
-    return items, gradebook, per_item
+    return inert_frame(items), inert_frame(gradebook), inert_frame(per_item)
 
 
 def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
@@ -75,8 +78,9 @@ def _plots(gradebook, per_item) -> dict[str, bytes]:  # type: ignore[no-untyped-
 
 
 def feedback(report: Report, figure_dir: str) -> str:
-    """One student's feedback, as Markdown readable on GitHub."""
-    lines = [f"# Feedback: {Path(report.submission).name}", "",
+    """One student's feedback, as Markdown readable on GitHub. Student text is escaped, or fenced
+    so that it cannot close its fence: it renders as the text it is."""
+    lines = [f"# Feedback: {inert.markdown_inline(report.submission)}", "",
              f"**{report.total:g} / {report.max_total:g}** points ({report.assignment}, graded in {report.mode} mode)",
              "", "| item | points | status |", "|---|---:|---|"]
     for i in report.items:
@@ -85,10 +89,14 @@ def feedback(report: Report, figure_dir: str) -> str:
     if to_fix:
         lines += ["", "## What to fix", ""]
         for i in to_fix:
-            lines += [f"### `{i.id}` ({i.status})", "", "```", i.message, "```", ""]
+            lines += [f"### `{i.id}` ({i.status})", "", inert.markdown_code_block(i.message), ""]
+    if report.flags:
+        lines += ["", "## Notes for the course staff", ""]
+        lines += [inert.markdown_code_block("\n".join(report.flags)), ""]
     if report.figures:
         lines += ["", "## Your notebooks' figures", ""]
-        lines += [f"![{name}]({figure_dir}/{name})" for name, _ in report.figures]
+        lines += [f"![{inert.markdown_inline(name)}]({figure_dir}/{inert.url_path(Path(name).name)})"
+                  for name, _ in report.figures]
     return "\n".join(lines) + "\n"
 
 
@@ -117,9 +125,9 @@ def write_class_outputs(out: Path, reports: list[Report], seconds: dict[str, flo
         for name, data in _plots(gradebook, per_item).items():
             put(f"plots/{name}", data)
     for r in reports:
-        name = Path(r.submission).name
+        name = file_stem(r.submission)
         for fig_name, data in r.figures:
-            put(f"figures/{name}/{Path(fig_name).name}", data)
-        put(f"feedback/{name}.md", feedback(r, f"../figures/{name}").encode())
+            put(f"figures/{name}/{file_stem(fig_name)}", data)
+        put(f"feedback/{name}.md", feedback(r, f"../figures/{inert.url_path(name)}").encode())
         put(f"terminal/{name}.txt", (table(r, width=160) + "\n").encode())
     return written

@@ -16,7 +16,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from grader import __version__, manual
+from grader import __version__, inert, manual
 from grader.batch import Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
 from grader.class_reports import write_class_outputs
 from grader.engine import Assignment, SetupError, check_sandbox, grade, load_assignment
@@ -145,8 +145,8 @@ def _say_grader_faults(reports: list[Report]) -> None:
     for report in reports:
         faults = report.grader_faults
         if faults:
-            print(f"grade: GRADER ERROR while grading {report.submission}: {len(faults)} item(s) not graded, "
-                  f"the first because: {faults[0].message}", file=sys.stderr)
+            print(inert.terminal(f"grade: GRADER ERROR while grading {report.submission}: {len(faults)} item(s) "
+                                 f"not graded, the first because: {faults[0].message}"), file=sys.stderr)
 
 
 def _grade_all(args: argparse.Namespace, parser: argparse.ArgumentParser, reports: list[Report],
@@ -246,9 +246,10 @@ def _grade_class(folder: Path, args: argparse.Namespace, reports: list[Report],
     faulty = [r.submission for r in batch_reports if r.grader_faults]
     if faulty:
         _say_grader_faults(batch_reports)
-        print(f"grade: {len(faulty)} submission(s) were not graded because of a grader error, not theirs: "
-              f"{', '.join(faulty[:20])}{' ...' if len(faulty) > 20 else ''}. They are not cached; fix the "
-              "grader's set-up and rerun to grade them", file=sys.stderr)
+        print(inert.terminal(
+            f"grade: {len(faulty)} submission(s) were not graded because of a grader error, not theirs: "
+            f"{', '.join(faulty[:20])}{' ...' if len(faulty) > 20 else ''}. They are not cached; fix the "
+            "grader's set-up and rerun to grade them"), file=sys.stderr)
     return 0
 
 

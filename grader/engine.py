@@ -157,7 +157,7 @@ def _prepare(submission: Path, scratch: Path, assignment: Assignment) -> list[st
         notes.append("not copied for grading (links or files over the size limit): " + ", ".join(skipped[:10]))
     changed = restore_provided(scratch, assignment.fixtures / "provided")
     if changed:
-        notes.append("provided file(s) modified in the submission, graded with the originals: "
+        notes.append("flag: provided file(s) modified in the submission, graded with the originals: "
                      + ", ".join(changed))
     # Only what the notebooks save during this run is measured, never weights handed in.
     shutil.rmtree(scratch / SAVED_DIR, ignore_errors=True)

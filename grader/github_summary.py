@@ -14,10 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
-def _escape(text: str) -> str:
-    """Workflow-command data escaping, as the runner expects it."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+from grader import inert
 
 
 def _points(x: float) -> str:
@@ -25,11 +22,13 @@ def _points(x: float) -> str:
 
 
 def summary_markdown(report: dict[str, Any]) -> str:
-    lines = [f"## {report['assignment']}: {_points(report['total'])} / {_points(report['max_total'])}",
-             "", f"Graded in {report['mode']} mode: this is feedback, not the final grade.", "",
-             "| item | points | status | message |", "|---|---:|---|---|"]
+    lines = [f"## {inert.markdown_inline(str(report['assignment']))}: {_points(report['total'])} / "
+             f"{_points(report['max_total'])}",
+             "", f"Graded in {inert.markdown_inline(str(report['mode']))} mode: this is feedback, not the final "
+             "grade.", "", "| item | points | status | message |", "|---|---:|---|---|"]
     for i in report["items"]:
-        message = i["message"].split("\n")[0].replace("|", "\\|")[:200]
+        message = inert.markdown_inline(str(i["message"]).split("\n")[0][:200])
+        # Ids and statuses come from the rubric and the grader, not from students.
         lines.append(f"| `{i['id']}` | {_points(i['points'])} / {_points(i['max_points'])} | {i['status']} "
                      f"| {message} |")
     return "\n".join(lines) + "\n"
@@ -45,10 +44,11 @@ def annotations(report: dict[str, Any], prefix: str = "") -> list[str]:
         if ":" in item_id and not item_id.startswith(("notebook:", "threshold:", "manual:")):
             where = item_id.split(":", 1)[0]
             path = where if where.endswith(".ipynb") else where.replace(".", "/") + ".py"
-            target = f" file={prefix + '/' if prefix else ''}{path},"
+            target = f"file={inert.workflow_property((prefix + '/' if prefix else '') + path)},"
         level = "warning" if i["status"] == "not_attempted" else "error"
         title = f"{item_id} ({_points(i['points'])}/{_points(i['max_points'])}, {i['status']})"
-        out.append(f"::{level}{target} title={_escape(title)}::{_escape(i['message'] or i['status'])}")
+        out.append(f"::{level} {target}title={inert.workflow_property(title)}::"
+                   f"{inert.workflow_data(i['message'] or i['status'])}")
     return out
 
 

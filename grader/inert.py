@@ -36,7 +36,7 @@ def terminal(text: str) -> str:
 def markdown_inline(text: str) -> str:
     """Text inside a Markdown paragraph or table cell: one line, HTML escaped, Markdown escaped."""
     one_line = " ".join(terminal(text).split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=True))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False))
 
 
 def markdown_code_block(text: str) -> str:

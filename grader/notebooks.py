@@ -31,6 +31,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import ensure_async, run_hook
 
 from grader import untrusted
 from grader.cases import request_params
@@ -48,7 +49,8 @@ MAX_FIGURES_BYTES = 20 * 1024**2
 # What the grader keeps of one notebook's outputs (printed text, figures, tracebacks): the rest is
 # dropped as it arrives, so a cell that prints gigabytes cannot fill the grader's memory or reports.
 MAX_OUTPUT_BYTES = 32 * 1024**2
-MAX_MESSAGE_BYTES = 64 * 1024**2
+MAX_MESSAGE_BYTES = 8 * 1024**2
+MAX_QUEUED_MESSAGES = 4
 MAX_STREAM_BYTES = 64 * 1024  # of one printed output; only the figures and errors are ever used
 # Runs before the student's first cell: numpy and the grader's modules are imported
 # from site-packages, and only then is the submission folder put on the path, last,
@@ -119,6 +121,26 @@ class BoundedClient(NotebookClient):  # type: ignore[misc]
 
     kept_bytes = 0
     dropped = 0
+
+    async def async_start_new_kernel_client(self) -> Any:
+        """nbclient's own, with the client's sockets limited before they connect (the options apply
+        to later connections only): a message larger than MAX_MESSAGE_BYTES (one print of hundreds
+        of MB) drops the connection instead of being received whole, and at most MAX_QUEUED_MESSAGES
+        wait unread, so a kernel that prints faster than the grader reads loses output instead of
+        filling the grader's memory."""
+        assert self.km is not None
+        try:
+            self.kc = self.km.client()
+            self.kc.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+            self.kc.context.setsockopt(zmq.RCVHWM, MAX_QUEUED_MESSAGES)
+            await ensure_async(self.kc.start_channels())
+            await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
+        except Exception:
+            await self._async_cleanup_kernel()
+            raise
+        self.kc.allow_stdin = False
+        await run_hook(self.on_notebook_start, notebook=self.nb)
+        return self.kc
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
         size = _output_size(msg.get("content", {}))
@@ -223,9 +245,6 @@ class _Kernel:
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME,
                                      kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
                                      connection_file=str(root / "kernel-connection.json"))
-        # A message larger than this (one print of hundreds of MB) drops the connection instead of
-        # being received whole into the grader's memory; the notebook goes on and may fail.
-        self.km.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         self.started: asyncio.Future[Any] = asyncio.ensure_future(self.km.start_kernel(
             env=env, cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             extra_arguments=["--HistoryManager.hist_file=:memory:"]))

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from grader.atomic import atomic_write
-from grader.results import Report
+from grader import inert
+from grader.results import Report, file_stem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,7 +51,7 @@ def table(report: Report, width: int | None = None) -> str:
         out.append(f"\n{len(waiting)} answer(s) wait for a human grader: they are in the JSON and CSV "
                    "reports; merge points with --manual-grades FILE.")
     out += [f"note: {n}" for n in report.notes]
-    return "\n".join(out)
+    return inert.terminal("\n".join(out))  # student text must not redraw the table or act in a CI log
 
 
 def write_figures(report: Report, folder: Path) -> list[Path]:
@@ -58,7 +59,7 @@ def write_figures(report: Report, folder: Path) -> list[Path]:
     written = []
     if not report.figures:
         return written
-    target = folder / Path(report.submission).name
+    target = folder / file_stem(report.submission)
     target.mkdir(parents=True, exist_ok=True)
     for name, data in report.figures:
         path = target / Path(name).name
@@ -81,7 +82,12 @@ def items_frame(reports: Iterable[Report]) -> "pd.DataFrame":
     import pandas as pd  # imported here: it costs more start-up time than a whole grading run's items
 
     rows = [{"submission": r.submission, **i.to_dict()} for r in reports for i in r.items]
-    return pd.DataFrame(rows, columns=CSV_COLUMNS)
+    return inert_frame(pd.DataFrame(rows, columns=CSV_COLUMNS))
+
+
+def inert_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """Every text cell of a frame safe to open in a spreadsheet (see grader.inert.csv_cell)."""
+    return frame.map(inert.csv_cell)
 
 
 def write_csv(reports: list[Report], path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -9,6 +11,7 @@ STATUSES = ("pass", "fail", "partial", "error", "timeout", "not_attempted", "man
 # An item the grader could not grade through a fault of its own (a child or kernel that could not
 # start, a reference that failed): never a student's loss, so the report as a whole is not a grade.
 GRADER_ERROR = "grader_error"
+FLAG_PREFIX = "flag: "  # a note that a TA should look at: integrity, not points
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,12 @@ class Report:
         return round(sum(i.points for i in self.items), 6)
 
     @property
+    def flags(self) -> tuple[str, ...]:
+        """Integrity flags for the course staff (a provided file modified, files opened outside the
+        scratch copy, answers right on public cases only)."""
+        return tuple(n[len(FLAG_PREFIX):] for n in self.notes if n.startswith(FLAG_PREFIX))
+
+    @property
     def grader_faults(self) -> tuple[ItemResult, ...]:
         """Items the grader failed to grade; a report with any is not a grade and must be rerun."""
         return tuple(i for i in self.items if i.status == GRADER_ERROR)
@@ -69,4 +78,16 @@ class Report:
             "total": self.total,
             "max_total": self.max_total,
             "items": [i.to_dict() for i in self.items],
+            "flags": list(self.flags),
         }
+
+
+def file_stem(name: str) -> str:
+    """A file name for a submission's own outputs (feedback, cache entry, figures): only safe
+    characters, at most 100 of them, and a short hash of the name whenever it had to be changed, so
+    that two names never share a file."""
+    base = name.rsplit("/", 1)[-1]
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".")[:100]
+    if safe == base and safe:
+        return safe
+    return f"{safe or 'submission'}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"

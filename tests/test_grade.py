@@ -112,7 +112,8 @@ def test_cli_writes_json_in_the_design_format_and_csv(tmp_path: Path, capsys: py
     table = capsys.readouterr().out
     assert "graded in instructor mode" in table and "total: 57 / 58" in table
     report = json.loads(out_json.read_text())
-    assert list(report) == ["assignment", "mode", "grader_version", "submission", "total", "max_total", "items"]
+    assert list(report) == ["assignment", "mode", "grader_version", "submission", "total", "max_total", "items",
+                            "flags"]
     assert list(report["items"][0]) == ["id", "title", "points", "max_points", "status", "message", "duration_s"]
     assert report["total"] == 57 and report["max_total"] == 58 and report["mode"] == "instructor"
     frame = pd.read_csv(out_csv)

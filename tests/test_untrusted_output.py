@@ -18,13 +18,15 @@ from grader import codec
 from grader.untrusted import UntrustedFileError, read_file
 
 # Run in a fresh interpreter, so that its peak memory is the grading's alone.
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec.
 NOTEBOOK_MEMORY = """
-import resource, sys
+import re, sys
 from pathlib import Path
 from grader.notebooks import execute
 run = execute(Path(sys.argv[1]), Path(sys.argv[2]), cell_timeout_s=60, timeout_s=120)
 figures = sum(len(data) for _, data in run.figures)
-print(run.status, len(run.figures), figures, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+peak_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+print(run.status, len(run.figures), figures, peak_kb // 1024)
 """
 
 

@@ -81,8 +81,10 @@ def test_every_template_ships_the_same_student_workflow() -> None:
     assert len({path.read_bytes() for path in student}) == 1
 
 
-def test_annotations_escape_newlines() -> None:
+def test_annotations_escape_newlines_and_their_properties() -> None:
+    """Properties are split on ',' and ':' by the runner, without trimming: both are escaped, and no
+    space follows the comma between them."""
     report = {"items": [{"id": "nndl.optim:sgd", "points": 0, "max_points": 1, "status": "error",
                          "message": "line one\nline two 100%"}]}
-    assert annotations(report) == ["::error file=nndl/optim.py, title=nndl.optim:sgd (0/1, error)::"
+    assert annotations(report) == ["::error file=nndl/optim.py,title=nndl.optim%3Asgd (0/1%2C error)::"
                                    "line one%0Aline two 100%25"]
