@@ -16,7 +16,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from grader import __version__, inert, manual
+from grader import __version__, inert, isolation, manual
 from grader.batch import Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
 from grader.class_reports import write_class_outputs
 from grader.engine import Assignment, SetupError, check_sandbox, grade, load_assignment
@@ -27,6 +27,7 @@ from grader.results import Report
 from grader.submissions import SubmissionError, extract_zip
 
 DEFAULT_SEED_FILE = Path("~/.config/nn-grader/hidden-seed")
+ALLOW_UNISOLATED_ENV = "GRADER_ALLOW_UNISOLATED"
 
 
 def _assignment_name(path: Path, given: str | None) -> str:
@@ -76,6 +77,11 @@ def _resolve(path: Path, args: argparse.Namespace) -> tuple[Assignment, str | No
         reference = beside if (beside / "rubric.toml").is_file() else None
     if args.student_mode:
         reference = None
+    if reference is not None and isolation.level() == "none" and not (
+            args.allow_unisolated or os.environ.get(ALLOW_UNISOLATED_ENV) == "1"):
+        raise SetupError(f"instructor mode without isolation: on this host {isolation.UNISOLATED_RISKS}. "
+                         "Install bubblewrap (Debian and Ubuntu: apt install bubblewrap) and grade again, or "
+                         "pass --allow-unisolated if every submission is trusted")
     seed = _hidden_seed(args.hidden_seed_file) if reference is not None else None
     return load_assignment(fixtures, reference), seed
 
@@ -91,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="secret seed for hidden inputs "
                         f"(default: $GRADER_HIDDEN_SEED_FILE or {DEFAULT_SEED_FILE})")
     parser.add_argument("--student-mode", action="store_true", help="ignore any reference: public checks only")
+    parser.add_argument("--allow-unisolated", action="store_true",
+                        help="grade in instructor mode on a host without isolation (see the README's security "
+                        f"model; also ${ALLOW_UNISOLATED_ENV}=1)")
     parser.add_argument("--timeout", type=float, help="seconds per item case (overrides the rubric)")
     parser.add_argument("--json", type=Path, help="write the JSON report here")
     parser.add_argument("--csv", type=Path, help="write one CSV row per item here")

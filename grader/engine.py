@@ -20,6 +20,7 @@ from grader import __version__, codec, messages
 from grader.build.template import function_fingerprints
 from grader.cases import hidden_cases
 from grader.isolation import hidden_path_problems
+from grader.project import find_project_root
 from grader.codec import CodecError, load_saved_arrays
 from grader.notebook_scoring import answer_text, run_problem, score_manual, score_run, score_threshold
 from grader.notebooks import GRADER_FAULT, MAX_NOTEBOOK_BYTES, NotebookRun, ProbeWork, notebook_fingerprints, run_notebooks
@@ -79,6 +80,13 @@ def hidden_paths(assignment: Assignment, secrets: tuple[Path, ...], *submissions
     hidden = tuple(p.resolve() for p in (assignment.fixtures, *([assignment.reference] if assignment.reference
                                                                  else []), *secrets))
     problems = hidden_path_problems(list(hidden))
+    # Covered whole, with what the children need bound back: the course folders (the reference, the
+    # checkout's .git, anything else of the instructor's) and the folders holding the submissions
+    # (the other students' work).
+    courses = {find_project_root(p) for p in (assignment.fixtures.resolve(), *(
+        [assignment.reference.resolve()] if assignment.reference else []))}
+    folders = {p.resolve().parent for p in submissions}
+    hidden += tuple(sorted(p for p in courses | folders if p is not None and p != Path("/")))
     for secret in (p.resolve() for p in secrets):
         for submission in (p.resolve() for p in submissions):
             if secret == submission or submission in secret.parents:

@@ -15,6 +15,7 @@ that left the process group.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import signal
@@ -56,6 +57,11 @@ def wrap(argv: list[str], cwd: Path, writable: list[Path], readable: list[Path],
          network: bool = False, as_pid_1: bool = False) -> list[str]:
     """argv run inside bubblewrap (or unchanged where bubblewrap is not available).
 
+    A hidden folder is covered whole by an empty one (the course folder with its reference and
+    .git, the folder of the submissions, the seed's folder); what the child needs inside it (the
+    interpreter, the environment, the grader, its scratch copy and request folders) is bound back,
+    and any hidden path inside those is covered again.
+
     `as_pid_1` runs the command itself as the namespace's first process: an IPython kernel
     takes a parent process id of 1 to mean its client has gone, and would quit at once.
     """
@@ -68,29 +74,47 @@ def wrap(argv: list[str], cwd: Path, writable: list[Path], readable: list[Path],
         args.append("--unshare-net")
     if as_pid_1:
         args.append("--as-pid-1")
-    # /tmp is a fresh tmpfs (other submissions' scratch copies live there); what Python needs is
-    # bound back read-only (the interpreter, the environment and the grader may well sit under
-    # /tmp, in a CI's fresh clone say), then the scratch folders, and the hidden paths last so
-    # that they cover anything bound before them.
-    for path in dict.fromkeys([*runtime_paths(), *map(str, readable)]):
-        args += ["--ro-bind", path, path]
-    for path in writable:
-        args += ["--bind", str(path), str(path)]
-    for path in hidden:
+    hidden_real = [Path(os.path.realpath(p)) for p in hidden if p.exists()]
+    for path in hidden_real:
         if path.is_dir():
             args += ["--tmpfs", str(path)]
-        elif path.exists():
+    # /tmp is a fresh tmpfs too (other submissions' scratch copies live there).
+    bound = [Path(p) for p in dict.fromkeys([*runtime_paths(), *(os.path.realpath(p) for p in readable)])]
+    for path in bound:
+        args += ["--ro-bind", str(path), str(path)]
+    for path in writable:
+        args += ["--bind", str(path), str(path)]
+        bound.append(Path(os.path.realpath(path)))
+    for path in hidden_real:
+        if path.is_dir() and any(b == path or b in path.parents for b in bound):
+            args += ["--tmpfs", str(path)]
+        elif not path.is_dir():
             args += ["--ro-bind", "/dev/null", str(path)]
     return args + ["--chdir", str(cwd), "--"] + argv
 
 
-def runtime_paths() -> list[str]:
-    """Folders the child's Python needs: the interpreter, the environment, the grader package."""
+@functools.lru_cache(maxsize=1)
+def runtime_paths() -> tuple[str, ...]:
+    """Folders the child's Python needs: the interpreter, the environment, the grader package, and the
+    child's own import path (asked of `python -I` itself: the parent's may hold more, a test folder
+    or a PYTHONPATH entry that could be a course folder)."""
     import grader
 
-    candidates = [sys.prefix, sys.base_prefix, str(Path(grader.__file__).resolve().parent)]
-    candidates += [p for p in sys.path if p]
-    return [p for p in dict.fromkeys(os.path.realpath(c) for c in candidates) if os.path.isdir(p)]
+    candidates = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+                  str(Path(grader.__file__).resolve().parent)]
+    try:
+        found = subprocess.run([sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+                               capture_output=True, text=True, timeout=60, check=True).stdout
+        candidates += [p for p in json.loads(found) if p]
+    except (OSError, subprocess.SubprocessError, ValueError):
+        candidates += [p for p in sys.path if p]
+    return tuple(p for p in dict.fromkeys(os.path.realpath(c) for c in candidates) if os.path.isdir(p))
+
+
+def holds_runtime(path: Path) -> bool:
+    """Whether path is, or holds, a folder the children's Python needs."""
+    real = Path(os.path.realpath(path))
+    return any(real == Path(p) or real in Path(p).parents for p in runtime_paths())
 
 
 def hidden_path_problems(hidden: list[Path]) -> list[str]:
@@ -248,9 +272,20 @@ PROCESS_LIMIT_TEXT = {
 }
 
 
+UNISOLATED_RISKS = (
+    "a student's code could read the reference solution, the hidden seed and the fixtures' expected "
+    "outputs, read and change other students' submissions, scratch copies and cached reports, signal or "
+    "kill the grader, and use the network")
+
+
+def level() -> str:
+    """The isolation children get on this host: "bubblewrap", or "none"."""
+    return "bubblewrap" if bwrap_path() else "none"
+
+
 def describe() -> str:
     """One line for the report: which isolation this machine gives."""
-    parts = ["bubblewrap" if bwrap_path() else "no bubblewrap (files readable, network open)"]
+    parts = ["bubblewrap" if bwrap_path() else f"no isolation ({UNISOLATED_RISKS})"]
     limit = process_limit(1)
     parts.append(PROCESS_LIMIT_TEXT[limit.kind])
     limit.release()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import codec, untrusted
-from grader.isolation import ProcessLimit, process_limit, wrap
+from grader.isolation import ProcessLimit, holds_runtime, process_limit, wrap
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,9 @@ class ChildSession:
     def start(self) -> None:
         """Start the child and wait until it is confined and ready; raises SandboxError."""
         log = self.exchange.outbox / "child.log"
-        hidden = json.dumps([str(p) for p in self.hidden])
+        # Flag opens under the hidden paths, except those that hold what the child uses (a course
+        # folder with the environment in it): every import would be flagged.
+        hidden = json.dumps([str(p) for p in self.hidden if not holds_runtime(p)])
         limit = self.limit = process_limit(self.limits.processes)
         confinement = limit.confinement(self.limits)
         writable = [self.root, self.exchange.outbox] + ([Path(confinement.cgroup)] if confinement.cgroup else [])

@@ -39,11 +39,12 @@ def extract_zip(archive: Path, dest: Path) -> Path:
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise SubmissionError(f"{archive.name} contains a link: {info.filename!r}")
             target = dest.joinpath(*name.parts)
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
             try:
+                # Members may conflict (a file "a" and a folder "a/"): that is the zip's fault.
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, target.open("wb") as out:
                     while chunk := src.read(CHUNK):
                         total += len(chunk)

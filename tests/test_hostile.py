@@ -4,8 +4,12 @@ other item's score, and says what happened. One folder per attack under tests/ho
 from __future__ import annotations
 
 import json
+import shutil
+import socket
+import threading
 import tomllib
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from bugs import TEST_SEED, apply_spec, check_golden, comparable
@@ -37,23 +41,67 @@ def instructor() -> Assignment:
     return load_assignment(LAYOUT.fixtures, LAYOUT.reference)
 
 
-def build(name: str, dest: Path, seed_file: Path) -> Path:
+class Listener:
+    """A TCP server on 127.0.0.1 that records whatever any connection sends it."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.received: list[bytes] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    self.received.append(conn.recv(1024))
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.server.close()
+
+
+@pytest.fixture(scope="module")
+def listener() -> Iterator[Listener]:
+    server = Listener()
+    yield server
+    server.close()
+
+
+def build(name: str, dest: Path, seed_file: Path, listener_port: int = 9) -> Path:
+    """The attack's submission at dest, with a classmate's file beside it to steal from."""
+    classmate = dest.parent / "classmate_layers.py"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(LAYOUT.reference / "nndl" / "layers.py", classmate)
     return apply_spec(spec(name), dest, name, {"PROJECT": str(ROOT), "REFERENCE": str(LAYOUT.reference),
-                                                "FIXTURES": str(LAYOUT.fixtures), "SEED_FILE": str(seed_file)})
+                                                "FIXTURES": str(LAYOUT.fixtures), "SEED_FILE": str(seed_file),
+                                                "CLASSMATE": str(classmate), "LISTENER_PORT": str(listener_port)})
 
 
-def test_the_corpus_has_at_least_25_attacks() -> None:
-    assert len(NAMES) >= 25
+def test_the_corpus_has_at_least_50_attacks() -> None:
+    assert len(NAMES) >= 50
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_attack(name: str, tmp_path: Path, instructor: Assignment, secret_seed: Path,
+def test_attack(name: str, tmp_path: Path, instructor: Assignment, secret_seed: Path, listener: Listener,
                 request: pytest.FixtureRequest) -> None:
     attack = spec(name)
     if attack.get("isolation") and bwrap_path() is None:
         pytest.skip("needs bubblewrap, which cannot run here: without it this attack is not stopped "
                     "(see the README's security model)")
-    submission = build(name, tmp_path / name, secret_seed)
+    submission = build(name, tmp_path / name, secret_seed, listener.port)
+    received = len(listener.received)
     report = grade(submission, instructor, hidden_seed=TEST_SEED, timeout_override=attack.get("timeout"),
                    notebooks=False, secrets=(secret_seed.parent,))
     losers = {i.id for i in report.items if i.points < i.max_points}
@@ -73,6 +121,7 @@ def test_attack(name: str, tmp_path: Path, instructor: Assignment, secret_seed: 
     for marker in ("/tmp/sitecustomize-ran", "/tmp/usercustomize-ran", "/tmp/pth-ran", "/tmp/pwned-by-pickle"):
         assert not Path(marker).exists(), marker
     assert not (ROOT / "pwned.txt").exists()
+    assert listener.received[received:] == [], "a child reached the network"
     if not attack.get("isolation"):  # isolation-dependent messages differ where bubblewrap cannot run
         check_golden(HOSTILE / name / "expected.json", report.to_dict(), request.config.getoption("--regen-golden"))
 
@@ -114,6 +163,8 @@ def _zip(path: Path, members: list[tuple[str, bytes]], link: str | None = None) 
     ("absolute", [("/tmp/escaped-abs.py", b"x = 1")], None, "unsafe path: '/tmp/escaped-abs.py'"),
     ("bomb", [(f"nndl/zeros{i}.bin", b"\0" * (60 * 1024**2)) for i in range(4)], None, "zip bomb"),
     ("link", [("grade.toml", b'assignment = "nndl"\n')], "/etc/passwd", "contains a link"),
+    ("conflicting_members", [("nndl/layers.py", b"x = 1"), ("nndl/layers.py/inner.py", b"y = 2")], None,
+     "cannot extract 'nndl/layers.py/inner.py'"),
 ])
 def test_unsafe_zips_are_refused_with_a_reason_and_the_batch_goes_on(
         kind: str, members: list[tuple[str, bytes]], link: str | None, message: str, tmp_path: Path,
@@ -139,3 +190,37 @@ def test_a_zipped_submission_is_graded_like_its_folder(tmp_path: Path, secret_se
     assert cli.main([str(archive), "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
                      "--hidden-seed-file", str(secret_seed), "--no-notebooks", "--quiet", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["total"] == 58
+
+
+@pytest.mark.parametrize("timed", [False, True], ids=["default_limits", "per_case_limit_1.5s"])
+def test_the_whole_corpus_in_a_jobs_2_batch(timed: bool, tmp_path: Path, secret_seed: Path,
+                                            listener: Listener) -> None:
+    """Every attack graded among the others and two clean submissions, two at a time: the batch
+    completes, each attack gets exactly its report when graded alone, and the clean ones are
+    untouched. The attacks that set a per-case limit share one batch with that limit."""
+    names = [n for n in NAMES if bool(spec(n).get("timeout")) == timed
+             and (not spec(n).get("isolation") or bwrap_path() is not None)]
+    assert {spec(n).get("timeout") for n in names} <= {None, 1.5}
+    batch = tmp_path / "class"
+    for name in names:
+        build(name, batch / name, secret_seed, listener.port)
+    apply_spec({}, batch / "clean_a", "clean_a")
+    apply_spec(tomllib.loads((ROOT / "tests" / "submissions" / "fails_nesterov_is_plain_momentum" / "bug.toml")
+                             .read_text()), batch / "clean_b", "clean_b")
+    out = tmp_path / "r.json"
+    received = len(listener.received)
+    args = [str(batch), "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
+            "--hidden-seed-file", str(secret_seed), "--no-notebooks", "--quiet", "--jobs", "2",
+            "--out", str(tmp_path / "out"), "--json", str(out), *(["--timeout", "1.5"] if timed else [])]
+    assert cli.main(args) == 0
+    reports = {r["submission"]: r for r in json.loads(out.read_text())}
+    assert set(reports) == {*names, "clean_a", "clean_b"}
+    assert reports["clean_a"]["total"] == 58 and reports["clean_b"]["total"] == 57
+    for name in names:
+        report = reports[name]
+        losers = {i["id"] for i in report["items"] if i["points"] < i["max_points"]}
+        assert losers == set(spec(name)["loses"]), f"{name}: lost {sorted(losers)}"
+        golden = HOSTILE / name / "expected.json"
+        if not spec(name).get("isolation"):
+            assert comparable(report) == json.loads(golden.read_text()), name
+    assert listener.received[received:] == []

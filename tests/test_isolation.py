@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
+import pytest
+from bugs import TEST_SEED, apply_spec
+from conftest import ROOT
+
+from grader import cli
 from grader.isolation import ISOLATION_ENV, bwrap_path, describe
+from grader.project import Layout
+
+LAYOUT = Layout(ROOT, "nndl")
 
 
 def test_describe_names_the_isolation_and_the_process_cap() -> None:
     line = describe()
     if os.environ.get(ISOLATION_ENV) == "none":
         assert bwrap_path() is None
-    assert line.startswith("bubblewrap" if bwrap_path() else "no bubblewrap")
+    assert line.startswith("bubblewrap" if bwrap_path() else "no isolation")
     assert "processes" in line
+
+
+def test_instructor_mode_without_isolation_refuses_to_start_and_says_what_a_student_could_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(ISOLATION_ENV, "none")
+    monkeypatch.delenv("GRADER_ALLOW_UNISOLATED")
+    bwrap_path.cache_clear()
+    try:
+        seed = tmp_path / "secret" / "seed"
+        seed.parent.mkdir()
+        seed.write_text(TEST_SEED)
+        student = apply_spec({}, tmp_path / "alice", "alice")
+        common = [str(student), "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
+                  "--hidden-seed-file", str(seed), "--no-notebooks", "--quiet", "--json", str(tmp_path / "r.json")]
+        assert cli.main(common) == 2
+        err = capsys.readouterr().err
+        assert "instructor mode without isolation" in err and "read the reference solution" in err
+        assert "apt install bubblewrap" in err and "--allow-unisolated" in err
+        assert not (tmp_path / "r.json").exists()
+        assert cli.main([*common, "--allow-unisolated"]) == 0
+        assert json.loads((tmp_path / "r.json").read_text())["total"] == 58
+        # Student mode needs no isolation: the student grades their own code.
+        assert cli.main([str(student), "--student-mode", "--fixtures", str(LAYOUT.fixtures), "--no-notebooks",
+                         "--quiet"]) == 0
+    finally:
+        bwrap_path.cache_clear()

@@ -102,3 +102,9 @@ def test_a_notebook_printing_400_mb_and_drawing_50_figures_of_4_mb_leaves_the_gr
     assert status == "ok"
     assert figures <= 50 and figure_bytes <= 20 * 1024**2
     assert peak_mb < 250, f"the grader's process peaked at {peak_mb} MB"
+
+
+def test_a_reply_of_more_arrays_than_allowed_is_refused() -> None:
+    value = [np.zeros(1) for _ in range(codec.MAX_MEMBERS + 1)]
+    with pytest.raises(codec.CodecError, match="arrays, more than"):
+        codec.loads(codec.dumps(value), 1024**2)

@@ -69,9 +69,9 @@ def test_student_workflow_steps_run_as_the_runner_would(tmp_path: Path) -> None:
     assert text.startswith(f"## nndl: {report['total']:g} / {report['max_total']:g}")
     assert "| `nndl.layers:affine_backward` | 1.33 / 2 | partial |" in text
     printed = outputs[-1].splitlines()
-    assert "::error file=submission/nndl/layers.py, title=nndl.layers:affine_backward (1.33/2, partial)::" \
+    assert "::error file=submission/nndl/layers.py,title=nndl.layers%3Aaffine_backward (1.33/2%2C partial)::" \
            "public case 1: db has shape (1, 5); expected (5,)" in printed
-    assert any(line.startswith("::warning file=submission/nndl/optim.py, title=nndl.optim:adam") for line in printed)
+    assert any(line.startswith("::warning file=submission/nndl/optim.py,title=nndl.optim%3Aadam") for line in printed)
 
 
 def test_every_template_ships_the_same_student_workflow() -> None:
