@@ -93,15 +93,15 @@ class ProbeWork:
 def _kernel_spec_dir(root: Path, cwd: Path, writable: list[Path], hidden: tuple[Path, ...],
                      readable: tuple[Path, ...], confinement: Confinement) -> Path:
     """A kernel spec that starts ipykernel in isolated mode (-I: no user site, no PYTHON* variables),
-    confined (`grader.kernel`), inside bubblewrap where it runs. The kernel keeps the loopback
-    network: it talks to the grader over it."""
+    confined (`grader.kernel`), inside bubblewrap where it runs, with no network: it talks to the
+    grader over Unix sockets in the spec's folder."""
     spec = root / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     # ipykernel rewrites its connection file, which lives in root: root is writable too.
     if confinement.cgroup:
         writable = writable + [Path(confinement.cgroup)]
     argv = wrap([sys.executable, "-I", "-m", "grader.kernel", confinement.encode(), "-f", "{connection_file}"],
-                cwd=cwd, writable=writable + [root], readable=list(readable), hidden=list(hidden), network=True,
+                cwd=cwd, writable=writable + [root], readable=list(readable), hidden=list(hidden), network=False,
                 as_pid_1=True)
     (spec / "kernel.json").write_text(json.dumps({
         "argv": argv, "display_name": "nn-grader sandbox", "language": "python",
@@ -242,9 +242,13 @@ class _Kernel:
         root = Path(self.spec_root.name)
         self.limit = process_limit(limits.processes)
         kernels = _kernel_spec_dir(root, cwd, writable, hidden, readable, self.limit.confinement(limits))
+        # The kernel and the grader talk over Unix sockets in this private folder (the Jupyter
+        # protocol's "ipc" transport), so the kernel runs with no network at all, loopback included:
+        # it cannot reach other kernels' ports, and no other process can reach its own.
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME,
                                      kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
-                                     connection_file=str(root / "kernel-connection.json"))
+                                     connection_file=str(root / "kernel-connection.json"),
+                                     transport="ipc", ip=str(root / "kernel"))
         self.started: asyncio.Future[Any] = asyncio.ensure_future(self.km.start_kernel(
             env=env, cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             extra_arguments=["--HistoryManager.hist_file=:memory:"]))

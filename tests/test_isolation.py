@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
+import nbformat
 import pytest
 from bugs import TEST_SEED, apply_spec
 from conftest import ROOT
 
 from grader import cli
 from grader.isolation import ISOLATION_ENV, bwrap_path, describe
+from grader.notebooks import execute
 from grader.project import Layout
 
 LAYOUT = Layout(ROOT, "nndl")
@@ -49,3 +52,27 @@ def test_instructor_mode_without_isolation_refuses_to_start_and_says_what_a_stud
                          "--quiet"]) == 0
     finally:
         bwrap_path.cache_clear()
+
+
+def test_a_notebook_cannot_reach_or_see_any_socket_of_the_host(tmp_path: Path) -> None:
+    """Kernels talk to the grader over Unix sockets in a private folder, so under bubblewrap they run
+    in a network namespace of their own: the host's loopback, other kernels' ports and the grader's
+    are out of reach and out of sight."""
+    if bwrap_path() is None:
+        pytest.skip("needs bubblewrap: without isolation a kernel has the host's network")
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(3)
+    port = server.getsockname()[1]
+    cells = [f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'x')\n"
+             "    reached = True\nexcept OSError:\n    reached = False\nassert not reached, 'reached the host'",
+             # How one kernel found another's ports: the host's sockets are not even listed.
+             f"assert ':{port:04X} ' not in open('/proc/net/tcp').read(), 'sees the host sockets'"]
+    path = tmp_path / "net.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
+    try:
+        run = execute(path, tmp_path, cell_timeout_s=30, timeout_s=60)
+        with pytest.raises(TimeoutError):
+            server.accept()
+    finally:
+        server.close()
+    assert run.status == "ok", (run.message, run.errors)
