@@ -161,7 +161,9 @@ def _say_grader_faults(reports: list[Report]) -> None:
 def _grade_all(args: argparse.Namespace, parser: argparse.ArgumentParser, reports: list[Report],
                grades: dict[tuple[str, str], tuple[float, str]], figures_dir: Path, unpacked: Path) -> int:
     """Grade every path in turn into reports; a non-zero return is a set-up error."""
-    checked = False  # the sandbox canary runs once, before the first submission
+    # The sandbox canary runs once, before the first of several submissions. Alone, a submission's
+    # own first child is the canary: if it cannot start, the report is a grader error and exit 2.
+    checked = len(args.paths) == 1
     for given in args.paths:
         path = given
         if given.is_file() and given.suffix == ".zip":

@@ -97,10 +97,18 @@ def test_a_child_that_cannot_start_is_a_grader_error_and_nothing_is_graded(
     report = grade(LAYOUT.reference, instructor, hidden_seed=TEST_SEED, notebooks=False)
     assert {i.status for i in report.items} == {"grader_error"} and report.total == 0
     assert "could not start" in report.items[0].message or "cannot start" in report.items[0].message
-    student = apply_spec({}, tmp_path / "alice", "alice")
+    alice = apply_spec({}, tmp_path / "alice", "alice")
+    bob = apply_spec({}, tmp_path / "bob", "bob")
     out = tmp_path / "r.json"
-    assert cli.main([str(student), "--reference", str(LAYOUT.reference), "--hidden-seed-file", str(seed_file),
-                     *COMMON, "--json", str(out)]) == 2
+    common = ["--reference", str(LAYOUT.reference), "--hidden-seed-file", str(seed_file), *COMMON,
+              "--json", str(out)]
+    # Alone, the submission's own first child is the canary: every item a grader error, exit 2.
+    assert cli.main([str(alice), *common]) == 2
+    assert "GRADER ERROR while grading" in capsys.readouterr().err
+    assert {i["status"] for i in json.loads(out.read_text())["items"]} == {"grader_error"}
+    out.unlink()
+    # Several: the canary fails before anyone is graded.
+    assert cli.main([str(alice), str(bob), *common]) == 2
     err = capsys.readouterr().err
     assert "No submission was graded" in err and "not a student's fault" in err
     assert not out.exists()
