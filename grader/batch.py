@@ -28,7 +28,7 @@ from grader.project import MARKER
 from grader.results import GRADER_ERROR, ItemResult, Report, file_stem
 from grader.submissions import SubmissionError, extract_zip
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: reports say which isolation graded them
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,8 @@ def report_from_json(data: dict[str, Any]) -> Report:
     items = tuple(ItemResult(**i) for i in data["items"])
     return Report(data["assignment"], data["mode"], data["grader_version"], data["submission"], items,
                   tuple(data.get("notes", ())),
-                  tuple((n, base64.b64decode(b)) for n, b in data.get("figures", ())))
+                  tuple((n, base64.b64decode(b)) for n, b in data.get("figures", ())),
+                  str(data.get("isolation", "")))
 
 
 def _grade_one(job: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, codec, messages
+from grader import __version__, codec, isolation, messages
 from grader.build.template import function_fingerprints
 from grader.cases import hidden_cases
 from grader.isolation import hidden_path_problems
@@ -70,7 +70,7 @@ def whole_report(assignment: Assignment, name: str, status: str, message: str, n
     items = tuple(grader_error(i, message) if status == GRADER_ERROR else
                   ItemResult(i.id, i.title, 0.0, i.points, status, message, 0.0) for i in assignment.rubric.items)
     return Report(assignment=assignment.rubric.name, mode=assignment.mode, grader_version=__version__,
-                  submission=name, items=items, notes=notes)
+                  submission=name, items=items, notes=notes, isolation=isolation.summary())
 
 
 def hidden_paths(assignment: Assignment, secrets: tuple[Path, ...], *submissions: Path) -> tuple[Path, ...]:
@@ -454,5 +454,5 @@ def _grade(submission: Path, assignment: Assignment, hidden_seed: str | None, ti
     if not notebooks and rubric.notebooks:
         notes.append("notebooks not run (--no-notebooks): their items are not in this report")
     return Report(assignment=rubric.name, mode=assignment.mode, grader_version=__version__,
-                  submission=name, items=tuple(items), notes=tuple(notes),
+                  submission=name, items=tuple(items), notes=tuple(notes), isolation=isolation.summary(),
                   figures=tuple(figures))

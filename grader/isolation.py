@@ -283,6 +283,13 @@ def level() -> str:
     return "bubblewrap" if bwrap_path() else "none"
 
 
+def summary() -> str:
+    """A few words for each report: the isolation level and how processes are capped."""
+    limit = process_limit(1)
+    limit.release()
+    return f"{level()}; {PROCESS_LIMIT_TEXT[limit.kind].split(' (')[0]}"
+
+
 def describe() -> str:
     """One line for the report: which isolation this machine gives."""
     parts = ["bubblewrap" if bwrap_path() else f"no isolation ({UNISOLATED_RISKS})"]

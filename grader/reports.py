@@ -35,7 +35,8 @@ def table(report: Report, width: int | None = None) -> str:
         return (f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  "
                 f"{r[3]:<{widths[3]}}  {msg}").rstrip()
 
-    out = [f"{report.submission}: {report.assignment} graded in {report.mode} mode", line(head)]
+    isolated = f" (isolation: {report.isolation})" if report.isolation else ""
+    out = [f"{report.submission}: {report.assignment} graded in {report.mode} mode{isolated}", line(head)]
     out.append("-" * min(width, len(out[-1]) + 10))
     out += [line(r) for r in rows]
     out.append(f"total: {_points(report.total)} / {_points(report.max_total)}")

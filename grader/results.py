@@ -48,6 +48,8 @@ class Report:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # PNG files the notebooks drew, as (file name, bytes); written beside the report, not in it.
     figures: tuple[tuple[str, bytes], ...] = field(default_factory=tuple, repr=False)
+    # Which isolation the children had, and how their processes were capped (isolation.summary()).
+    isolation: str = ""
 
     @property
     def total(self) -> float:
@@ -79,6 +81,7 @@ class Report:
             "max_total": self.max_total,
             "items": [i.to_dict() for i in self.items],
             "flags": list(self.flags),
+            "isolation": self.isolation,
         }
 
 

@@ -80,9 +80,9 @@ def materialize(name: str, dest: Path) -> Path:
 
 def comparable(report: dict[str, Any]) -> dict[str, Any]:
     """A report without what legitimately varies between runs: durations, measured speed-ups
-    (a timing ratio, in a message), the scratch path, and the flags (they name scratch paths; the
-    tests that are about flags check them)."""
-    out = {k: v for k, v in report.items() if k != "flags"}
+    (a timing ratio, in a message), the scratch path, the flags (they name scratch paths; the
+    tests that are about flags check them) and the host's isolation."""
+    out = {k: v for k, v in report.items() if k not in ("flags", "isolation")}
     out["submission"] = Path(out["submission"]).name
     out["items"] = [{k: (SPEEDUP.sub(r"\1N\2", v) if k == "message" else v) for k, v in i.items()
                      if k != "duration_s"} for i in out["items"]]

@@ -11,7 +11,7 @@ import pytest
 from bugs import TEST_SEED, comparable, materialize
 from conftest import ROOT
 
-from grader import cli
+from grader import cli, isolation
 from grader.cases import hidden_cases
 from grader.engine import Assignment, grade, load_assignment
 from grader.project import Layout
@@ -113,7 +113,8 @@ def test_cli_writes_json_in_the_design_format_and_csv(tmp_path: Path, capsys: py
     assert "graded in instructor mode" in table and "total: 57 / 58" in table
     report = json.loads(out_json.read_text())
     assert list(report) == ["assignment", "mode", "grader_version", "submission", "total", "max_total", "items",
-                            "flags"]
+                            "flags", "isolation"]
+    assert report["isolation"] == isolation.summary() and report["isolation"].startswith(isolation.level())
     assert list(report["items"][0]) == ["id", "title", "points", "max_points", "status", "message", "duration_s"]
     assert report["total"] == 57 and report["max_total"] == 58 and report["mode"] == "instructor"
     frame = pd.read_csv(out_csv)
