@@ -65,7 +65,12 @@ def _hidden_seed(path: Path | None) -> str:
     return seed
 
 
-def _resolve(path: Path, args: argparse.Namespace) -> tuple[Assignment, str | None]:
+def _resolve(path: Path, args: argparse.Namespace, batch: bool = False) -> tuple[Assignment, str | None]:
+    """The assignment and the hidden seed (None in student mode).
+
+    On a host without isolation, instructor mode refuses to start when it was asked for (--reference)
+    or would grade a class; one submission next to a reference that was merely found (the bundled
+    example, a TA trying the grader) is graded in student mode instead, saying so."""
     name = _assignment_name(path, args.assignment)
     root = find_project_root(path.resolve()) or installed_project_root()
     fixtures = args.fixtures or (Layout(root, name).fixtures if root else None)
@@ -79,9 +84,14 @@ def _resolve(path: Path, args: argparse.Namespace) -> tuple[Assignment, str | No
         reference = None
     if reference is not None and isolation.level() == "none" and not (
             args.allow_unisolated or os.environ.get(ALLOW_UNISOLATED_ENV) == "1"):
-        raise SetupError(f"instructor mode without isolation: on this host {isolation.UNISOLATED_RISKS}. "
-                         "Install bubblewrap (Debian and Ubuntu: apt install bubblewrap) and grade again, or "
-                         "pass --allow-unisolated if every submission is trusted")
+        advice = ("Install bubblewrap (Debian and Ubuntu: apt install bubblewrap) and grade again, or pass "
+                  "--allow-unisolated if every submission is trusted")
+        if args.reference is not None or batch:
+            raise SetupError(f"instructor mode without isolation: on this host {isolation.UNISOLATED_RISKS}. "
+                             + advice)
+        print(f"grade: graded in student mode (public checks only): the reference was found beside the "
+              f"fixtures, but this host has no isolation for instructor mode. {advice}", file=sys.stderr)
+        reference = None
     seed = _hidden_seed(args.hidden_seed_file) if reference is not None else None
     return load_assignment(fixtures, reference), seed
 
@@ -221,7 +231,7 @@ def _grade_class(folder: Path, args: argparse.Namespace, reports: list[Report],
     try:
         name = _batch_assignment(folder, subs, args)
         probe = argparse.Namespace(**{**vars(args), "assignment": name})
-        assignment, seed = _resolve(folder, probe)
+        assignment, seed = _resolve(folder, probe, batch=True)
     except SetupError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2

@@ -50,6 +50,16 @@ def test_instructor_mode_without_isolation_refuses_to_start_and_says_what_a_stud
         # Student mode needs no isolation: the student grades their own code.
         assert cli.main([str(student), "--student-mode", "--fixtures", str(LAYOUT.fixtures), "--no-notebooks",
                          "--quiet"]) == 0
+        # A reference merely found beside the fixtures: one submission (the README's example) is graded
+        # in student mode, saying why; a class is refused.
+        capsys.readouterr()
+        implicit = [str(student), "--no-notebooks", "--quiet", "--json", str(tmp_path / "implicit.json")]
+        assert cli.main(implicit) == 0
+        assert json.loads((tmp_path / "implicit.json").read_text())["mode"] == "student"
+        assert "graded in student mode (public checks only)" in capsys.readouterr().err
+        assert cli.main([str(tmp_path), "--assignment", "nndl", "--no-notebooks", "--quiet",
+                         "--out", str(tmp_path / "out")]) == 2
+        assert "instructor mode without isolation" in capsys.readouterr().err
     finally:
         bwrap_path.cache_clear()
 
