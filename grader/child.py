@@ -1,10 +1,11 @@
 """Entry point of the sandboxed child: `python -I -m grader.child ROOT CONTROL_FD LOG HIDDEN CONFINEMENT`.
 
 The child first confines itself (`grader.confine`) and says "ready" on the control
-pipe; a child that cannot is the grader's fault, reported as such. Then it imports the submission from ROOT and serves probe requests one at a
-time. Requests arrive on stdin as lines naming a request folder (request.json,
-inputs.npz); the child writes result.npz and meta.json there and then writes one
-line on the control pipe. The student's prints go to LOG, never to the control
+pipe; a child that cannot is the grader's fault, reported as such. Then it imports
+the submission from ROOT and serves probe requests one at a time. Requests arrive on
+stdin as lines naming a request folder (request.json, inputs.npz) and, after a tab,
+a reply folder that the child creates and writes result.npz and meta.json into; then
+it writes one line on the control pipe. The student's prints go to LOG, never to the control
 pipe, so nothing they print can pass for a reply.
 
 Only the standard library, numpy and the grader's own data modules are imported.

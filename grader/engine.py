@@ -19,11 +19,18 @@ from typing import Any
 from grader import __version__, codec, isolation, messages
 from grader.build.template import function_fingerprints
 from grader.cases import hidden_cases
-from grader.isolation import hidden_path_problems
-from grader.project import find_project_root
 from grader.codec import CodecError, load_saved_arrays
+from grader.isolation import hidden_path_problems
 from grader.notebook_scoring import answer_text, run_problem, score_manual, score_run, score_threshold
-from grader.notebooks import GRADER_FAULT, MAX_NOTEBOOK_BYTES, NotebookRun, ProbeWork, notebook_fingerprints, run_notebooks
+from grader.notebooks import (
+    GRADER_FAULT,
+    MAX_NOTEBOOK_BYTES,
+    NotebookRun,
+    ProbeWork,
+    notebook_fingerprints,
+    run_notebooks,
+)
+from grader.project import find_project_root
 from grader.results import GRADER_ERROR, ItemResult, Report
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from grader.atomic import atomic_write
 from grader import inert
+from grader.atomic import atomic_write
 from grader.results import Report, file_stem
 
 if TYPE_CHECKING:
