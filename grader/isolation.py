@@ -1,4 +1,5 @@
-"""Operating-system isolation around the children: bubblewrap where it runs, a pids cgroup where writable.
+"""Operating-system isolation around the children: bubblewrap where it runs, else a dedicated user per
+submission when the grader is root, and a pids cgroup where writable.
 
 Without these the resource limits of `sandbox.Limits` still hold (memory, CPU time,
 file size, wall clock, process group killed), but the child can read any file the
@@ -9,7 +10,8 @@ and the hidden seed are hidden behind empty folders; it has its own process, IPC
 and (for module code) network namespaces; and it dies with the grader. With a
 writable pids cgroup, it and everything it forks can hold at most
 `Limits.processes` processes, and all of them are killed at the end, even those
-that left the process group.
+that left the process group. Root without bubblewrap runs each submission's children
+as a user id of their own (`grader.users`): see `LEVELS` for what each level protects.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader import users
 from grader.confine import Confinement
 
 if TYPE_CHECKING:
@@ -35,15 +38,22 @@ if TYPE_CHECKING:
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
 
-# Set to "none" to grade without bubblewrap on a host that has it (the tests of the weaker levels).
+# Names the level to use instead of the strongest the host offers: "user" or "none" (the tests of
+# the weaker levels on a host that has bubblewrap).
 ISOLATION_ENV = "GRADER_ISOLATION"
+FORCED_LEVELS = ("user", "none")
+
+
+def _forced() -> str | None:
+    value = os.environ.get(ISOLATION_ENV, "")
+    return value if value in FORCED_LEVELS else None
 
 
 @functools.lru_cache(maxsize=1)
 def bwrap_path() -> str | None:
     """bwrap, if it is installed and can create namespaces here (containers often forbid it)."""
     found = shutil.which("bwrap")
-    if not found or os.environ.get(ISOLATION_ENV) == "none":
+    if not found or _forced():
         return None
     try:
         ok = subprocess.run([found, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
@@ -96,18 +106,20 @@ def wrap(argv: list[str], cwd: Path, writable: list[Path], readable: list[Path],
 @functools.lru_cache(maxsize=1)
 def runtime_paths() -> tuple[str, ...]:
     """Folders the child's Python needs: the interpreter, the environment, the grader package, and the
-    child's own import path (asked of `python -I` itself: the parent's may hold more, a test folder
-    or a PYTHONPATH entry that could be a course folder)."""
+    child's own import path, all asked of `python -I` itself. The parent's may differ: its import path
+    can hold a test folder, a PYTHONPATH entry or a checkout (`python -m pytest` imports the grader
+    from the current folder), which a child neither uses nor may see."""
     import grader
 
-    candidates = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-                  str(Path(grader.__file__).resolve().parent)]
+    candidates = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    ask = ("import importlib.util, json, os, sys; spec = importlib.util.find_spec('grader'); "
+           "print(json.dumps(sys.path + ([os.path.dirname(spec.origin)] if spec and spec.origin else [])))")
     try:
-        found = subprocess.run([sys.executable, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+        found = subprocess.run([sys.executable, "-I", "-c", ask],
                                capture_output=True, text=True, timeout=60, check=True).stdout
         candidates += [p for p in json.loads(found) if p]
     except (OSError, subprocess.SubprocessError, ValueError):
-        candidates += [p for p in sys.path if p]
+        candidates += [str(Path(grader.__file__).resolve().parent), *(p for p in sys.path if p)]
     return tuple(p for p in dict.fromkeys(os.path.realpath(c) for c in candidates) if os.path.isdir(p))
 
 
@@ -186,30 +198,42 @@ class ProcessCap:
 class ProcessLimit:
     """How a child's process count is capped on this host, and the cap to apply."""
 
-    kind: str  # "pids cgroup" | "user count" | "none"
+    kind: str  # "pids cgroup" | "dedicated user" | "user count" | "none"
     cap: ProcessCap | None
     nproc: int | None
 
-    def confinement(self, limits: "Limits") -> Confinement:
+    def confinement(self, limits: "Limits", lease: users.Lease | None, hidden: tuple[Path, ...],
+                    needed: list[Path]) -> Confinement:
+        """What the child applies to itself: its limits, its user, and (under any isolation) the check that
+        the hidden paths are out of its reach and what it needs within."""
+        verify = level() != "none"
         return Confinement(limits.memory_bytes, limits.cpu_seconds, limits.file_bytes, self.nproc,
-                           str(self.cap.path) if self.cap is not None and self.cap.path is not None else None)
+                           str(self.cap.path) if self.cap is not None and self.cap.path is not None else None,
+                           user=lease.uid if lease is not None else None, verify=verify,
+                           hidden=tuple(str(p) for p in hidden) if verify else (),
+                           needed=tuple(dict.fromkeys([*runtime_paths(), *(os.path.realpath(p) for p in needed)]))
+                           if verify else ())
 
     def release(self) -> None:
         if self.cap is not None:
             self.cap.kill_all()
 
 
-def process_limit(processes: int) -> ProcessLimit:
+def process_limit(processes: int, dedicated: bool = False) -> ProcessLimit:
     """The strongest process cap this host allows for one child.
 
     A pids cgroup counts only the child and what it starts. Without one, RLIMIT_NPROC is the
     fallback, but it counts every process and thread of the user (a desktop session holds
     hundreds), so it is set to what the user holds now plus `processes`: a fixed 64 would
-    make correct code fail for a user with a browser open. Root is exempt from RLIMIT_NPROC.
+    make correct code fail for a user with a browser open. Root is exempt from RLIMIT_NPROC;
+    a `dedicated` user (`grader.users`) runs nothing but one submission's children, at most a module
+    child and two kernels at once, so it gets twice the child's share.
     """
     cap = ProcessCap(processes)
     if cap.path is not None:
         return ProcessLimit("pids cgroup", cap, None)
+    if dedicated:
+        return ProcessLimit("dedicated user", None, 2 * processes)
     if os.getuid() == 0:
         return ProcessLimit("none", None, None)
     return ProcessLimit("user count", None, user_task_count() + processes)
@@ -266,6 +290,7 @@ def _read(path: Path) -> str:
 
 PROCESS_LIMIT_TEXT = {
     "pids cgroup": "processes capped by a pids cgroup per child",
+    "dedicated user": "processes capped by RLIMIT_NPROC of the submission's dedicated user",
     "user count": "processes capped by RLIMIT_NPROC at the user's current count plus the child's share "
                   "(shared with the user's other processes)",
     "none": "processes not capped (root without a writable pids cgroup): the wall clock stops a fork bomb",
@@ -278,22 +303,50 @@ UNISOLATED_RISKS = (
     "kill the grader, and use the network")
 
 
+# What each level protects, and what it leaves open: the README's security model says the same.
+LEVELS = {
+    "bubblewrap": "bubblewrap: children see the file system read-only, the reference, the seed, the course "
+                  "folders and other submissions hidden, their own process, IPC and network namespaces",
+    "user": "a dedicated user per submission (root without bubblewrap): children cannot signal the grader or "
+            "other students, write the grader's files or read other scratch copies, and are checked to see "
+            "none of the hidden paths; they can read what every user of the host can, and use the network",
+    "none": f"no isolation ({UNISOLATED_RISKS})",
+}
+
+
 def level() -> str:
-    """The isolation children get on this host: "bubblewrap", or "none"."""
-    return "bubblewrap" if bwrap_path() else "none"
+    """The isolation children get on this host: "bubblewrap", "user" (a dedicated user per submission,
+    for root without bubblewrap), or "none"; GRADER_ISOLATION can name a weaker one."""
+    forced = _forced()
+    if forced:
+        return forced
+    if bwrap_path():
+        return "bubblewrap"
+    return "user" if users.unavailable() is None else "none"
+
+
+def dedicated_user(folder: Path) -> users.Lease | None:
+    """At the "user" level, the lease whose user id runs the children working in folder (handed over
+    to it); None at the other levels. Raises OSError when it cannot be had."""
+    if level() != "user":
+        return None
+    problem = users.unavailable()
+    if problem is not None:
+        raise OSError(f"{ISOLATION_ENV}=user, but this host cannot run children as dedicated users: {problem}")
+    return users.acquire(folder)
 
 
 def summary() -> str:
     """A few words for each report: the isolation level and how processes are capped."""
-    limit = process_limit(1)
-    limit.release()
-    return f"{level()}; {PROCESS_LIMIT_TEXT[limit.kind].split(' (')[0]}"
+    return f"{level()}; {PROCESS_LIMIT_TEXT[_limit_kind()].split(' (')[0]}"
 
 
 def describe() -> str:
     """One line for the report: which isolation this machine gives."""
-    parts = ["bubblewrap" if bwrap_path() else f"no isolation ({UNISOLATED_RISKS})"]
-    limit = process_limit(1)
-    parts.append(PROCESS_LIMIT_TEXT[limit.kind])
+    return f"{LEVELS[level()]}, {PROCESS_LIMIT_TEXT[_limit_kind()]}"
+
+
+def _limit_kind() -> str:
+    limit = process_limit(1, dedicated=level() == "user")
     limit.release()
-    return ", ".join(parts)
+    return limit.kind

@@ -33,12 +33,12 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_hook
 
-from grader import untrusted
+from grader import untrusted, users
 from grader.cases import request_params
 from grader.confine import Confinement
-from grader.isolation import process_limit, wrap
+from grader.isolation import dedicated_user, process_limit, wrap
 from grader.rubric import Item, Rubric
-from grader.sandbox import STARTUP_TIMEOUT_S, ChildResult, Exchange, Limits, scrubbed_env
+from grader.sandbox import STARTUP_TIMEOUT_S, ChildResult, Exchange, Limits, SandboxError, scrubbed_env
 
 KERNEL_NAME = "nn-grader-sandbox"
 GRADER_FAULT = "grader_fault"
@@ -96,7 +96,6 @@ def _kernel_spec_dir(root: Path, cwd: Path, writable: list[Path], hidden: tuple[
     confined (`grader.kernel`), inside bubblewrap where it runs, with no network: it talks to the
     grader over Unix sockets in the spec's folder."""
     spec = root / "kernels" / KERNEL_NAME
-    spec.mkdir(parents=True, exist_ok=True)
     # ipykernel rewrites its connection file, which lives in root: root is writable too.
     if confinement.cgroup:
         writable = writable + [Path(confinement.cgroup)]
@@ -240,12 +239,16 @@ class _Kernel:
                  readable: tuple[Path, ...], limits: Limits) -> None:
         self.spec_root = tempfile.TemporaryDirectory(prefix="grade-kernel-")
         root = Path(self.spec_root.name)
-        self.limit = process_limit(limits.processes)
-        kernels = _kernel_spec_dir(root, cwd, writable, hidden, readable, self.limit.confinement(limits))
+        (root / "kernels" / KERNEL_NAME).mkdir(parents=True)
+        # Where each submission runs as a user of its own, the kernel shares its module children's.
+        self.lease = _take_over(cwd, root, writable)
+        self.limit = process_limit(limits.processes, dedicated=self.lease is not None)
+        confinement = self.limit.confinement(limits, self.lease, hidden, [*writable, *readable, root])
+        kernels = _kernel_spec_dir(root, cwd, writable, hidden, readable, confinement)
         # The kernel and the grader talk over Unix sockets in this private folder (the Jupyter
         # protocol's "ipc" transport), so the kernel runs with no network at all, loopback included:
         # it cannot reach other kernels' ports, and no other process can reach its own.
-        self.km = AsyncKernelManager(kernel_name=KERNEL_NAME,
+        self.km = _KernelManager(owner=self.lease.uid if self.lease is not None else None, kernel_name=KERNEL_NAME,
                                      kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
                                      connection_file=str(root / "kernel-connection.json"),
                                      transport="ipc", ip=str(root / "kernel"))
@@ -270,7 +273,44 @@ class _Kernel:
             except (ProcessLookupError, PermissionError):
                 pass
         self.limit.release()
+        if self.lease is not None:
+            users.release(self.lease)
+            self.lease = None
         self.spec_root.cleanup()
+
+
+class _KernelManager(AsyncKernelManager):  # type: ignore[misc]
+    """A kernel manager that gives the connection file (which it writes 0600) to the kernel's user."""
+
+    def __init__(self, owner: int | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._owner = owner
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        super().write_connection_file(**kwargs)
+        if self._owner is not None:
+            os.chown(self.connection_file, self._owner, self._owner)
+
+
+def _take_over(cwd: Path, root: Path, writable: list[Path]) -> users.Lease | None:
+    """The dedicated user of cwd's children, now also the owner of the kernel's folder (it writes its
+    connection file and sockets there) and of the exchange's reply folder; None at other levels."""
+    try:
+        lease = dedicated_user(cwd)
+        if lease is not None:
+            try:
+                users.hand_over(root, lease.uid)
+                users.reachable(root)
+                for folder in writable:
+                    if folder != cwd:
+                        os.chown(folder, lease.uid, lease.gid)
+                        users.reachable(folder)
+            except OSError:
+                users.release(lease)
+                raise
+    except OSError as exc:
+        raise SandboxError(f"the grader could not give the kernel a user of its own: {exc}") from exc
+    return lease
 
 
 def _read(path: Path, work: list[ProbeWork]) -> Any:

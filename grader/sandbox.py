@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader import codec, untrusted
-from grader.isolation import ProcessLimit, holds_runtime, process_limit, wrap
+from grader import codec, untrusted, users
+from grader.isolation import ProcessLimit, dedicated_user, holds_runtime, process_limit, wrap
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ class ChildSession:
         self.hidden = hidden
         self.readable = readable
         self.limit: ProcessLimit | None = None
+        self.lease: users.Lease | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.control: int | None = None
         self.requests = 0
@@ -103,8 +104,11 @@ class ChildSession:
         # Flag opens under the hidden paths, except those that hold what the child uses (a course
         # folder with the environment in it): every import would be flagged.
         hidden = json.dumps([str(p) for p in self.hidden if not holds_runtime(p)])
-        limit = self.limit = process_limit(self.limits.processes)
-        confinement = limit.confinement(self.limits)
+        if self.lease is None:
+            self.lease = take_over(self.root, self.exchange)
+        limit = self.limit = process_limit(self.limits.processes, dedicated=self.lease is not None)
+        confinement = limit.confinement(self.limits, self.lease, self.hidden,
+                                        [self.root, self.exchange.outbox, self.exchange.inbox, *self.readable])
         writable = [self.root, self.exchange.outbox] + ([Path(confinement.cgroup)] if confinement.cgroup else [])
         read_fd, write_fd = os.pipe()
         argv = wrap([sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log), hidden,
@@ -167,6 +171,9 @@ class ChildSession:
 
     def close(self) -> None:
         self._kill()
+        if self.lease is not None:
+            users.release(self.lease)
+            self.lease = None
 
     def __enter__(self) -> "ChildSession":
         return self
@@ -203,6 +210,23 @@ class ChildSession:
         if result.status == "crashed":
             self._kill()
         return result
+
+
+def take_over(root: Path, exchange: "Exchange") -> users.Lease | None:
+    """Where each submission runs as a user of its own (root without bubblewrap): that user, now the
+    owner of root and of the exchange's reply folder. None elsewhere; raises SandboxError."""
+    try:
+        lease = dedicated_user(root)
+        if lease is not None:
+            try:
+                os.chown(exchange.outbox, lease.uid, lease.gid)
+                users.reachable(exchange.outbox)
+            except OSError:
+                users.release(lease)
+                raise
+    except OSError as exc:
+        raise SandboxError(f"the grader could not give the child a user of its own: {exc}") from exc
+    return lease
 
 
 META_BYTES = 256 * 1024

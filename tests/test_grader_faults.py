@@ -125,7 +125,7 @@ def test_a_child_that_cannot_confine_itself_never_runs_student_code(
         def kill_all(self) -> None:
             pass
 
-    monkeypatch.setattr(sandbox, "process_limit", lambda n: ProcessLimit("pids cgroup", Missing(), None))  # type: ignore[arg-type]
+    monkeypatch.setattr(sandbox, "process_limit", lambda n, dedicated=False: ProcessLimit("pids cgroup", Missing(), None))  # type: ignore[arg-type]
     with pytest.raises(SetupError, match="cannot join the pids cgroup"):
         check_sandbox(instructor, ())
 

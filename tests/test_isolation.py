@@ -4,28 +4,115 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
+import numpy as np
 import pytest
 from bugs import TEST_SEED, apply_spec
 from conftest import ROOT
 
-from grader import cli
-from grader.isolation import ISOLATION_ENV, bwrap_path, describe
+from grader import cli, users
+from grader.confine import exposed
+from grader.engine import SetupError, check_sandbox, load_assignment
+from grader.isolation import ISOLATION_ENV, LEVELS, bwrap_path, describe, level
 from grader.notebooks import execute
 from grader.project import Layout
+from grader.sandbox import ChildSession
 
 LAYOUT = Layout(ROOT, "nndl")
 
 
 def test_describe_names_the_isolation_and_the_process_cap() -> None:
     line = describe()
-    if os.environ.get(ISOLATION_ENV) == "none":
-        assert bwrap_path() is None
-    assert line.startswith("bubblewrap" if bwrap_path() else "no isolation")
-    assert "processes" in line
+    forced = os.environ.get(ISOLATION_ENV)
+    if forced in ("none", "user"):
+        assert bwrap_path() is None and level() == forced
+    elif bwrap_path():
+        assert level() == "bubblewrap"
+    assert line.startswith(LEVELS[level()]) and "processes" in line
+
+
+def test_the_exposure_check_finds_a_readable_hidden_file_and_skips_what_the_child_needs(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    (course / "reference").mkdir(parents=True)
+    (course / "reference" / "layers.py").write_text("def affine_forward(): ...")
+    (course / ".venv" / "lib").mkdir(parents=True)
+    (course / ".venv" / "lib" / "numpy.py").write_text("x = 1")
+    (course / "empty.txt").write_text("")  # what bubblewrap puts in place of a hidden file reads as empty
+    needed = (str(course / ".venv"),)
+    assert exposed((str(course),), needed) == str(course / "reference" / "layers.py")
+    (course / "reference" / "layers.py").unlink()
+    assert exposed((str(course),), needed) is None
+    assert exposed((str(course),), ()) == str(course / ".venv" / "lib" / "numpy.py")
+    assert exposed((str(tmp_path / "missing"),), ()) is None
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder every user of the host can read, holding a secret."""
+    folder = Path(tempfile.mkdtemp(prefix="open-secret-"))
+    folder.chmod(0o755)
+    (folder / "seed").write_text("hidden seed")
+    (folder / "seed").chmod(0o644)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_the_canary_refuses_a_hidden_path_the_children_could_read(open_folder: Path) -> None:
+    """Bubblewrap hides a secret whatever its permissions; a dedicated user is kept out only by them,
+    so the canary checks, and refuses to start while the secret is readable."""
+    assignment = load_assignment(LAYOUT.fixtures, LAYOUT.reference)
+    if level() == "none":
+        pytest.skip("without isolation nothing is hidden: instructor mode refuses to start instead")
+    if level() == "user":
+        with pytest.raises(SetupError, match=f"the sandbox can read {open_folder}/seed.*chmod -R go-rwx"):
+            check_sandbox(assignment, (open_folder,))
+        open_folder.chmod(0o700)
+    check_sandbox(assignment, (open_folder,))
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        (Path(tmp) / "root").mkdir()
+        (Path(tmp) / "work").mkdir()
+        yield Path(tmp)
+
+
+LEAVES_PROCESSES_AND_FILES = """
+import os, subprocess
+
+def who(x):
+    # A process that leaves the process group, and a file where every user may write.
+    subprocess.Popen(["setsid", "sleep", "300"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL)
+    with open(f"/var/tmp/left-by-{os.getuid()}", "w") as f:
+        f.write("for the next student")
+    return x + os.getuid()
+"""
+
+
+def test_at_the_user_level_a_child_runs_as_its_own_user_and_leaves_nothing_behind(scratch: Path) -> None:
+    if level() != "user":
+        pytest.skip("the dedicated users are the isolation of root without bubblewrap")
+    root = scratch / "root"
+    (root / "student.py").write_text(LEAVES_PROCESSES_AND_FILES)
+    params = {"params": ["x"], "returns": ["out"], "target": "who", "compare": ["out"]}
+    with ChildSession(root, scratch / "work") as session:
+        result = session.run("student", "who", "call", params, {"x": np.zeros(1)}, timeout_s=30)
+        assert session.lease is not None
+        uid = session.lease.uid
+        assert result.status == "ok", result
+        assert result.outputs["returned"]["out"][0] == uid and uid not in (0, os.getuid())
+        assert os.stat(root).st_uid == uid and os.stat(root).st_mode & 0o777 == 0o700
+        assert users._pids_of(uid), "the detached process should still run while the session lives"
+    assert users._pids_of(uid) == []
+    assert not Path(f"/var/tmp/left-by-{uid}").exists()
 
 
 def test_instructor_mode_without_isolation_refuses_to_start_and_says_what_a_student_could_do(
@@ -69,7 +156,7 @@ def test_a_notebook_cannot_reach_or_see_any_socket_of_the_host(tmp_path: Path) -
     in a network namespace of their own: the host's loopback, other kernels' ports and the grader's
     are out of reach and out of sight."""
     if bwrap_path() is None:
-        pytest.skip("needs bubblewrap: without isolation a kernel has the host's network")
+        pytest.skip(f"only bubblewrap takes the network away: at the level {level()!r} a kernel has the host's")
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(3)
     port = server.getsockname()[1]
@@ -86,3 +173,25 @@ def test_a_notebook_cannot_reach_or_see_any_socket_of_the_host(tmp_path: Path) -
     finally:
         server.close()
     assert run.status == "ok", (run.message, run.errors)
+
+
+def test_at_the_user_level_a_notebook_kernel_runs_as_its_submissions_user(scratch: Path) -> None:
+    if level() != "user":
+        pytest.skip("the dedicated users are the isolation of root without bubblewrap")
+    private = scratch / "grader-only.txt"
+    private.write_text("the grader's")
+    private.chmod(0o600)
+    root = scratch / "root"
+    cells = ["import os, signal",
+             "assert os.getuid() != 0, 'runs as root'",
+             (f"try:\n    os.kill({os.getpid()}, 0)\n    signalled = True\nexcept PermissionError:\n"
+              "    signalled = False\nassert not signalled, 'could signal the grader'"),
+             (f"try:\n    open({str(private)!r}).read()\n    read = True\nexcept PermissionError:\n    read = False\n"
+              "assert not read, 'read a file of the grader'"),
+             "open('written-by-the-kernel.txt', 'w').write(str(os.getuid()))"]
+    path = root / "who.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
+    run = execute(path, root, cell_timeout_s=30, timeout_s=60)
+    assert run.status == "ok", (run.message, run.errors)
+    uid = int((root / "written-by-the-kernel.txt").read_text())
+    assert uid >= users.POOL_BASES[-1] and users._pids_of(uid) == []
