@@ -18,6 +18,7 @@ import os
 import resource
 import stat
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,10 @@ class Confinement:
 
     @classmethod
     def decode(cls, text: str) -> "Confinement":
-        raw = json.loads(text)
-        tuples = ("hidden", "needed")
-        return cls(**{k: tuple(v) if k in tuples else v for k, v in raw.items()})
+        raw: dict[str, Any] = json.loads(text)
+        for key in ("hidden", "needed"):
+            raw[key] = tuple(raw.get(key, ()))
+        return cls(**raw)
 
 
 class ConfinementError(RuntimeError):

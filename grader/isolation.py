@@ -1,17 +1,16 @@
-"""Operating-system isolation around the children: bubblewrap where it runs, else a dedicated user per
-submission when the grader is root, and a pids cgroup where writable.
+"""Operating-system isolation around the children, the first level that works on the host (`level()`):
+bubblewrap; a dedicated user per submission when the grader is root (`grader.users`); user
+namespaces built by the grader itself (`grader.userns`); none. See `LEVELS` for what each protects.
 
-Without these the resource limits of `sandbox.Limits` still hold (memory, CPU time,
-file size, wall clock, process group killed), but the child can read any file the
-grader's user can read and may open network connections, and, run as root, it can
-fork without bound. With bubblewrap (`bwrap`) the child sees the whole file system
-read-only, except its scratch copy and request folder; the reference, the fixtures
-and the hidden seed are hidden behind empty folders; it has its own process, IPC
-and (for module code) network namespaces; and it dies with the grader. With a
-writable pids cgroup, it and everything it forks can hold at most
-`Limits.processes` processes, and all of them are killed at the end, even those
-that left the process group. Root without bubblewrap runs each submission's children
-as a user id of their own (`grader.users`): see `LEVELS` for what each level protects.
+At every level the resource limits of `sandbox.Limits` hold (memory, CPU time, file
+size, wall clock, process group killed). With bubblewrap or user namespaces the child
+sees the whole file system read-only, except its scratch copy and request folders; the
+reference, the course folders, the fixtures and the hidden seed are covered by empty
+folders; it has its own process, IPC and network namespaces; and it dies with the
+grader. A dedicated user relies on the host's permissions instead, which every child
+checks before it is ready (`grader.confine`). With a writable pids cgroup, a child and
+everything it forks can hold at most `Limits.processes` processes, and all of them are
+killed at the end, even those that left the process group.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from grader import users
 from grader.confine import Confinement
+from grader.userns import Spec
 
 if TYPE_CHECKING:
     from grader.sandbox import Limits
@@ -38,10 +38,10 @@ if TYPE_CHECKING:
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
 
-# Names the level to use instead of the strongest the host offers: "user" or "none" (the tests of
-# the weaker levels on a host that has bubblewrap).
+# Names the level to use instead of the strongest the host offers: "user", "namespaces" or "none"
+# (the tests of the other levels on a host that has bubblewrap).
 ISOLATION_ENV = "GRADER_ISOLATION"
-FORCED_LEVELS = ("user", "none")
+FORCED_LEVELS = ("user", "namespaces", "none")
 
 
 def _forced() -> str | None:
@@ -67,6 +67,7 @@ def wrap(argv: list[str], cwd: Path, writable: list[Path], readable: list[Path],
          network: bool = False, as_pid_1: bool = False) -> list[str]:
     """argv run inside bubblewrap (or unchanged where bubblewrap is not available).
 
+    Where bubblewrap is missing but user namespaces work, `grader.userns` builds the same view.
     A hidden folder is covered whole by an empty one (the course folder with its reference and
     .git, the folder of the submissions, the seed's folder); what the child needs inside it (the
     interpreter, the environment, the grader, its scratch copy and request folders) is bound back,
@@ -75,6 +76,10 @@ def wrap(argv: list[str], cwd: Path, writable: list[Path], readable: list[Path],
     `as_pid_1` runs the command itself as the namespace's first process: an IPython kernel
     takes a parent process id of 1 to mean its client has gone, and would quit at once.
     """
+    if level() == "namespaces":
+        spec = Spec(str(cwd), readable=(*runtime_paths(), *(str(p) for p in readable)),
+                    writable=tuple(str(p) for p in writable), hidden=tuple(str(p) for p in hidden), network=network)
+        return [sys.executable, "-I", "-m", "grader.userns", spec.encode(), "--", *argv]
     bwrap = bwrap_path()
     if bwrap is None:
         return argv
@@ -310,19 +315,40 @@ LEVELS = {
     "user": "a dedicated user per submission (root without bubblewrap): children cannot signal the grader or "
             "other students, write the grader's files or read other scratch copies, and are checked to see "
             "none of the hidden paths; they can read what every user of the host can, and use the network",
+    "namespaces": "user namespaces (bubblewrap missing): as with bubblewrap, children see the file system "
+                  "read-only, the hidden paths covered, their own process, IPC and network namespaces",
     "none": f"no isolation ({UNISOLATED_RISKS})",
 }
 
 
 def level() -> str:
-    """The isolation children get on this host: "bubblewrap", "user" (a dedicated user per submission,
-    for root without bubblewrap), or "none"; GRADER_ISOLATION can name a weaker one."""
+    """The isolation children get on this host, the first that works of: "bubblewrap"; "user" (a
+    dedicated user per submission, for root without bubblewrap); "namespaces" (`grader.userns`, for
+    anyone else without bubblewrap); "none". GRADER_ISOLATION can name another."""
     forced = _forced()
     if forced:
         return forced
     if bwrap_path():
         return "bubblewrap"
-    return "user" if users.unavailable() is None else "none"
+    # A dedicated user must be able to run the grader's Python: one under /root is left to namespaces.
+    if users.unavailable() is None and all(users.others_can_read(p) for p in runtime_paths()):
+        return "user"
+    return "namespaces" if namespaces_problem() is None else "none"
+
+
+@functools.lru_cache(maxsize=1)
+def namespaces_problem() -> str | None:
+    """Why `grader.userns` cannot isolate a child here (user namespaces off, a container that masks
+    /proc, an old kernel), or None when a trial run works."""
+    trial = [sys.executable, "-I", "-m", "grader.userns", Spec("/").encode(), "--", sys.executable, "-I", "-c", "pass"]
+    try:
+        done = subprocess.run(trial, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    if done.returncode == 0:
+        return None
+    lines = done.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit status {done.returncode}"
 
 
 def dedicated_user(folder: Path) -> users.Lease | None:

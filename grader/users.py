@@ -56,6 +56,18 @@ def unavailable() -> str | None:
     return None
 
 
+def others_can_read(path: str) -> bool:
+    """Whether a user with no claim on path (not its owner, not in its group) can read it: what a dedicated
+    user needs of the grader's Python and environment (one under /root fails this)."""
+    real = os.path.realpath(path)
+    try:
+        if not os.stat(real).st_mode & stat.S_IROTH:
+            return False
+        return all(os.stat(folder).st_mode & stat.S_IXOTH for folder in Path(real).parents)
+    except OSError:
+        return False
+
+
 @dataclass
 class Lease:
     """One user id (and group id of the same number), held while any child uses its folder."""

@@ -4,6 +4,7 @@ other item's score, and says what happened. One folder per attack under tests/ho
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import threading
@@ -128,8 +129,8 @@ def test_attack(name: str, tmp_path: Path, instructor: Assignment, secret_seed: 
         assert text in by_id[item_id].message, by_id[item_id]
     for text in attack.get("notes", []):
         assert any(text in n for n in report.notes), report.notes
-    for marker in MARKERS:
-        assert not Path(marker).exists(), marker
+    for marker in MARKERS:  # /root/pwned.txt cannot even be looked for by another user, nor written
+        assert not os.path.exists(marker), marker
     assert not (ROOT / "pwned.txt").exists()
     assert listener.received[received:] == [], "a child reached the network"
     if "stopped_by" not in attack:  # how an attack is stopped (so its messages) depends on the level

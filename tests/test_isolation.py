@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -30,7 +32,7 @@ LAYOUT = Layout(ROOT, "nndl")
 def test_describe_names_the_isolation_and_the_process_cap() -> None:
     line = describe()
     forced = os.environ.get(ISOLATION_ENV)
-    if forced in ("none", "user"):
+    if forced in ("none", "user", "namespaces"):
         assert bwrap_path() is None and level() == forced
     elif bwrap_path():
         assert level() == "bubblewrap"
@@ -152,11 +154,11 @@ def test_instructor_mode_without_isolation_refuses_to_start_and_says_what_a_stud
 
 
 def test_a_notebook_cannot_reach_or_see_any_socket_of_the_host(tmp_path: Path) -> None:
-    """Kernels talk to the grader over Unix sockets in a private folder, so under bubblewrap they run
-    in a network namespace of their own: the host's loopback, other kernels' ports and the grader's
-    are out of reach and out of sight."""
-    if bwrap_path() is None:
-        pytest.skip(f"only bubblewrap takes the network away: at the level {level()!r} a kernel has the host's")
+    """Kernels talk to the grader over Unix sockets in a private folder, so under bubblewrap (or user
+    namespaces) they run in a network namespace of their own: the host's loopback, other kernels'
+    ports and the grader's are out of reach and out of sight."""
+    if level() not in ("bubblewrap", "namespaces"):
+        pytest.skip(f"only namespaces take the network away: at the level {level()!r} a kernel has the host's")
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(3)
     port = server.getsockname()[1]
@@ -195,3 +197,60 @@ def test_at_the_user_level_a_notebook_kernel_runs_as_its_submissions_user(scratc
     assert run.status == "ok", (run.message, run.errors)
     uid = int((root / "written-by-the-kernel.txt").read_text())
     assert uid >= users.POOL_BASES[-1] and users._pids_of(uid) == []
+
+
+NAMESPACE_VIEW = """
+import os, socket, sys
+hidden, writable, secret, course = sys.argv[1:5]
+status = open('/proc/self/status').read()
+assert 'CapEff:\\t0000000000000000' in status, 'has capabilities'
+assert sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1], 'sees other processes'
+# Under the fresh /tmp a hidden path is missing; elsewhere it is covered by an empty folder, where
+# only what the child needs (the environment inside a checkout, say) is bound back.
+assert not os.path.exists(hidden) or os.listdir(hidden) == [], 'sees the hidden folder'
+assert not os.path.exists(secret) or open(secret).read() == '', 'reads the hidden file'
+assert not os.path.exists(os.path.join(course, 'reference')), 'sees the course folder'
+assert not os.path.exists(os.path.join(course, '.git')), 'sees the checkout'
+open(os.path.join(writable, 'ok'), 'w').write('x')
+for where in ('/usr/written', os.path.join(os.path.dirname(sys.executable), 'written')):
+    try:
+        open(where, 'w')
+        raise SystemExit(f'wrote {where}')
+    except OSError:
+        pass
+try:
+    socket.create_connection(('127.0.0.1', int(sys.argv[5])), timeout=2)
+    raise SystemExit('reached the host')
+except OSError:
+    pass
+print('contained')
+"""
+
+
+def test_under_user_namespaces_a_child_sees_only_its_own_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The view `grader.userns` builds: no capabilities, its own processes only, the hidden paths
+    empty, the file system read-only except its writable folders, no network."""
+    from grader import isolation
+
+    monkeypatch.setenv(ISOLATION_ENV, "namespaces")
+    if isolation.namespaces_problem() is not None:
+        pytest.skip(f"user namespaces do not work here: {isolation.namespaces_problem()}")
+    hidden, writable = tmp_path / "course", Path(tempfile.mkdtemp(prefix="grade-"))
+    (hidden / "reference").mkdir(parents=True)
+    (hidden / "reference" / "layers.py").write_text("answers")
+    secret = Path(tempfile.mkdtemp(prefix="secret-")) / "seed"
+    secret.write_text("seed")
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        argv = isolation.wrap([sys.executable, "-I", "-c", NAMESPACE_VIEW, str(hidden), str(writable), str(secret),
+                               str(ROOT), str(server.getsockname()[1])], cwd=writable, writable=[writable],
+                              readable=[], hidden=[hidden, secret, ROOT])
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    finally:
+        server.close()
+        shutil.rmtree(secret.parent)
+    try:
+        assert (done.returncode, done.stdout.strip()) == (0, "contained"), done.stderr[-2000:]
+        assert (writable / "ok").read_text() == "x"
+    finally:
+        shutil.rmtree(writable)
