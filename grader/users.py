@@ -93,17 +93,18 @@ def acquire(folder: Path) -> Lease:
     key = os.path.realpath(folder)
     with _GUARD:
         held = _HELD.get(key)
-        lease = held if held is not None else _lease(key)
+        if held is not None:
+            # Never handed over again while it is held: its processes could swap a folder for a link
+            # under the walk.
+            held.refs += 1
+            return held
+        lease = _lease(key)  # no process runs under its id, and none that wrote the folder is left
         try:
-            # Again for a lease already held: the grader may have added files since.
             hand_over(Path(key), lease.uid)
             reachable(Path(key))
         except OSError:
-            if held is None:
-                _free(lease)
+            _free(lease)
             raise
-        if held is not None:
-            held.refs += 1
         _HELD[key] = lease
         return lease
 
@@ -119,11 +120,12 @@ def release(lease: Lease) -> None:
 
 
 def hand_over(path: Path, uid: int) -> None:
-    """Make uid the owner of path and everything in it (links themselves, never their targets)."""
-    for dirpath, dirnames, filenames in os.walk(path):
+    """Make uid the owner of path and everything in it: links themselves, never their targets, each
+    entry changed through its folder's descriptor, so no path is resolved twice."""
+    for _, dirnames, filenames, dir_fd in os.fwalk(path):
         for name in dirnames + filenames:
-            os.lchown(os.path.join(dirpath, name), uid, uid)
-    os.lchown(path, uid, uid)
+            os.chown(name, uid, uid, dir_fd=dir_fd, follow_symlinks=False)
+    os.chown(path, uid, uid, follow_symlinks=False)
     os.chmod(path, 0o700)
 
 
