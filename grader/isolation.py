@@ -140,8 +140,8 @@ def hidden_path_problems(hidden: list[Path]) -> list[str]:
     needed = {"the grader's Python interpreter": Path(sys.executable), "the Python environment": Path(sys.prefix),
               "the base Python installation": Path(sys.base_prefix),
               "the folder of the scratch copies": Path(tempfile.gettempdir())}
-    for path in runtime_paths():
-        needed.setdefault(f"the grader's code ({path})", Path(path))
+    for folder in runtime_paths():
+        needed.setdefault(f"the grader's code ({folder})", Path(folder))
     problems = []
     for secret in hidden:
         real = Path(os.path.realpath(secret))
