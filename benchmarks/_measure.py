@@ -48,6 +48,8 @@ def run(cmd: list[str], poll_s: float = 0.005) -> tuple[float, int]:
 
 
 def summary(label: str, walls: list[float], peaks: list[int]) -> str:
-    return (f"{label}: median {statistics.median(walls):.2f} s, min {min(walls):.2f} s, "
-            f"max {max(walls):.2f} s over {len(walls)} runs; peak memory {max(peaks) / 2**20:.0f} MB "
-            f"(all processes together)")
+    return (
+        f"{label}: median {statistics.median(walls):.2f} s, min {min(walls):.2f} s, "
+        f"max {max(walls):.2f} s over {len(walls)} runs; peak memory {max(peaks) / 2**20:.0f} MB "
+        f"(all processes together)"
+    )

@@ -50,25 +50,49 @@ def main() -> None:
         tmp_path = Path(tmp)
         seed = tmp_path / "seed"
         seed.write_text("benchmark\n")
-        common = ["--reference", str(ROOT / "reference" / "nndl"), "--fixtures", str(ROOT / "fixtures" / "nndl"),
-                  "--hidden-seed-file", str(seed), "--quiet", "--timeout", "2"]
+        common = [
+            "--reference",
+            str(ROOT / "reference" / "nndl"),
+            "--fixtures",
+            str(ROOT / "fixtures" / "nndl"),
+            "--hidden-seed-file",
+            str(seed),
+            "--quiet",
+            "--timeout",
+            "2",
+        ]
         make_class(tmp_path / "modules", args.count, notebooks=False)
         rates = {}
         for jobs in (1, 2):
             out = tmp_path / f"out{jobs}"
-            seconds, _ = timed([grade, str(tmp_path / "modules"), "--no-notebooks", "--jobs", str(jobs),
-                                "--out", str(out), *common])
+            seconds, _ = timed(
+                [grade, str(tmp_path / "modules"), "--no-notebooks", "--jobs", str(jobs), "--out", str(out), *common]
+            )
             rates[jobs] = args.count / seconds * 60
-            print(f"{args.count} module-only submissions, --jobs {jobs}: {seconds:.1f} s "
-                  f"({rates[jobs]:.0f} submissions per minute)")
+            print(
+                f"{args.count} module-only submissions, --jobs {jobs}: {seconds:.1f} s "
+                f"({rates[jobs]:.0f} submissions per minute)"
+            )
         print(f"speed-up from --jobs 2: {rates[2] / rates[1]:.2f}x")
         reruns = []
         for _ in range(3):
-            seconds, _ = timed([grade, str(tmp_path / "modules"), "--no-notebooks", "--jobs", "2",
-                                "--out", str(tmp_path / "out2"), *common])
+            seconds, _ = timed(
+                [
+                    grade,
+                    str(tmp_path / "modules"),
+                    "--no-notebooks",
+                    "--jobs",
+                    "2",
+                    "--out",
+                    str(tmp_path / "out2"),
+                    *common,
+                ]
+            )
             reruns.append(seconds)
-        print(f"cached rerun of {args.count}: median {sorted(reruns)[1]:.2f} s (min {min(reruns):.2f}, "
-              f"max {max(reruns):.2f}) over 3 runs")
+        print(
+            f"cached rerun of {args.count}: median {sorted(reruns)[1]:.2f} s (min {min(reruns):.2f}, "
+            f"max {max(reruns):.2f}) over 3 runs"
+        )
 
         make_class(tmp_path / "notebooks", args.notebook_count, notebooks=True)
         out = tmp_path / "outnb"
@@ -76,9 +100,11 @@ def main() -> None:
         reports = json.loads((out / "reports.json").read_text())
         per_sub = [json.loads((out / "cache" / f"{r['submission']}.json").read_text())["seconds"] for r in reports]
         nb_time = [sum(i["duration_s"] for i in r["items"] if i["id"].startswith("notebook:")) for r in reports]
-        print(f"{args.notebook_count} submissions with notebooks, --jobs 2: {seconds:.1f} s in all; per submission "
-              f"{sum(per_sub) / len(per_sub):.1f} s of which its five notebooks took {sum(nb_time) / len(nb_time):.1f} s "
-              "(kernel start and shutdown included)")
+        print(
+            f"{args.notebook_count} submissions with notebooks, --jobs 2: {seconds:.1f} s in all; per submission "
+            f"{sum(per_sub) / len(per_sub):.1f} s of which its five notebooks took "
+            f"{sum(nb_time) / len(nb_time):.1f} s (kernel start and shutdown included)"
+        )
         shutil.rmtree(tmp_path / "modules", ignore_errors=True)
 
 

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import run, summary  # noqa: E402
+from _measure import run, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,8 +37,13 @@ def main() -> None:
             "instructor mode": ["--reference", str(ROOT / "reference" / "nndl"), "--hidden-seed-file", str(seed)],
         }
         for label, extra in modes.items():
-            cmd = [grade, str(ROOT / "reference" / "nndl"), "--quiet", *extra,
-                   *(["--no-notebooks"] if args.no_notebooks else [])]
+            cmd = [
+                grade,
+                str(ROOT / "reference" / "nndl"),
+                "--quiet",
+                *extra,
+                *(["--no-notebooks"] if args.no_notebooks else []),
+            ]
             run(cmd)  # warm the file cache once; not counted
             walls, peaks = zip(*(run(cmd) for _ in range(args.runs)))
             print(summary(f"grade reference/nndl, {label}", list(walls), list(peaks)))

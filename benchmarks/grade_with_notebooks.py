@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import run, summary  # noqa: E402
+from _measure import run, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,8 +44,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         seed = Path(tmp) / "seed"
         seed.write_text("benchmark-seed\n")
-        cmd = [grade, str(reference), "--quiet", "--reference", str(reference),
-               "--hidden-seed-file", str(seed), "--figures", str(Path(tmp) / "figures")]
+        cmd = [
+            grade,
+            str(reference),
+            "--quiet",
+            "--reference",
+            str(reference),
+            "--hidden-seed-file",
+            str(seed),
+            "--figures",
+            str(Path(tmp) / "figures"),
+        ]
         walls, peaks = zip(*(run(cmd) for _ in range(args.runs)))
         print(summary(f"grade reference/{args.assignment} with notebooks, instructor mode", list(walls), list(peaks)))
     started = time.perf_counter()
@@ -53,9 +62,11 @@ def main() -> None:
     if not per_notebook:
         print("(the rubric has no notebook-runs item to time the notebooks by)")
         return
-    print(f"notebooks alone: {sum(per_notebook):.1f} s of one {time.perf_counter() - started:.1f} s run "
-          f"(each, kernel start included: {', '.join(f'{s:.1f}' for s in per_notebook)}); "
-          f"median per notebook {statistics.median(per_notebook):.1f} s")
+    print(
+        f"notebooks alone: {sum(per_notebook):.1f} s of one {time.perf_counter() - started:.1f} s run "
+        f"(each, kernel start included: {', '.join(f'{s:.1f}' for s in per_notebook)}); "
+        f"median per notebook {statistics.median(per_notebook):.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import run  # noqa: E402
+from _measure import run
 
-from grader import isolation, users  # noqa: E402
+from grader import isolation, users
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,8 +34,9 @@ def available() -> dict[str, str | None]:
         levels["bubblewrap"] = None
     else:
         skipped["bubblewrap"] = "bwrap is missing or cannot create namespaces here"
-    problem = users.unavailable() or next((f"{p} is not readable by every user" for p in isolation.runtime_paths()
-                                           if not users.others_can_read(p)), None)
+    problem = users.unavailable() or next(
+        (f"{p} is not readable by every user" for p in isolation.runtime_paths() if not users.others_can_read(p)), None
+    )
     if problem is None:
         levels["user"] = "user"
     else:
@@ -64,9 +65,19 @@ def main() -> None:
         secret = Path(tmp) / "secret"
         secret.mkdir()
         (secret / "seed").write_text("benchmark-seed\n")
-        cmd = [grade, str(course / "reference" / "nndl"), "--quiet", "--fixtures", str(course / "fixtures" / "nndl"),
-               "--reference", str(course / "reference" / "nndl"), "--hidden-seed-file", str(secret / "seed"),
-               "--allow-unisolated", *([] if args.notebooks else ["--no-notebooks"])]
+        cmd = [
+            grade,
+            str(course / "reference" / "nndl"),
+            "--quiet",
+            "--fixtures",
+            str(course / "fixtures" / "nndl"),
+            "--reference",
+            str(course / "reference" / "nndl"),
+            "--hidden-seed-file",
+            str(secret / "seed"),
+            "--allow-unisolated",
+            *([] if args.notebooks else ["--no-notebooks"]),
+        ]
         walls: dict[str, list[float]] = {name: [] for name in levels}
         peaks: dict[str, list[int]] = {name: [] for name in levels}
         for index in range(args.runs + 1):
@@ -82,9 +93,11 @@ def main() -> None:
     what = "with notebooks" if args.notebooks else "module items"
     for name in levels:
         median = statistics.median(walls[name])
-        print(f"{name}: grade reference/nndl ({what}), median {median:.2f} s (min {min(walls[name]):.2f}, "
-              f"max {max(walls[name]):.2f}, {args.runs} runs), {median / first:.2f}x the first level; "
-              f"peak memory {max(peaks[name]) / 2**20:.0f} MB")
+        print(
+            f"{name}: grade reference/nndl ({what}), median {median:.2f} s (min {min(walls[name]):.2f}, "
+            f"max {max(walls[name]):.2f}, {args.runs} runs), {median / first:.2f}x the first level; "
+            f"peak memory {max(peaks[name]) / 2**20:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -17,10 +17,11 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from grader import __version__, inert, messages
 from grader.atomic import atomic_write
@@ -74,22 +75,32 @@ def content_hash(path: Path) -> str:
 
 
 def cache_key(submission: Path, settings: dict[str, Any]) -> str:
-    payload = json.dumps({"cache": CACHE_VERSION, "grader": __version__, "content": content_hash(submission),
-                          **settings}, sort_keys=True)
+    payload = json.dumps(
+        {"cache": CACHE_VERSION, "grader": __version__, "content": content_hash(submission), **settings}, sort_keys=True
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def report_to_json(report: Report) -> dict[str, Any]:
-    return {**report.to_dict(), "notes": list(report.notes),
-            "figures": [[name, base64.b64encode(data).decode()] for name, data in report.figures]}
+    return {
+        **report.to_dict(),
+        "notes": list(report.notes),
+        "figures": [[name, base64.b64encode(data).decode()] for name, data in report.figures],
+    }
 
 
 def report_from_json(data: dict[str, Any]) -> Report:
     items = tuple(ItemResult(**i) for i in data["items"])
-    return Report(data["assignment"], data["mode"], data["grader_version"], data["submission"], items,
-                  tuple(data.get("notes", ())),
-                  tuple((n, base64.b64decode(b)) for n, b in data.get("figures", ())),
-                  str(data.get("isolation", "")))
+    return Report(
+        data["assignment"],
+        data["mode"],
+        data["grader_version"],
+        data["submission"],
+        items,
+        tuple(data.get("notes", ())),
+        tuple((n, base64.b64decode(b)) for n, b in data.get("figures", ())),
+        str(data.get("isolation", "")),
+    )
 
 
 def _grade_one(job: dict[str, Any]) -> dict[str, Any]:
@@ -103,23 +114,38 @@ def _grade_one(job: dict[str, Any]) -> dict[str, Any]:
             if path.suffix == ".zip" and path.is_file():
                 path = extract_zip(path, Path(tmp) / "unzipped")
             assignment = load_assignment(Path(job["fixtures"]), Path(job["reference"]) if job["reference"] else None)
-            report = grade(path, assignment, hidden_seed=job["seed"], timeout_override=job["timeout"],
-                           name=job["name"], dataset=job["dataset"], data_dir=job["data_dir"] and Path(job["data_dir"]),
-                           notebooks=job["notebooks"], secrets=tuple(Path(s) for s in job["secrets"]))
+            report = grade(
+                path,
+                assignment,
+                hidden_seed=job["seed"],
+                timeout_override=job["timeout"],
+                name=job["name"],
+                dataset=job["dataset"],
+                data_dir=job["data_dir"] and Path(job["data_dir"]),
+                notebooks=job["notebooks"],
+                secrets=tuple(Path(s) for s in job["secrets"]),
+            )
     except SubmissionError as exc:
         report = unreadable(job["name"], job["assignment"], str(exc))
     except Exception as exc:  # noqa: BLE001 - an internal fault must not end the batch; it is reported
-        report = unreadable(job["name"], job["assignment"],
-                            messages.grader_fault(f"internal error {type(exc).__name__}: {str(exc)[:300]}"),
-                            GRADER_ERROR)
+        report = unreadable(
+            job["name"],
+            job["assignment"],
+            messages.grader_fault(f"internal error {type(exc).__name__}: {str(exc)[:300]}"),
+            GRADER_ERROR,
+        )
     return {"report": report_to_json(report), "seconds": round(time.monotonic() - started, 3)}
 
 
 def unreadable(name: str, assignment: str, why: str, status: str = "error") -> Report:
     """A submission that cannot be graded still gets a report: zero, with the reason."""
-    return Report(assignment=assignment, mode="none", grader_version=__version__, submission=name,
-                  items=(ItemResult("submission:readable", "The submission can be opened", 0.0, 0.0, status,
-                                    why, 0.0),))
+    return Report(
+        assignment=assignment,
+        mode="none",
+        grader_version=__version__,
+        submission=name,
+        items=(ItemResult("submission:readable", "The submission can be opened", 0.0, 0.0, status, why, 0.0),),
+    )
 
 
 class Progress:
@@ -134,8 +160,10 @@ class Progress:
         if self.tty:
             width = 30
             filled = int(width * self.done / max(1, self.total))
-            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                              f"{inert.terminal(name)[:30]:<30} {detail}")
+            self.stream.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+                f"{inert.terminal(name)[:30]:<30} {detail}"
+            )
             if self.done == self.total:
                 self.stream.write("\n")
         else:
@@ -151,13 +179,19 @@ def _store(entry: Path, data: bytes) -> None:
             shutil.rmtree(entry)
         atomic_write(entry, data)
     except OSError as exc:
-        print(f"grade: cannot write the cache entry {entry}: {exc}; it will be graded again next time",
-              file=sys.stderr)
+        print(f"grade: cannot write the cache entry {entry}: {exc}; it will be graded again next time", file=sys.stderr)
 
 
-def run_batch(submissions: list[Submission], job_base: dict[str, Any], settings: dict[str, Any], out: Path,
-              jobs: int, force: bool, progress: Progress | None = None,
-              on_report: Callable[[Report], None] | None = None) -> tuple[list[Report], dict[str, float], int]:
+def run_batch(
+    submissions: list[Submission],
+    job_base: dict[str, Any],
+    settings: dict[str, Any],
+    out: Path,
+    jobs: int,
+    force: bool,
+    progress: Progress | None = None,
+    on_report: Callable[[Report], None] | None = None,
+) -> tuple[list[Report], dict[str, float], int]:
     """Grade every submission not already cached; returns reports (in order), seconds each, and how
     many were graded now (the rest came from the cache)."""
     cache = out / "cache"
@@ -181,8 +215,10 @@ def run_batch(submissions: list[Submission], job_base: dict[str, Any], settings:
         progress.total = len(todo)
     if todo:
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            pending = {pool.submit(_grade_one, {**job_base, "name": sub.name, "path": str(sub.path)}): (sub, key)
-                       for sub, key in todo}
+            pending = {
+                pool.submit(_grade_one, {**job_base, "name": sub.name, "path": str(sub.path)}): (sub, key)
+                for sub, key in todo
+            }
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -190,8 +226,10 @@ def run_batch(submissions: list[Submission], job_base: dict[str, Any], settings:
                     result = future.result()
                     report = report_from_json(result["report"])
                     if not report.grader_faults:  # a grader fault is not a grade: the next run tries again
-                        _store(cache / f"{file_stem(sub.name)}.json", json.dumps(
-                            {"key": key, "seconds": result["seconds"], "report": result["report"]}).encode())
+                        _store(
+                            cache / f"{file_stem(sub.name)}.json",
+                            json.dumps({"key": key, "seconds": result["seconds"], "report": result["report"]}).encode(),
+                        )
                     reports[sub.name] = report
                     seconds[sub.name] = result["seconds"]
                     if on_report:

@@ -35,9 +35,12 @@ MAX_MESSAGE_CHARS = 2000
 
 def _student_traceback(exc: BaseException, root: str) -> str:
     """The traceback cut down to the frames in the student's own files."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if (os.path.isabs(f.filename) and os.path.realpath(f.filename).startswith(root + os.sep))
-              or "ipykernel_" in f.filename]  # a notebook cell's code
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if (os.path.isabs(f.filename) and os.path.realpath(f.filename).startswith(root + os.sep))
+        or "ipykernel_" in f.filename
+    ]  # a notebook cell's code
     lines = []
     for f in frames:
         rel = "notebook cell" if "ipykernel_" in f.filename else os.path.relpath(f.filename, root)
@@ -64,7 +67,7 @@ class ImportFailure(Exception):
 def _resolve(module_name: str, qualname: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
-    except BaseException as exc:  # noqa: BLE001 - a module may raise anything at import
+    except BaseException as exc:  # a module may raise anything at import
         raise ImportFailure(module_name, exc) from exc
     for part in qualname.split(".") if qualname else ():
         obj = getattr(obj, part)
@@ -126,22 +129,27 @@ def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None
         result = PROBES[request["probe"]](target, params, inputs)
         payload = codec.dumps(result)
         if len(payload) > MAX_RESULT_BYTES:
-            raise ProbeError(f"the outputs take {len(payload)} bytes, more than the "
-                             f"{MAX_RESULT_BYTES}-byte limit")
+            raise ProbeError(f"the outputs take {len(payload)} bytes, more than the {MAX_RESULT_BYTES}-byte limit")
         (reply_dir / "result.npz").write_bytes(payload)
     except (ProbeError, codec.CodecError) as exc:
         meta = {"status": "bad_return", "message": str(exc)[:MAX_MESSAGE_CHARS]}
     except ImportFailure as failure:
-        exc = failure.error
-        meta = {"status": "exception", "error_type": type(exc).__name__,
-                "message": f"importing {failure.module} failed: {exc}"[:MAX_MESSAGE_CHARS],
-                "traceback": _student_traceback(exc, root)}
+        error = failure.error
+        meta = {
+            "status": "exception",
+            "error_type": type(error).__name__,
+            "message": f"importing {failure.module} failed: {error}"[:MAX_MESSAGE_CHARS],
+            "traceback": _student_traceback(error, root),
+        }
     except NotImplementedError as exc:
         meta = {"status": "not_implemented", "message": str(exc)[:MAX_MESSAGE_CHARS]}
     except BaseException as exc:  # noqa: BLE001 - student code may raise anything, SystemExit included
-        meta = {"status": "exception", "error_type": type(exc).__name__,
-                "message": str(exc)[:MAX_MESSAGE_CHARS],
-                "traceback": _student_traceback(exc, root)}
+        meta = {
+            "status": "exception",
+            "error_type": type(exc).__name__,
+            "message": str(exc)[:MAX_MESSAGE_CHARS],
+            "traceback": _student_traceback(exc, root),
+        }
     meta["duration_s"] = time.perf_counter() - started
     if _SUSPICIOUS:
         meta["suspicious"] = list(_SUSPICIOUS)
@@ -160,13 +168,14 @@ def watch_paths(allowed: list[str], hidden: list[str]) -> None:
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event != "open" or len(_SUSPICIOUS) >= 20:
             return
-        path, mode, flags = (list(args) + [None, None, None])[:3]
+        path, mode, flags = ([*list(args), None, None, None])[:3]
         if not isinstance(path, (str, bytes)):
             return
         name = os.fsdecode(path)
         full = os.path.abspath(name)
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-            isinstance(flags, int) and mode is None and bool(flags & _WRITE_FLAGS))
+            isinstance(flags, int) and mode is None and bool(flags & _WRITE_FLAGS)
+        )
         if any(full == h or full.startswith(h + os.sep) for h in hidden):
             _SUSPICIOUS.append(f"opened {full}, which the grader hides from submissions")
         elif writing and not any(full == a or full.startswith(a + os.sep) for a in allowed):
@@ -190,7 +199,7 @@ def main(argv: list[str]) -> int:
     os.dup2(log_fd, 2)
     os.close(log_fd)
     stdin = sys.stdin
-    sys.stdin = open(os.devnull)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - open for the child's life: student code reads EOF
     # The submission comes last on the path: its files cannot shadow numpy or the stdlib.
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != root] + [root]
     np.seterr(all="ignore")

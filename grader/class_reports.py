@@ -23,17 +23,29 @@ def _frames(reports: list[Report], seconds: dict[str, float]):  # type: ignore[n
     wide = items.pivot_table(index="submission", columns="id", values="points", aggfunc="first", sort=False)
     order = list(dict.fromkeys(items["id"]))
     wide = wide.reindex(columns=order)
-    totals = pd.DataFrame({"submission": [r.submission for r in reports],
-                           "total": [r.total for r in reports], "max_total": [r.max_total for r in reports],
-                           "mode": [r.mode for r in reports],
-                           "seconds": [seconds.get(r.submission, 0.0) for r in reports],
-                           "grader_errors": [len(r.grader_faults) for r in reports],
-                           "flags": ["; ".join(r.flags) for r in reports]}).set_index("submission")
+    totals = pd.DataFrame(
+        {
+            "submission": [r.submission for r in reports],
+            "total": [r.total for r in reports],
+            "max_total": [r.max_total for r in reports],
+            "mode": [r.mode for r in reports],
+            "seconds": [seconds.get(r.submission, 0.0) for r in reports],
+            "grader_errors": [len(r.grader_faults) for r in reports],
+            "flags": ["; ".join(r.flags) for r in reports],
+        }
+    ).set_index("submission")
     gradebook = totals.join(wide).reset_index()
-    per_item = items.groupby("id", sort=False).agg(
-        title=("title", "first"), max_points=("max_points", "first"), mean_points=("points", "mean"),
-        pass_rate=("status", lambda s: float((s == "pass").mean())),
-        errors=("status", lambda s: int(s.isin(["error", "timeout"]).sum()))).reset_index()
+    per_item = (
+        items.groupby("id", sort=False)
+        .agg(
+            title=("title", "first"),
+            max_points=("max_points", "first"),
+            mean_points=("points", "mean"),
+            pass_rate=("status", lambda s: float((s == "pass").mean())),
+            errors=("status", lambda s: int(s.isin(["error", "timeout"]).sum())),
+        )
+        .reset_index()
+    )
     return inert_frame(items), inert_frame(gradebook), inert_frame(per_item)
 
 
@@ -80,9 +92,14 @@ def _plots(gradebook, per_item) -> dict[str, bytes]:  # type: ignore[no-untyped-
 def feedback(report: Report, figure_dir: str) -> str:
     """One student's feedback, as Markdown readable on GitHub. Student text is escaped, or fenced
     so that it cannot close its fence: it renders as the text it is."""
-    lines = [f"# Feedback: {inert.markdown_inline(report.submission)}", "",
-             f"**{report.total:g} / {report.max_total:g}** points ({report.assignment}, graded in {report.mode} mode)",
-             "", "| item | points | status |", "|---|---:|---|"]
+    lines = [
+        f"# Feedback: {inert.markdown_inline(report.submission)}",
+        "",
+        f"**{report.total:g} / {report.max_total:g}** points ({report.assignment}, graded in {report.mode} mode)",
+        "",
+        "| item | points | status |",
+        "|---|---:|---|",
+    ]
     for i in report.items:
         lines.append(f"| `{i.id}` | {i.points:g} / {i.max_points:g} | {i.status} |")
     to_fix = [i for i in report.items if i.status != "pass" and i.message]
@@ -95,8 +112,10 @@ def feedback(report: Report, figure_dir: str) -> str:
         lines += [inert.markdown_code_block("\n".join(report.flags)), ""]
     if report.figures:
         lines += ["", "## Your notebooks' figures", ""]
-        lines += [f"![{inert.markdown_inline(name)}]({figure_dir}/{inert.url_path(Path(name).name)})"
-                  for name, _ in report.figures]
+        lines += [
+            f"![{inert.markdown_inline(name)}]({figure_dir}/{inert.url_path(Path(name).name)})"
+            for name, _ in report.figures
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -113,13 +132,24 @@ def write_class_outputs(out: Path, reports: list[Report], seconds: dict[str, flo
     put("items.csv", items.to_csv(index=False).encode())
     put("summary.csv", per_item.to_csv(index=False).encode())
     totals = gradebook["total"]
-    put("summary.json", (json.dumps({
-        "submissions": len(reports), "max_total": float(gradebook["max_total"].max()) if len(reports) else 0.0,
-        "mean": float(totals.mean()) if len(reports) else 0.0,
-        "median": float(totals.median()) if len(reports) else 0.0,
-        "std": float(totals.std(ddof=0)) if len(reports) else 0.0,
-        "min": float(totals.min()) if len(reports) else 0.0, "max": float(totals.max()) if len(reports) else 0.0,
-    }, indent=2) + "\n").encode())
+    put(
+        "summary.json",
+        (
+            json.dumps(
+                {
+                    "submissions": len(reports),
+                    "max_total": float(gradebook["max_total"].max()) if len(reports) else 0.0,
+                    "mean": float(totals.mean()) if len(reports) else 0.0,
+                    "median": float(totals.median()) if len(reports) else 0.0,
+                    "std": float(totals.std(ddof=0)) if len(reports) else 0.0,
+                    "min": float(totals.min()) if len(reports) else 0.0,
+                    "max": float(totals.max()) if len(reports) else 0.0,
+                },
+                indent=2,
+            )
+            + "\n"
+        ).encode(),
+    )
     put("reports.json", (json.dumps([r.to_dict() for r in reports], indent=2) + "\n").encode())
     if len(reports):
         for name, data in _plots(gradebook, per_item).items():

@@ -82,34 +82,47 @@ def _resolve(path: Path, args: argparse.Namespace, batch: bool = False) -> tuple
         reference = beside if (beside / "rubric.toml").is_file() else None
     if args.student_mode:
         reference = None
-    if reference is not None and isolation.level() == "none" and not (
-            args.allow_unisolated or os.environ.get(ALLOW_UNISOLATED_ENV) == "1"):
-        advice = ("Install bubblewrap (Debian and Ubuntu: apt install bubblewrap) and grade again, or pass "
-                  "--allow-unisolated if every submission is trusted")
+    if (
+        reference is not None
+        and isolation.level() == "none"
+        and not (args.allow_unisolated or os.environ.get(ALLOW_UNISOLATED_ENV) == "1")
+    ):
+        advice = (
+            "Install bubblewrap (Debian and Ubuntu: apt install bubblewrap) and grade again, or pass "
+            "--allow-unisolated if every submission is trusted"
+        )
         if args.reference is not None or batch:
-            raise SetupError(f"instructor mode without isolation: on this host {isolation.UNISOLATED_RISKS}. "
-                             + advice)
-        print(f"grade: graded in student mode (public checks only): the reference was found beside the "
-              f"fixtures, but this host has no isolation for instructor mode. {advice}", file=sys.stderr)
+            raise SetupError(f"instructor mode without isolation: on this host {isolation.UNISOLATED_RISKS}. " + advice)
+        print(
+            f"grade: graded in student mode (public checks only): the reference was found beside the "
+            f"fixtures, but this host has no isolation for instructor mode. {advice}",
+            file=sys.stderr,
+        )
         reference = None
     seed = _hidden_seed(args.hidden_seed_file) if reference is not None else None
     return load_assignment(fixtures, reference), seed
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="grade", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="grade", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="submission folder(s)")
     parser.add_argument("--assignment", help="assignment name (default: read from the submission's grade.toml)")
     parser.add_argument("--fixtures", type=Path, help="the assignment's fixtures folder")
     parser.add_argument("--reference", type=Path, help="reference solution folder: instructor mode")
-    parser.add_argument("--hidden-seed-file", type=Path,
-                        help="secret seed for hidden inputs "
-                        f"(default: $GRADER_HIDDEN_SEED_FILE or {DEFAULT_SEED_FILE})")
+    parser.add_argument(
+        "--hidden-seed-file",
+        type=Path,
+        help=f"secret seed for hidden inputs (default: $GRADER_HIDDEN_SEED_FILE or {DEFAULT_SEED_FILE})",
+    )
     parser.add_argument("--student-mode", action="store_true", help="ignore any reference: public checks only")
-    parser.add_argument("--allow-unisolated", action="store_true",
-                        help="grade in instructor mode on a host without isolation (see the README's security "
-                        f"model; also ${ALLOW_UNISOLATED_ENV}=1)")
+    parser.add_argument(
+        "--allow-unisolated",
+        action="store_true",
+        help="grade in instructor mode on a host without isolation (see the README's security "
+        f"model; also ${ALLOW_UNISOLATED_ENV}=1)",
+    )
     parser.add_argument("--timeout", type=float, help="seconds per item case (overrides the rubric)")
     parser.add_argument("--json", type=Path, help="write the JSON report here")
     parser.add_argument("--csv", type=Path, help="write one CSV row per item here")
@@ -117,12 +130,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", help="data set for notebooks and thresholds (default: the rubric's first)")
     parser.add_argument("--data-dir", type=Path, help="where that data set lives (e.g. cifar-10-batches-py)")
     parser.add_argument("--no-notebooks", action="store_true", help="grade module items only")
-    parser.add_argument("--figures", type=Path,
-                        help="folder for the notebooks' figures (default: figures/ beside --json or --csv, else here)")
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        help="folder for the notebooks' figures (default: figures/ beside --json or --csv, else here)",
+    )
     parser.add_argument("--manual-grades", type=Path, help="CSV of submission,id,points,comment for manual items")
     parser.add_argument("--jobs", type=int, help="submissions graded at once in a class folder (default: cores)")
-    parser.add_argument("--out", type=Path, default=Path("grade-output"),
-                        help="class reports and the cache, for a folder of submissions (default: grade-output)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("grade-output"),
+        help="class reports and the cache, for a folder of submissions (default: grade-output)",
+    )
     parser.add_argument("--force", action="store_true", help="regrade every submission, ignoring the cache")
     parser.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here (one submission)")
     parser.add_argument("--quiet", action="store_true", help="no table on the terminal")
@@ -164,12 +184,23 @@ def _say_grader_faults(reports: list[Report]) -> None:
     for report in reports:
         faults = report.grader_faults
         if faults:
-            print(inert.terminal(f"grade: GRADER ERROR while grading {report.submission}: {len(faults)} item(s) "
-                                 f"not graded, the first because: {faults[0].message}"), file=sys.stderr)
+            print(
+                inert.terminal(
+                    f"grade: GRADER ERROR while grading {report.submission}: {len(faults)} item(s) "
+                    f"not graded, the first because: {faults[0].message}"
+                ),
+                file=sys.stderr,
+            )
 
 
-def _grade_all(args: argparse.Namespace, parser: argparse.ArgumentParser, reports: list[Report],
-               grades: dict[tuple[str, str], tuple[float, str]], figures_dir: Path, unpacked: Path) -> int:
+def _grade_all(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    reports: list[Report],
+    grades: dict[tuple[str, str], tuple[float, str]],
+    figures_dir: Path,
+    unpacked: Path,
+) -> int:
     """Grade every path in turn into reports; a non-zero return is a set-up error."""
     # The sandbox canary runs once, before the first of several submissions. Alone, a submission's
     # own first child is the canary: if it cannot start, the report is a grader error and exit 2.
@@ -200,9 +231,17 @@ def _grade_all(args: argparse.Namespace, parser: argparse.ArgumentParser, report
             if not checked:
                 check_sandbox(assignment, secret_paths, path)
                 checked = True
-            report = grade(path, assignment, hidden_seed=seed, timeout_override=args.timeout, name=str(given),
-                           dataset=args.dataset, data_dir=args.data_dir, notebooks=not args.no_notebooks,
-                           secrets=secret_paths)
+            report = grade(
+                path,
+                assignment,
+                hidden_seed=seed,
+                timeout_override=args.timeout,
+                name=str(given),
+                dataset=args.dataset,
+                data_dir=args.data_dir,
+                notebooks=not args.no_notebooks,
+                secrets=secret_paths,
+            )
             report = manual.merge(report, grades)
         except (SetupError, manual.ManualGradesError) as exc:
             print(f"grade: {exc}", file=sys.stderr)
@@ -224,8 +263,9 @@ def _batch_assignment(folder: Path, subs: list[Submission], args: argparse.Names
     raise SetupError(f"no submission in {folder} has a {MARKER}; pass --assignment NAME")
 
 
-def _grade_class(folder: Path, args: argparse.Namespace, reports: list[Report],
-                 grades: dict[tuple[str, str], tuple[float, str]]) -> int:
+def _grade_class(
+    folder: Path, args: argparse.Namespace, reports: list[Report], grades: dict[tuple[str, str], tuple[float, str]]
+) -> int:
     """A folder of submissions: graded in parallel, cached, with class reports in --out."""
     subs = discover(folder)
     try:
@@ -236,15 +276,27 @@ def _grade_class(folder: Path, args: argparse.Namespace, reports: list[Report],
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     secret_paths = [str(_seed_file(args.hidden_seed_file).parent)] if seed is not None else []
-    job = {"assignment": name, "fixtures": str(assignment.fixtures),
-           "reference": str(assignment.reference) if assignment.reference else None, "seed": seed,
-           "timeout": args.timeout, "dataset": args.dataset, "notebooks": not args.no_notebooks,
-           "data_dir": str(args.data_dir) if args.data_dir else None, "secrets": secret_paths}
-    settings = {"rubric": assignment.rubric.sha256,
-                "fixtures": hashlib.sha256((assignment.fixtures / "manifest.json").read_bytes()).hexdigest(),
-                "reference": content_hash(assignment.reference) if assignment.reference else None,
-                "seed": hashlib.sha256(seed.encode()).hexdigest() if seed else None, "mode": assignment.mode,
-                "timeout": args.timeout, "dataset": args.dataset, "notebooks": not args.no_notebooks}
+    job = {
+        "assignment": name,
+        "fixtures": str(assignment.fixtures),
+        "reference": str(assignment.reference) if assignment.reference else None,
+        "seed": seed,
+        "timeout": args.timeout,
+        "dataset": args.dataset,
+        "notebooks": not args.no_notebooks,
+        "data_dir": str(args.data_dir) if args.data_dir else None,
+        "secrets": secret_paths,
+    }
+    settings = {
+        "rubric": assignment.rubric.sha256,
+        "fixtures": hashlib.sha256((assignment.fixtures / "manifest.json").read_bytes()).hexdigest(),
+        "reference": content_hash(assignment.reference) if assignment.reference else None,
+        "seed": hashlib.sha256(seed.encode()).hexdigest() if seed else None,
+        "mode": assignment.mode,
+        "timeout": args.timeout,
+        "dataset": args.dataset,
+        "notebooks": not args.no_notebooks,
+    }
     try:
         check_sandbox(assignment, tuple(Path(p) for p in secret_paths), *(sub.path for sub in subs))
     except SetupError as exc:
@@ -252,8 +304,9 @@ def _grade_class(folder: Path, args: argparse.Namespace, reports: list[Report],
         return 2
     out = args.out
     started = time.monotonic()
-    batch_reports, seconds, graded = run_batch(subs, job, settings, out, args.jobs or os.cpu_count() or 1,
-                                               args.force, Progress(len(subs)))
+    batch_reports, seconds, graded = run_batch(
+        subs, job, settings, out, args.jobs or os.cpu_count() or 1, args.force, Progress(len(subs))
+    )
     try:
         batch_reports = [manual.merge(r, grades) for r in batch_reports]
     except manual.ManualGradesError as exc:
@@ -262,15 +315,21 @@ def _grade_class(folder: Path, args: argparse.Namespace, reports: list[Report],
     write_class_outputs(out, batch_reports, seconds)
     reports.extend(batch_reports)
     cached = len(subs) - graded
-    print(f"{folder}: {len(subs)} submission(s), {graded} graded now, {cached} unchanged since the last run "
-          f"(cached); {time.monotonic() - started:.1f} s. Reports in {out}/")
+    print(
+        f"{folder}: {len(subs)} submission(s), {graded} graded now, {cached} unchanged since the last run "
+        f"(cached); {time.monotonic() - started:.1f} s. Reports in {out}/"
+    )
     faulty = [r.submission for r in batch_reports if r.grader_faults]
     if faulty:
         _say_grader_faults(batch_reports)
-        print(inert.terminal(
-            f"grade: {len(faulty)} submission(s) were not graded because of a grader error, not theirs: "
-            f"{', '.join(faulty[:20])}{' ...' if len(faulty) > 20 else ''}. They are not cached; fix the "
-            "grader's set-up and rerun to grade them"), file=sys.stderr)
+        print(
+            inert.terminal(
+                f"grade: {len(faulty)} submission(s) were not graded because of a grader error, not theirs: "
+                f"{', '.join(faulty[:20])}{' ...' if len(faulty) > 20 else ''}. They are not cached; fix the "
+                "grader's set-up and rerun to grade them"
+            ),
+            file=sys.stderr,
+        )
     return 0
 
 

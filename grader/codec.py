@@ -29,7 +29,7 @@ class CodecError(ValueError):
 
 
 def _encode(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
-    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+    if isinstance(value, (np.ndarray, np.generic)):
         arr = np.array(value)  # subok=False: an ndarray subclass travels as a plain array
         if arr.dtype.kind not in ALLOWED_KINDS:
             raise CodecError(f"{path or 'value'}: arrays of dtype {arr.dtype} cannot be returned")
@@ -60,7 +60,7 @@ def _encode(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
 def _decode(node: Any, arrays: Any) -> Any:
     if not isinstance(node, dict) or len(node) != 1:
         raise CodecError("malformed structure")
-    (kind, payload), = node.items()
+    ((kind, payload),) = node.items()
     if kind == "array":
         return arrays[payload]
     if kind == "value":
@@ -140,8 +140,15 @@ def read_npz_arrays(data: bytes, max_bytes: int, name: str, kinds: set[str]) -> 
                     arr = _read_npy(f, budget, f"{name}: {key}", kinds)
                 budget -= arr.nbytes
                 arrays[key] = arr
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, RuntimeError,
-            NotImplementedError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        OSError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
         if isinstance(exc, CodecError):
             raise
         raise CodecError(f"{name} is not a readable .npz without pickles: {exc}") from exc
@@ -161,8 +168,9 @@ def _read_npy(f: Any, budget: int, name: str, kinds: set[str]) -> np.ndarray:
     count = math.prod(shape)
     nbytes = count * dtype.itemsize
     if nbytes > budget:
-        raise CodecError(f"{name} has shape {tuple(shape)}: {nbytes} bytes, over the {budget}-byte limit "
-                         "of what the grader reads")
+        raise CodecError(
+            f"{name} has shape {tuple(shape)}: {nbytes} bytes, over the {budget}-byte limit of what the grader reads"
+        )
     buffer = bytearray(nbytes)
     view, filled = memoryview(buffer), 0
     while filled < nbytes:

@@ -64,8 +64,11 @@ def compare_value(name: str, got: Any, expected: Any, tolerance: float) -> Misma
     want = np.asarray(expected)
     arr = _as_numeric(got)
     if arr is None:
-        return Mismatch("type", f"{name} is a {type(got).__name__}; expected "
-                                + ("a number" if want.ndim == 0 else f"an array of shape {_shape_text(want.shape)}"))
+        return Mismatch(
+            "type",
+            f"{name} is a {type(got).__name__}; expected "
+            + ("a number" if want.ndim == 0 else f"an array of shape {_shape_text(want.shape)}"),
+        )
     if want.ndim == 0 and arr.size == 1:
         arr = arr.reshape(())
     if arr.shape != want.shape:
@@ -76,8 +79,9 @@ def compare_value(name: str, got: Any, expected: Any, tolerance: float) -> Misma
     bad = ~np.isfinite(arr.astype(float)) & finite_expected
     if bad.any():
         what = "nan" if np.isnan(arr.astype(float)[bad]).any() else "inf"
-        return Mismatch("nonfinite", f"{name} contains {what} ({int(bad.sum())} of {arr.size} entries); "
-                                     "expected finite values")
+        return Mismatch(
+            "nonfinite", f"{name} contains {what} ({int(bad.sum())} of {arr.size} entries); expected finite values"
+        )
     err = rel_error(arr, want)
     if err > tolerance:
         return Mismatch("value", f"{name} is off: relative error {err:.1e} (tolerance {tolerance:.0e})")
@@ -100,16 +104,18 @@ def compare_init(name: str, got: Any, expected: dict[str, Any], tolerance: float
         if arr is None:
             return Mismatch("type", f"{name}[{key!r}] is a {type(got[key]).__name__}; expected an array")
         if arr.shape != want.shape:
-            return Mismatch("shape", f"{name}[{key!r}] has shape {_shape_text(arr.shape)}; "
-                                     f"expected {_shape_text(want.shape)}")
+            return Mismatch(
+                "shape", f"{name}[{key!r}] has shape {_shape_text(arr.shape)}; expected {_shape_text(want.shape)}"
+            )
         if want.size and np.all(want == want.flat[0]):
             if not np.array_equal(arr, want):
                 return Mismatch("value", f"{name}[{key!r}] should be all {want.flat[0]:g}")
             continue
         got_std, want_std = float(np.std(arr)), float(np.std(want))
         if abs(got_std - want_std) > tolerance * want_std:
-            return Mismatch("value", f"{name}[{key!r}] has standard deviation {got_std:.3g}; "
-                                     f"expected about {want_std:.3g}")
+            return Mismatch(
+                "value", f"{name}[{key!r}] has standard deviation {got_std:.3g}; expected about {want_std:.3g}"
+            )
         if abs(float(np.mean(arr))) > max(tolerance * want_std, 4 * want_std / np.sqrt(arr.size)):
             return Mismatch("value", f"{name}[{key!r}] has mean {float(np.mean(arr)):.3g}; expected about 0")
     return None
@@ -127,8 +133,9 @@ def compare_training(name: str, got: Any, expected: Any, slack: float) -> Mismat
         return Mismatch("nonfinite", f"{name} contains nan or inf: the training diverged")
     final, want_final = float(arr[-1]), float(want[-1])
     if final > want_final * (1 + slack) + 1e-3:
-        return Mismatch("value", f"{name} ends at {final:.4g}; our training ends at {want_final:.4g} "
-                                 "from the same start")
+        return Mismatch(
+            "value", f"{name} ends at {final:.4g}; our training ends at {want_final:.4g} from the same start"
+        )
     return None
 
 
@@ -148,9 +155,12 @@ def compare_progress(name: str, got: Any, expected: Any, fraction: float) -> Mis
     start, got_end, want_end = float(want[0]), float(np.mean(arr[-tail:])), float(np.mean(want[-tail:]))
     needed = start - fraction * (start - want_end)
     if got_end > needed + 1e-3:
-        return Mismatch("value", f"{name} comes down from {start:.4g} to {got_end:.4g} (mean of the last {tail}); "
-                                 f"ours reaches {want_end:.4g} from the same start, and yours must come down at "
-                                 f"least to {needed:.4g}")
+        return Mismatch(
+            "value",
+            f"{name} comes down from {start:.4g} to {got_end:.4g} (mean of the last {tail}); "
+            f"ours reaches {want_end:.4g} from the same start, and yours must come down at "
+            f"least to {needed:.4g}",
+        )
     return None
 
 
@@ -160,8 +170,11 @@ def compare_speedup(fast: str, slow: str, ratio: Any, minimum: float) -> Mismatc
     if value is None or value.size != 1 or not np.isfinite(value).all():
         return Mismatch("type", f"no timing came back for {fast}")
     if float(value) < minimum:
-        return Mismatch("value", f"{fast} is only {float(value):.1f} times faster than {slow}; expected at "
-                                 f"least {minimum:g} times: remove the loops over examples and classes")
+        return Mismatch(
+            "value",
+            f"{fast} is only {float(value):.1f} times faster than {slow}; expected at "
+            f"least {minimum:g} times: remove the loops over examples and classes",
+        )
     return None
 
 

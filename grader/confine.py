@@ -43,7 +43,7 @@ class Confinement:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def decode(cls, text: str) -> "Confinement":
+    def decode(cls, text: str) -> Confinement:
         raw: dict[str, Any] = json.loads(text)
         for key in ("hidden", "needed"):
             raw[key] = tuple(raw.get(key, ()))
@@ -62,13 +62,17 @@ def apply(confinement: Confinement) -> None:
                 f.write(str(os.getpid()))
         except OSError as exc:
             raise ConfinementError(f"cannot join the pids cgroup {confinement.cgroup}: {exc}") from exc
-    limits = [(resource.RLIMIT_AS, confinement.memory_bytes), (resource.RLIMIT_CPU, confinement.cpu_seconds),
-              (resource.RLIMIT_FSIZE, confinement.file_bytes), (resource.RLIMIT_CORE, 0)]
+    limits = [
+        (resource.RLIMIT_AS, confinement.memory_bytes),
+        (resource.RLIMIT_CPU, confinement.cpu_seconds),
+        (resource.RLIMIT_FSIZE, confinement.file_bytes),
+        (resource.RLIMIT_CORE, 0),
+    ]
     if confinement.nproc is not None:
         limits.append((resource.RLIMIT_NPROC, confinement.nproc))
-    for which, value in limits:
-        soft, hard = resource.getrlimit(which)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+    for which, wanted in limits:
+        _soft, hard = resource.getrlimit(which)
+        value = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         try:
             resource.setrlimit(which, (value, value))
         except (ValueError, OSError) as exc:
@@ -80,12 +84,14 @@ def apply(confinement: Confinement) -> None:
             if not os.access(path, os.R_OK | (os.X_OK if os.path.isdir(path) else 0)):
                 raise ConfinementError(
                     f"the sandbox cannot read {path}, which every child needs; install the grader and its "
-                    "Python where other users can read them (not under /root), or install bubblewrap")
+                    "Python where other users can read them (not under /root), or install bubblewrap"
+                )
         seen = exposed(confinement.hidden, confinement.needed)
         if seen is not None:
             raise ConfinementError(
                 f"the sandbox can read {seen}, which it must not see; make it unreadable to other users "
-                f"(for example chmod -R go-rwx on its folder), or install bubblewrap")
+                f"(for example chmod -R go-rwx on its folder), or install bubblewrap"
+            )
 
 
 def _become(uid: int) -> None:

@@ -74,24 +74,38 @@ def grader_error(item: Item, message: str) -> ItemResult:
 
 def whole_report(assignment: Assignment, name: str, status: str, message: str, notes: tuple[str, ...] = ()) -> Report:
     """Every item with one status and message: a submission refused whole, or a grader fault."""
-    items = tuple(grader_error(i, message) if status == GRADER_ERROR else
-                  ItemResult(i.id, i.title, 0.0, i.points, status, message, 0.0) for i in assignment.rubric.items)
-    return Report(assignment=assignment.rubric.name, mode=assignment.mode, grader_version=__version__,
-                  submission=name, items=items, notes=notes, isolation=isolation.summary())
+    items = tuple(
+        grader_error(i, message)
+        if status == GRADER_ERROR
+        else ItemResult(i.id, i.title, 0.0, i.points, status, message, 0.0)
+        for i in assignment.rubric.items
+    )
+    return Report(
+        assignment=assignment.rubric.name,
+        mode=assignment.mode,
+        grader_version=__version__,
+        submission=name,
+        items=items,
+        notes=notes,
+        isolation=isolation.summary(),
+    )
 
 
 def hidden_paths(assignment: Assignment, secrets: tuple[Path, ...], *submissions: Path) -> tuple[Path, ...]:
     """What no child may see: the fixtures (expected outputs), the reference and the secrets (the seed's
     folder). Raises SetupError when hiding one would hide what every child needs (all students would
     fail), or when a secret lies inside a submission (it would be copied to the child)."""
-    hidden = tuple(p.resolve() for p in (assignment.fixtures, *([assignment.reference] if assignment.reference
-                                                                 else []), *secrets))
+    hidden = tuple(
+        p.resolve() for p in (assignment.fixtures, *([assignment.reference] if assignment.reference else []), *secrets)
+    )
     problems = hidden_path_problems(list(hidden))
     # Covered whole, with what the children need bound back: the course folders (the reference, the
     # checkout's .git, anything else of the instructor's) and the folders holding the submissions
     # (the other students' work).
-    courses = {find_project_root(p) for p in (assignment.fixtures.resolve(), *(
-        [assignment.reference.resolve()] if assignment.reference else []))}
+    courses = {
+        find_project_root(p)
+        for p in (assignment.fixtures.resolve(), *([assignment.reference.resolve()] if assignment.reference else []))
+    }
     folders = {p.resolve().parent for p in submissions}
     hidden += tuple(sorted(p for p in courses | folders if p is not None and p != Path("/")))
     for secret in (p.resolve() for p in secrets):
@@ -99,9 +113,11 @@ def hidden_paths(assignment: Assignment, secrets: tuple[Path, ...], *submissions
             if secret == submission or submission in secret.parents:
                 problems.append(f"{secret} is inside the submission {submission}, which is copied for its child")
     if problems:
-        raise SetupError("a hidden path would break grading: " + "; ".join(problems) + ". Keep the hidden seed "
-                         "in a folder of its own (the default is ~/.config/nn-grader/hidden-seed), away from "
-                         "the grader's environment and the submissions")
+        raise SetupError(
+            "a hidden path would break grading: " + "; ".join(problems) + ". Keep the hidden seed "
+            "in a folder of its own (the default is ~/.config/nn-grader/hidden-seed), away from "
+            "the grader's environment and the submissions"
+        )
     return hidden
 
 
@@ -117,14 +133,17 @@ def check_sandbox(assignment: Assignment, secrets: tuple[Path, ...], *submission
             with ChildSession(root, work, hidden=hidden) as session:
                 session.start()
         except SandboxError as exc:
-            raise SetupError(f"{exc}. No submission was graded: this is the grader's set-up, not a student's "
-                             "fault") from exc
+            raise SetupError(
+                f"{exc}. No submission was graded: this is the grader's set-up, not a student's fault"
+            ) from exc
 
 
 def load_assignment(fixtures: Path, reference: Path | None) -> Assignment:
     if not (fixtures / "rubric.toml").is_file() or not (fixtures / "manifest.json").is_file():
-        raise SetupError(f"{fixtures} has no rubric.toml and manifest.json; run `grade-build` "
-                         "or point --fixtures at the assignment's fixtures folder")
+        raise SetupError(
+            f"{fixtures} has no rubric.toml and manifest.json; run `grade-build` "
+            "or point --fixtures at the assignment's fixtures folder"
+        )
     rubric = load(fixtures / "rubric.toml")
     manifest = json.loads((fixtures / "manifest.json").read_text())
     if manifest.get("rubric_sha256") != rubric.sha256:
@@ -172,8 +191,9 @@ def _prepare(submission: Path, scratch: Path, assignment: Assignment) -> list[st
         notes.append("not copied for grading (links or files over the size limit): " + ", ".join(skipped[:10]))
     changed = restore_provided(scratch, assignment.fixtures / "provided")
     if changed:
-        notes.append("flag: provided file(s) modified in the submission, graded with the originals: "
-                     + ", ".join(changed))
+        notes.append(
+            "flag: provided file(s) modified in the submission, graded with the originals: " + ", ".join(changed)
+        )
     # Only what the notebooks save during this run is measured, never weights handed in.
     shutil.rmtree(scratch / SAVED_DIR, ignore_errors=True)
     return notes
@@ -182,8 +202,11 @@ def _prepare(submission: Path, scratch: Path, assignment: Assignment) -> list[st
 Plan = dict[str, list[tuple[str, dict[str, Any], dict[str, Any] | None]]]
 
 
-def _plan(assignment: Assignment, hidden_seed: str | None, items: tuple[Item, ...],
-          ) -> tuple[Plan, list[tuple[Item, list[dict[str, Any]]]]]:
+def _plan(
+    assignment: Assignment,
+    hidden_seed: str | None,
+    items: tuple[Item, ...],
+) -> tuple[Plan, list[tuple[Item, list[dict[str, Any]]]]]:
     """Every case of every code item: (label, inputs, expected or None), and the hidden work."""
     rubric = assignment.rubric
     plans: Plan = {}
@@ -211,20 +234,30 @@ def _plan(assignment: Assignment, hidden_seed: str | None, items: tuple[Item, ..
 
 def _case_params(plans: Plan, items: tuple[Item, ...]) -> dict[str, list[dict[str, Any]]]:
     """Numerical gradients of the student's code only feed messages; hidden cases skip them."""
-    return {it.id: [{"numeric": False} if label.startswith("hidden") else {} for label, _, _ in plans[it.id]]
-            for it in items}
+    return {
+        it.id: [{"numeric": False} if label.startswith("hidden") else {} for label, _, _ in plans[it.id]]
+        for it in items
+    }
 
 
-def _score_code(assignment: Assignment, plans: Plan, student: dict[str, list[ChildResult]],
-                reference: dict[str, list[ChildResult]], items: tuple[Item, ...], original: Path,
-                timeout_override: float | None, notes: list[str]) -> list[ItemResult]:
+def _score_code(
+    assignment: Assignment,
+    plans: Plan,
+    student: dict[str, list[ChildResult]],
+    reference: dict[str, list[ChildResult]],
+    items: tuple[Item, ...],
+    original: Path,
+    timeout_override: float | None,
+    notes: list[str],
+) -> list[ItemResult]:
     attempted = attempted_items(original, assignment.rubric, assignment.manifest.get("template_fingerprints", {}))
     out = []
     for item in items:
         runs = []
         fault = ""
         expected_hidden = iter(reference.get(item.id, []))
-        for (label, _, expected), result in zip(plans[item.id], student[item.id]):
+        for (label, _, public_expected), result in zip(plans[item.id], student[item.id]):
+            expected = public_expected
             if label.startswith("hidden"):
                 ref = next(expected_hidden)
                 if ref.status != "ok":
@@ -239,10 +272,16 @@ def _score_code(assignment: Assignment, plans: Plan, student: dict[str, list[Chi
         out.append(score_item(item, runs, attempted[item.id], timeout))
         public = [r for r in runs if r.label.startswith("public")]
         hidden = [r for r in runs if r.label.startswith("hidden")]
-        if public and hidden and all(case_passes(item, r) for r in public) and not any(
-                case_passes(item, r) for r in hidden):
-            notes.append(f"flag: {item.id} is right on every public case and on no hidden case "
-                         "(answers fitted to the public fixtures?)")
+        if (
+            public
+            and hidden
+            and all(case_passes(item, r) for r in public)
+            and not any(case_passes(item, r) for r in hidden)
+        ):
+            notes.append(
+                f"flag: {item.id} is right on every public case and on no hidden case "
+                "(answers fitted to the public fixtures?)"
+            )
     return out
 
 
@@ -255,10 +294,17 @@ def _dataset_env(rubric: Rubric, dataset: str, data_dir: Path | None) -> dict[st
     return env
 
 
-def _notebook_items(scratch: Path, original: Path, assignment: Assignment, dataset: str,
-                    runs: dict[str, NotebookRun], env: dict[str, str], tmp: Path,
-                    hidden: tuple[Path, ...],
-                    readable: tuple[Path, ...]) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
+def _notebook_items(
+    scratch: Path,
+    original: Path,
+    assignment: Assignment,
+    dataset: str,
+    runs: dict[str, NotebookRun],
+    env: dict[str, str],
+    tmp: Path,
+    hidden: tuple[Path, ...],
+    readable: tuple[Path, ...],
+) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
     rubric = assignment.rubric
     saved: dict[str, dict[str, Any]] = {}  # threshold item id -> arrays, or an error message
     figures: list[tuple[str, bytes]] = []
@@ -286,8 +332,7 @@ def _notebook_items(scratch: Path, original: Path, assignment: Assignment, datas
             if item.params["data"] == item.params.get("public_data"):
                 where = "training"
             if entry is None:
-                results.append(score_threshold(item, dataset, None, None, 0, where,
-                                               run_problem(runs[item.notebook])))
+                results.append(score_threshold(item, dataset, None, None, 0, where, run_problem(runs[item.notebook])))
             elif "error" in entry:
                 results.append(score_threshold(item, dataset, entry["error"], None, 0, where))
             else:
@@ -304,9 +349,14 @@ def _notebook_items(scratch: Path, original: Path, assignment: Assignment, datas
     return results, figures
 
 
-def _measure_thresholds(assignment: Assignment, saved: dict[str, dict[str, Any]], env: dict[str, str],
-                        tmp: Path, hidden: tuple[Path, ...],
-                        readable: tuple[Path, ...] = ()) -> dict[str, tuple[float | None, int, str]]:
+def _measure_thresholds(
+    assignment: Assignment,
+    saved: dict[str, dict[str, Any]],
+    env: dict[str, str],
+    tmp: Path,
+    hidden: tuple[Path, ...],
+    readable: tuple[Path, ...] = (),
+) -> dict[str, tuple[float | None, int, str]]:
     """Accuracy of every saved network, computed by trusted code in a child: (accuracy, count, problem)."""
     todo = [i for i in assignment.rubric.notebook_items if i.kind == "threshold" and "arrays" in saved.get(i.id, {})]
     if not todo:
@@ -319,11 +369,20 @@ def _measure_thresholds(assignment: Assignment, saved: dict[str, dict[str, Any]]
     out: dict[str, tuple[float | None, int, str]] = {}
     with ChildSession(root, workdir, extra_env=env, hidden=hidden, readable=readable) as session:
         for item in todo:
-            data = item.params["data"] if assignment.reference is not None else item.params.get(
-                "public_data", item.params["data"])
+            data = (
+                item.params["data"]
+                if assignment.reference is not None
+                else item.params.get("public_data", item.params["data"])
+            )
             module, _, qualname = item.params["scores"].partition(":")
-            result = session.run(module, qualname, "threshold_accuracy", {"data": data, "target": qualname},
-                                 {"params": saved[item.id]["arrays"]}, timeout_s=600)
+            result = session.run(
+                module,
+                qualname,
+                "threshold_accuracy",
+                {"data": data, "target": qualname},
+                {"params": saved[item.id]["arrays"]},
+                timeout_s=600,
+            )
             if result.status == "ok":
                 returned = result.outputs["returned"]
                 out[item.id] = (float(returned["accuracy"]), int(returned["count"]), "")
@@ -333,21 +392,31 @@ def _measure_thresholds(assignment: Assignment, saved: dict[str, dict[str, Any]]
     return out
 
 
-def _probe_work(plans: Plan, items: tuple[Item, ...], params: dict[str, list[dict[str, Any]]],
-                labels: str | None = None) -> dict[str, list[ProbeWork]]:
+def _probe_work(
+    plans: Plan, items: tuple[Item, ...], params: dict[str, list[dict[str, Any]]], labels: str | None = None
+) -> dict[str, list[ProbeWork]]:
     work: dict[str, list[ProbeWork]] = {}
     for item in items:
-        cases = [(x, p) for (label, x, _), p in zip(plans[item.id], params[item.id])
-                 if labels is None or label.startswith(labels)]
-        work.setdefault(item.notebook, []).append(
-            ProbeWork(item, [x for x, _ in cases], [p for _, p in cases]))
+        cases = [
+            (x, p)
+            for (label, x, _), p in zip(plans[item.id], params[item.id])
+            if labels is None or label.startswith(labels)
+        ]
+        work.setdefault(item.notebook, []).append(ProbeWork(item, [x for x, _ in cases], [p for _, p in cases]))
     return work
 
 
-def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = None,
-          timeout_override: float | None = None, name: str | None = None,
-          dataset: str | None = None, data_dir: Path | None = None, notebooks: bool = True,
-          secrets: tuple[Path, ...] = ()) -> Report:
+def grade(
+    submission: Path,
+    assignment: Assignment,
+    hidden_seed: str | None = None,
+    timeout_override: float | None = None,
+    name: str | None = None,
+    dataset: str | None = None,
+    data_dir: Path | None = None,
+    notebooks: bool = True,
+    secrets: tuple[Path, ...] = (),
+) -> Report:
     """Grade one submission folder. Raises only SetupError (the options cannot work for any
     submission); whatever else goes wrong is contained in this submission's report: the
     student's problems as the student's results, the grader's as `grader_error` items.
@@ -357,8 +426,9 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
     """
     label = name or str(submission)
     try:
-        return _grade(submission, assignment, hidden_seed, timeout_override, label, dataset, data_dir, notebooks,
-                      secrets)
+        return _grade(
+            submission, assignment, hidden_seed, timeout_override, label, dataset, data_dir, notebooks, secrets
+        )
     except SetupError:
         raise
     except ScratchError as exc:
@@ -366,13 +436,25 @@ def grade(submission: Path, assignment: Assignment, hidden_seed: str | None = No
     except SandboxError as exc:
         return whole_report(assignment, label, GRADER_ERROR, messages.grader_fault(str(exc)))
     except Exception as exc:  # noqa: BLE001 - one submission's fault of any kind stays in its report
-        return whole_report(assignment, label, GRADER_ERROR,
-                            messages.grader_fault(f"internal error {type(exc).__name__}: {str(exc)[:300]}"))
+        return whole_report(
+            assignment,
+            label,
+            GRADER_ERROR,
+            messages.grader_fault(f"internal error {type(exc).__name__}: {str(exc)[:300]}"),
+        )
 
 
-def _grade(submission: Path, assignment: Assignment, hidden_seed: str | None, timeout_override: float | None,
-           name: str, dataset: str | None, data_dir: Path | None, notebooks: bool,
-           secrets: tuple[Path, ...]) -> Report:
+def _grade(
+    submission: Path,
+    assignment: Assignment,
+    hidden_seed: str | None,
+    timeout_override: float | None,
+    name: str,
+    dataset: str | None,
+    data_dir: Path | None,
+    notebooks: bool,
+    secrets: tuple[Path, ...],
+) -> Report:
     rubric = assignment.rubric
     hidden = hidden_paths(assignment, secrets, submission)
     dataset = dataset or rubric.datasets[0]
@@ -401,17 +483,29 @@ def _grade(submission: Path, assignment: Assignment, hidden_seed: str | None, ti
                 return {}
             if memo_key not in _REFERENCE_MEMO:
                 _REFERENCE_MEMO.clear()
-                _REFERENCE_MEMO[memo_key] = run_cases(assignment.reference, module_hidden, submission_timeout_s=3600,
-                                                 extra_params={"numeric": False}, extra_env=env,
-                                                 hidden=hidden)[0]
+                _REFERENCE_MEMO[memo_key] = run_cases(
+                    assignment.reference,
+                    module_hidden,
+                    submission_timeout_s=3600,
+                    extra_params={"numeric": False},
+                    extra_env=env,
+                    hidden=hidden,
+                )[0]
             return dict(_REFERENCE_MEMO[memo_key])
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             reference_future = pool.submit(run_reference)
             student_future = pool.submit(
-                run_cases, scratch, [(it, [x for _, x, _ in plans[it.id]]) for it in module_items],
-                rubric.submission_timeout_s, timeout_override, case_params=params, scratch=scratch,
-                extra_env=env, hidden=hidden)
+                run_cases,
+                scratch,
+                [(it, [x for _, x, _ in plans[it.id]]) for it in module_items],
+                rubric.submission_timeout_s,
+                timeout_override,
+                case_params=params,
+                scratch=scratch,
+                extra_env=env,
+                hidden=hidden,
+            )
             reference_results = reference_future.result()
             student_results, _ = student_future.result()
 
@@ -419,6 +513,7 @@ def _grade(submission: Path, assignment: Assignment, hidden_seed: str | None, ti
         if notebook_hidden and memo_key not in _REFERENCE_NOTEBOOK_MEMO:
             # The reference's own notebooks define the expected objects. Kernels are driven from
             # this thread only: nbclient leaves an event loop behind in any other.
+            assert assignment.reference is not None  # hidden work exists in instructor mode only
             ref_scratch = tmp / "reference"
             copy_submission(assignment.reference, ref_scratch)
             work: dict[str, list[ProbeWork]] = {}
@@ -439,27 +534,60 @@ def _grade(submission: Path, assignment: Assignment, hidden_seed: str | None, ti
         faulty: dict[str, str] = {}  # notebook -> why its kernel could not start
         if notebooks and rubric.notebooks:
             (tmp / "notebook-requests").mkdir()
-            runs = run_notebooks(rubric, scratch, env, _probe_work(plans, notebook_code, params),
-                                 tmp / "notebook-requests", hidden, readable)
+            runs = run_notebooks(
+                rubric,
+                scratch,
+                env,
+                _probe_work(plans, notebook_code, params),
+                tmp / "notebook-requests",
+                hidden,
+                readable,
+            )
             for run in runs.values():
                 student_results.update(run.probes)
             faulty = {n: run.message for n, run in runs.items() if run.status == GRADER_FAULT}
-            nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, runs, env, tmp, hidden,
-                                                readable)
+            nb_items, figures = _notebook_items(
+                scratch, submission, assignment, dataset, runs, env, tmp, hidden, readable
+            )
             items += nb_items
-        items += _score_code(assignment, plans, student_results, reference_results, module_items + notebook_code,
-                             submission, timeout_override, notes)
-    flagged = sorted({f for results in student_results.values() for r in results
-                      for f in r.meta.get("suspicious", []) if isinstance(f, str)})
+        items += _score_code(
+            assignment,
+            plans,
+            student_results,
+            reference_results,
+            module_items + notebook_code,
+            submission,
+            timeout_override,
+            notes,
+        )
+    flagged = sorted(
+        {
+            f
+            for results in student_results.values()
+            for r in results
+            for f in r.meta.get("suspicious", [])
+            if isinstance(f, str)
+        }
+    )
     notes += [f"flag: the submission's code {f} (refused where the sandbox runs)" for f in flagged[:20]]
-    items = [grader_error(rubric.item(r.id), messages.grader_fault(faulty[nb]))
-             if (nb := rubric.item(r.id).notebook) in faulty and rubric.item(r.id).kind != "manual" else r
-             for r in items]
+    items = [
+        grader_error(rubric.item(r.id), messages.grader_fault(faulty[nb]))
+        if (nb := rubric.item(r.id).notebook) in faulty and rubric.item(r.id).kind != "manual"
+        else r
+        for r in items
+    ]
     by_id = {r.id: r for r in items}
     order = {item.id: k for k, item in enumerate(rubric.items)}
     items = sorted((note_dependencies(rubric.item(r.id), r, by_id) for r in items), key=lambda r: order[r.id])
     if not notebooks and rubric.notebooks:
         notes.append("notebooks not run (--no-notebooks): their items are not in this report")
-    return Report(assignment=rubric.name, mode=assignment.mode, grader_version=__version__,
-                  submission=name, items=tuple(items), notes=tuple(notes), isolation=isolation.summary(),
-                  figures=tuple(figures))
+    return Report(
+        assignment=rubric.name,
+        mode=assignment.mode,
+        grader_version=__version__,
+        submission=name,
+        items=tuple(items),
+        notes=tuple(notes),
+        isolation=isolation.summary(),
+        figures=tuple(figures),
+    )

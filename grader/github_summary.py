@@ -22,19 +22,27 @@ def _points(x: float) -> str:
 
 
 def summary_markdown(report: dict[str, Any]) -> str:
-    lines = [f"## {inert.markdown_inline(str(report['assignment']))}: {_points(report['total'])} / "
-             f"{_points(report['max_total'])}",
-             "", f"Graded in {inert.markdown_inline(str(report['mode']))} mode: this is feedback, not the final "
-             "grade.", "", "| item | points | status | message |", "|---|---:|---|---|"]
+    lines = [
+        (
+            f"## {inert.markdown_inline(str(report['assignment']))}: {_points(report['total'])} / "
+            f"{_points(report['max_total'])}"
+        ),
+        "",
+        (f"Graded in {inert.markdown_inline(str(report['mode']))} mode: this is feedback, not the final grade."),
+        "",
+        "| item | points | status | message |",
+        "|---|---:|---|---|",
+    ]
     for i in report["items"]:
         message = inert.markdown_inline(str(i["message"]).split("\n")[0][:200])
         # Ids and statuses come from the rubric and the grader, not from students.
-        lines.append(f"| `{i['id']}` | {_points(i['points'])} / {_points(i['max_points'])} | {i['status']} "
-                     f"| {message} |")
+        lines.append(
+            f"| `{i['id']}` | {_points(i['points'])} / {_points(i['max_points'])} | {i['status']} | {message} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def annotations(report: dict[str, Any], prefix: str = "") -> list[str]:
+def annotation_lines(report: dict[str, Any], prefix: str = "") -> list[str]:
     out = []
     for i in report["items"]:
         if i["points"] >= i["max_points"] or i["status"] == "manual":
@@ -47,8 +55,10 @@ def annotations(report: dict[str, Any], prefix: str = "") -> list[str]:
             target = f"file={inert.workflow_property((prefix + '/' if prefix else '') + path)},"
         level = "warning" if i["status"] == "not_attempted" else "error"
         title = f"{item_id} ({_points(i['points'])}/{_points(i['max_points'])}, {i['status']})"
-        out.append(f"::{level} {target}title={inert.workflow_property(title)}::"
-                   f"{inert.workflow_data(i['message'] or i['status'])}")
+        out.append(
+            f"::{level} {target}title={inert.workflow_property(title)}::"
+            f"{inert.workflow_data(i['message'] or i['status'])}"
+        )
     return out
 
 
@@ -69,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(summary_markdown(report))
         else:
             sys.stdout.write(summary_markdown(report))
-        for line in annotations(report, args.prefix):
+        for line in annotation_lines(report, args.prefix):
             print(line)
     return 0
 

@@ -16,16 +16,18 @@ from grader.results import Report
 def results_json(report: Report) -> dict[str, Any]:
     tests = []
     for number, item in enumerate(report.items, start=1):
-        tests.append({
-            "name": f"{item.id}: {item.title}",
-            "number": str(number),
-            "score": item.points,
-            "max_score": item.max_points,
-            "status": "passed" if item.status == "pass" else "failed",
-            "output": item.message or "passed",
-            "visibility": "visible",
-            "tags": [item.status],
-        })
+        tests.append(
+            {
+                "name": f"{item.id}: {item.title}",
+                "number": str(number),
+                "score": item.points,
+                "max_score": item.max_points,
+                "status": "passed" if item.status == "pass" else "failed",
+                "output": item.message or "passed",
+                "visibility": "visible",
+                "tags": [item.status],
+            }
+        )
     return {
         "score": report.total,
         "output": f"{report.assignment}: {report.total:g} / {report.max_total:g}, graded in {report.mode} mode",

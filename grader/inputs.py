@@ -21,12 +21,12 @@ booleans and lists are taken as they are.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-GENERATORS = {"randn", "rand", "randint", "linspace", "ones", "zeros", "array",
-              "dim", "dims", "value"}
+GENERATORS = {"randn", "rand", "randint", "linspace", "ones", "zeros", "array", "dim", "dims", "value"}
 MODIFIERS = {"scale", "shift", "low", "high", "shape"}
 
 
@@ -53,8 +53,8 @@ def _size(s: Any, dims: Mapping[str, int], where: str) -> int:
         return s
     if isinstance(s, str):
         size = 1
-        for name in s.split("*"):  # "A*B": the product of two dimensions
-            name = name.strip()
+        for part in s.split("*"):  # "A*B": the product of two dimensions
+            name = part.strip()
             if name not in dims:
                 raise SpecError(f"{where}: unknown dimension {name!r}; declare it under the item's dims")
             size *= dims[name]
@@ -104,8 +104,7 @@ def draw(spec: Any, rng: np.random.Generator, dims: Mapping[str, int], where: st
     return arg  # value
 
 
-def hidden_dims(public: Mapping[str, int], ranges: Mapping[str, list[int]],
-                rng: np.random.Generator) -> dict[str, int]:
+def hidden_dims(public: Mapping[str, int], ranges: Mapping[str, list[int]], rng: np.random.Generator) -> dict[str, int]:
     """Dimensions for hidden inputs: each drawn from its range (default: half to twice the public size)."""
     out = {}
     for name in sorted(public):

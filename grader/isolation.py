@@ -56,15 +56,29 @@ def bwrap_path() -> str | None:
     if not found or _forced():
         return None
     try:
-        ok = subprocess.run([found, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                            capture_output=True, timeout=10).returncode == 0
+        ok = (
+            subprocess.run(
+                [found, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         ok = False
     return found if ok else None
 
 
-def wrap(argv: list[str], cwd: Path, writable: list[Path], readable: list[Path], hidden: list[Path],
-         network: bool = False, as_pid_1: bool = False) -> list[str]:
+def wrap(
+    argv: list[str],
+    cwd: Path,
+    writable: list[Path],
+    readable: list[Path],
+    hidden: list[Path],
+    network: bool = False,
+    as_pid_1: bool = False,
+) -> list[str]:
     """argv run inside bubblewrap (or unchanged where bubblewrap is not available).
 
     Where bubblewrap is missing but user namespaces work, `grader.userns` builds the same view.
@@ -77,14 +91,34 @@ def wrap(argv: list[str], cwd: Path, writable: list[Path], readable: list[Path],
     takes a parent process id of 1 to mean its client has gone, and would quit at once.
     """
     if level() == "namespaces":
-        spec = Spec(str(cwd), readable=(*runtime_paths(), *(str(p) for p in readable)),
-                    writable=tuple(str(p) for p in writable), hidden=tuple(str(p) for p in hidden), network=network)
+        spec = Spec(
+            str(cwd),
+            readable=(*runtime_paths(), *(str(p) for p in readable)),
+            writable=tuple(str(p) for p in writable),
+            hidden=tuple(str(p) for p in hidden),
+            network=network,
+        )
         return [sys.executable, "-I", "-m", "grader.userns", spec.encode(), "--", *argv]
     bwrap = bwrap_path()
     if bwrap is None:
         return argv
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent"]
+    args = [
+        bwrap,
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+    ]
     if not network:
         args.append("--unshare-net")
     if as_pid_1:
@@ -105,7 +139,7 @@ def wrap(argv: list[str], cwd: Path, writable: list[Path], readable: list[Path],
             args += ["--tmpfs", str(path)]
         elif not path.is_dir():
             args += ["--ro-bind", "/dev/null", str(path)]
-    return args + ["--chdir", str(cwd), "--"] + argv
+    return [*args, "--chdir", str(cwd), "--", *argv]
 
 
 @functools.lru_cache(maxsize=1)
@@ -117,11 +151,14 @@ def runtime_paths() -> tuple[str, ...]:
     import grader
 
     candidates = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))]
-    ask = ("import importlib.util, json, os, sys; spec = importlib.util.find_spec('grader'); "
-           "print(json.dumps(sys.path + ([os.path.dirname(spec.origin)] if spec and spec.origin else [])))")
+    ask = (
+        "import importlib.util, json, os, sys; spec = importlib.util.find_spec('grader'); "
+        "print(json.dumps(sys.path + ([os.path.dirname(spec.origin)] if spec and spec.origin else [])))"
+    )
     try:
-        found = subprocess.run([sys.executable, "-I", "-c", ask],
-                               capture_output=True, text=True, timeout=60, check=True).stdout
+        found = subprocess.run(
+            [sys.executable, "-I", "-c", ask], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
         candidates += [p for p in json.loads(found) if p]
     except (OSError, subprocess.SubprocessError, ValueError):
         candidates += [str(Path(grader.__file__).resolve().parent), *(p for p in sys.path if p)]
@@ -137,9 +174,12 @@ def holds_runtime(path: Path) -> bool:
 def hidden_path_problems(hidden: list[Path]) -> list[str]:
     """Why hiding these paths would break grading: a hidden folder that holds (or is) something every
     child needs would be covered by an empty folder, and every student would fail."""
-    needed = {"the grader's Python interpreter": Path(sys.executable), "the Python environment": Path(sys.prefix),
-              "the base Python installation": Path(sys.base_prefix),
-              "the folder of the scratch copies": Path(tempfile.gettempdir())}
+    needed = {
+        "the grader's Python interpreter": Path(sys.executable),
+        "the Python environment": Path(sys.prefix),
+        "the base Python installation": Path(sys.base_prefix),
+        "the folder of the scratch copies": Path(tempfile.gettempdir()),
+    }
     for folder in runtime_paths():
         needed.setdefault(f"the grader's code ({folder})", Path(folder))
     problems = []
@@ -207,17 +247,23 @@ class ProcessLimit:
     cap: ProcessCap | None
     nproc: int | None
 
-    def confinement(self, limits: "Limits", lease: users.Lease | None, hidden: tuple[Path, ...],
-                    needed: list[Path]) -> Confinement:
+    def confinement(
+        self, limits: Limits, lease: users.Lease | None, hidden: tuple[Path, ...], needed: list[Path]
+    ) -> Confinement:
         """What the child applies to itself: its limits, its user, and (under any isolation) the check that
         the hidden paths are out of its reach and what it needs within."""
         verify = level() != "none"
-        return Confinement(limits.memory_bytes, limits.cpu_seconds, limits.file_bytes, self.nproc,
-                           str(self.cap.path) if self.cap is not None and self.cap.path is not None else None,
-                           user=lease.uid if lease is not None else None, verify=verify,
-                           hidden=tuple(str(p) for p in hidden) if verify else (),
-                           needed=tuple(dict.fromkeys([*runtime_paths(), *(os.path.realpath(p) for p in needed)]))
-                           if verify else ())
+        return Confinement(
+            limits.memory_bytes,
+            limits.cpu_seconds,
+            limits.file_bytes,
+            self.nproc,
+            str(self.cap.path) if self.cap is not None and self.cap.path is not None else None,
+            user=lease.uid if lease is not None else None,
+            verify=verify,
+            hidden=tuple(str(p) for p in hidden) if verify else (),
+            needed=tuple(dict.fromkeys([*runtime_paths(), *(os.path.realpath(p) for p in needed)])) if verify else (),
+        )
 
     def release(self) -> None:
         if self.cap is not None:
@@ -297,7 +343,7 @@ PROCESS_LIMIT_TEXT = {
     "pids cgroup": "processes capped by a pids cgroup per child",
     "dedicated user": "processes capped by RLIMIT_NPROC of the submission's dedicated user",
     "user count": "processes capped by RLIMIT_NPROC at the user's current count plus the child's share "
-                  "(shared with the user's other processes)",
+    "(shared with the user's other processes)",
     "none": "processes not capped (root without a writable pids cgroup): the wall clock stops a fork bomb",
 }
 
@@ -305,18 +351,19 @@ PROCESS_LIMIT_TEXT = {
 UNISOLATED_RISKS = (
     "a student's code could read the reference solution, the hidden seed and the fixtures' expected "
     "outputs, read and change other students' submissions, scratch copies and cached reports, signal or "
-    "kill the grader, and use the network")
+    "kill the grader, and use the network"
+)
 
 
 # What each level protects, and what it leaves open: the README's security model says the same.
 LEVELS = {
     "bubblewrap": "bubblewrap: children see the file system read-only, the reference, the seed, the course "
-                  "folders and other submissions hidden, their own process, IPC and network namespaces",
+    "folders and other submissions hidden, their own process, IPC and network namespaces",
     "user": "a dedicated user per submission (root without bubblewrap): children cannot signal the grader or "
-            "other students, write the grader's files or read other scratch copies, and are checked to see "
-            "none of the hidden paths; they can read what every user of the host can, and use the network",
+    "other students, write the grader's files or read other scratch copies, and are checked to see "
+    "none of the hidden paths; they can read what every user of the host can, and use the network",
     "namespaces": "user namespaces (bubblewrap missing): as with bubblewrap, children see the file system "
-                  "read-only, the hidden paths covered, their own process, IPC and network namespaces",
+    "read-only, the hidden paths covered, their own process, IPC and network namespaces",
     "none": f"no isolation ({UNISOLATED_RISKS})",
 }
 

@@ -44,12 +44,13 @@ def merge(report: Report, grades: dict[tuple[str, str], tuple[float, str]]) -> R
     items = []
     for item in report.items:
         key = (name, item.id)
-        if key in grades:
-            if item.status != "manual":
-                raise ManualGradesError(f"{item.id} is not a manual item; only manual items take points by hand")
-            points, comment = grades[key]
-            if not 0 <= points <= item.max_points:
-                raise ManualGradesError(f"{name} {item.id}: points {points:g} outside 0..{item.max_points:g}")
-            item = replace(item, points=points, message=f"graded by a person: {comment}".rstrip(": "))
-        items.append(item)
+        if key not in grades:
+            items.append(item)
+            continue
+        if item.status != "manual":
+            raise ManualGradesError(f"{item.id} is not a manual item; only manual items take points by hand")
+        points, comment = grades[key]
+        if not 0 <= points <= item.max_points:
+            raise ManualGradesError(f"{name} {item.id}: points {points:g} outside 0..{item.max_points:g}")
+        items.append(replace(item, points=points, message=f"graded by a person: {comment}".rstrip(": ")))
     return replace(report, items=tuple(items))

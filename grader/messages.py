@@ -18,8 +18,10 @@ def not_implemented(qualname: str) -> str:
 def timeout(label: str, limit_s: float, detail: str | None) -> str:
     if detail:
         return f"{label}: {detail}"
-    return (f"{label}: no answer within {limit_s:g} s; look for an infinite loop or a loop "
-            "over examples that should be vectorized")
+    return (
+        f"{label}: no answer within {limit_s:g} s; look for an infinite loop or a loop "
+        "over examples that should be vectorized"
+    )
 
 
 def crashed(label: str, meta: dict[str, Any]) -> str:
@@ -48,20 +50,23 @@ def exception(label: str, meta: dict[str, Any]) -> str:
 
 
 def modified_in_place(label: str, qualname: str, arg: str) -> str:
-    return (f"{label}: {qualname} wrote into its argument {arg!r}; the caller still needs it "
-            "(an upstream layer reads it again). Compute a new array instead of assigning into it")
+    return (
+        f"{label}: {qualname} wrote into its argument {arg!r}; the caller still needs it "
+        "(an upstream layer reads it again). Compute a new array instead of assigning into it"
+    )
 
 
 def gradient_note(part: str, forward: str, problem: Mismatch | None) -> str:
     if problem is None:
-        return (f"; {part} does agree with the numerical gradient of your own {forward}, "
-                f"so check {forward} too")
+        return f"; {part} does agree with the numerical gradient of your own {forward}, so check {forward} too"
     return f"; it also disagrees with the numerical gradient of your own {forward}"
 
 
 def self_check(label: str, part: str, forward: str, problem: Mismatch) -> str:
-    return (f"{label}: {part} disagrees with the numerical gradient of your own {forward} "
-            f"({problem.message.split(': ', 1)[-1]})")
+    return (
+        f"{label}: {part} disagrees with the numerical gradient of your own {forward} "
+        f"({problem.message.split(': ', 1)[-1]})"
+    )
 
 
 def dependency(failing: list[str]) -> str:
@@ -70,8 +75,10 @@ def dependency(failing: list[str]) -> str:
 
 
 def grader_fault(why: str) -> str:
-    return (f"not graded: the grader failed ({why}). This is not your fault and costs you nothing; "
-            "the course staff must fix the grader and grade again")
+    return (
+        f"not graded: the grader failed ({why}). This is not your fault and costs you nothing; "
+        "the course staff must fix the grader and grade again"
+    )
 
 
 def reference_failed(label: str, status: str) -> str:

@@ -32,8 +32,13 @@ def score_run(item: Item, run: NotebookRun) -> ItemResult:
     """A notebook earns its points when every cell ran without an error, within its limits."""
     if run.status == "ok":
         return _result(item, item.points, "pass", "", run.duration_s)
-    status = "timeout" if run.status == "timeout" else "fail" if run.errors and run.status not in (
-        "missing", "invalid", "dead") else "error"
+    status = (
+        "timeout"
+        if run.status == "timeout"
+        else "fail"
+        if run.errors and run.status not in ("missing", "invalid", "dead")
+        else "error"
+    )
     return _result(item, 0.0, status, run_problem(run), run.duration_s)
 
 
@@ -54,8 +59,9 @@ def describe_curve(curve: dict[str, Any]) -> str:
     return f"no credit up to {float(curve['zero']):.0%}, full credit from {float(curve['full']):.0%}"
 
 
-def score_threshold(item: Item, dataset: str, saved: str | None, accuracy: float | None, count: int,
-                    where: str, stopped: str = "") -> ItemResult:
+def score_threshold(
+    item: Item, dataset: str, saved: str | None, accuracy: float | None, count: int, where: str, stopped: str = ""
+) -> ItemResult:
     """`saved` is None when the notebook saved nothing, else an error message or ''.
     `stopped` says what stopped the notebook, if anything did."""
     curve = item.params["curve"].get(dataset)
@@ -64,14 +70,19 @@ def score_threshold(item: Item, dataset: str, saved: str | None, accuracy: float
     name = item.params["saved"]
     if saved is None:
         because = f" ({item.notebook}: {stopped})" if stopped else ""
-        return _result(item, 0.0, "fail", f"{name} was not saved: the notebook never reached "
-                                          f"save_for_grading({name!r}, ...){because}")
+        return _result(
+            item,
+            0.0,
+            "fail",
+            f"{name} was not saved: the notebook never reached save_for_grading({name!r}, ...){because}",
+        )
     if saved:
         return _result(item, 0.0, "fail", saved)
     assert accuracy is not None
     fraction = credit(curve, accuracy)
-    message = (f"{name}: accuracy {accuracy:.1%} measured by the grader on {count} {where} examples "
-               f"({describe_curve(curve)})")
+    message = (
+        f"{name}: accuracy {accuracy:.1%} measured by the grader on {count} {where} examples ({describe_curve(curve)})"
+    )
     status = "pass" if fraction >= 1 else "partial" if fraction > 0 else "fail"
     return _result(item, item.points * fraction, status, "" if status == "pass" else message)
 
@@ -86,7 +97,7 @@ def answer_text(notebook_source: str | None, tag: str) -> str | None:
         return None
     for cell in nb.cells:
         if cell.cell_type == "markdown" and answer_tag(cell) == tag:
-            text = cell.source.strip()
+            text = str(cell.source).strip()
             if not text or text == ANSWER_PLACEHOLDER:
                 return None
             return text

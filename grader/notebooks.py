@@ -90,21 +90,39 @@ class ProbeWork:
     case_params: list[dict[str, Any]]
 
 
-def _kernel_spec_dir(root: Path, cwd: Path, writable: list[Path], hidden: tuple[Path, ...],
-                     readable: tuple[Path, ...], confinement: Confinement) -> Path:
+def _kernel_spec_dir(
+    root: Path,
+    cwd: Path,
+    writable: list[Path],
+    hidden: tuple[Path, ...],
+    readable: tuple[Path, ...],
+    confinement: Confinement,
+) -> Path:
     """A kernel spec that starts ipykernel in isolated mode (-I: no user site, no PYTHON* variables),
     confined (`grader.kernel`), inside bubblewrap where it runs, with no network: it talks to the
     grader over Unix sockets in the spec's folder."""
     spec = root / "kernels" / KERNEL_NAME
     # ipykernel rewrites its connection file, which lives in root: root is writable too.
     if confinement.cgroup:
-        writable = writable + [Path(confinement.cgroup)]
-    argv = wrap([sys.executable, "-I", "-m", "grader.kernel", confinement.encode(), "-f", "{connection_file}"],
-                cwd=cwd, writable=writable + [root], readable=list(readable), hidden=list(hidden), network=False,
-                as_pid_1=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": argv, "display_name": "nn-grader sandbox", "language": "python",
-    }))
+        writable = [*writable, Path(confinement.cgroup)]
+    argv = wrap(
+        [sys.executable, "-I", "-m", "grader.kernel", confinement.encode(), "-f", "{connection_file}"],
+        cwd=cwd,
+        writable=[*writable, root],
+        readable=list(readable),
+        hidden=list(hidden),
+        network=False,
+        as_pid_1=True,
+    )
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": argv,
+                "display_name": "nn-grader sandbox",
+                "language": "python",
+            }
+        )
+    )
     return root / "kernels"
 
 
@@ -115,7 +133,7 @@ def _first_line(source: str) -> str:
     return ""
 
 
-class BoundedClient(NotebookClient):  # type: ignore[misc]
+class BoundedClient(NotebookClient):
     """An nbclient client that keeps at most MAX_OUTPUT_BYTES of a notebook's outputs."""
 
     kept_bytes = 0
@@ -132,7 +150,7 @@ class BoundedClient(NotebookClient):  # type: ignore[misc]
             self.kc = self.km.client()
             self.kc.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
             self.kc.context.setsockopt(zmq.RCVHWM, MAX_QUEUED_MESSAGES)
-            await ensure_async(self.kc.start_channels())
+            self.kc.start_channels()
             await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
         except Exception:
             await self._async_cleanup_kernel()
@@ -166,14 +184,18 @@ def _output_size(content: Any) -> int:
 
 
 def _figures(nb: Any, stem: str) -> tuple[tuple[str, bytes], ...]:
-    out = []
+    out: list[tuple[str, bytes]] = []
     total = 0
     for index, cell in enumerate(nb.cells):
         for k, output in enumerate(cell.get("outputs", [])):
             data = output.get("data", {}) if isinstance(output, dict) else {}
             png = data.get("image/png")
-            if (isinstance(png, str) and len(out) < MAX_FIGURES and len(png) <= MAX_FIGURE_BYTES
-                    and total + len(png) <= MAX_FIGURES_BYTES):
+            if (
+                isinstance(png, str)
+                and len(out) < MAX_FIGURES
+                and len(png) <= MAX_FIGURE_BYTES
+                and total + len(png) <= MAX_FIGURES_BYTES
+            ):
                 total += len(png)
                 try:
                     out.append((f"{stem}-cell{index}-{k}.png", base64.b64decode(png)))
@@ -187,8 +209,14 @@ def _errors(nb: Any) -> tuple[CellError, ...]:
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                found.append(CellError(index, str(output.get("ename", "Error")),
-                                       str(output.get("evalue", ""))[:500], _first_line(cell.source)))
+                found.append(
+                    CellError(
+                        index,
+                        str(output.get("ename", "Error")),
+                        str(output.get("evalue", ""))[:500],
+                        _first_line(cell.source),
+                    )
+                )
                 break
     return tuple(found)
 
@@ -197,8 +225,14 @@ def _unrun(work: list[ProbeWork], status: str, message: str) -> dict[str, list[C
     return {w.item.id: [ChildResult(status, meta={"message": message}) for _ in w.cases] for w in work}
 
 
-async def _serve_probes(client: NotebookClient, work: list[ProbeWork], exchange: Exchange, deadline: float,
-                        cell_timeout_s: float, limits: Limits) -> dict[str, list[ChildResult]]:
+async def _serve_probes(
+    client: NotebookClient,
+    work: list[ProbeWork],
+    exchange: Exchange,
+    deadline: float,
+    cell_timeout_s: float,
+    limits: Limits,
+) -> dict[str, list[ChildResult]]:
     """Each case as one hidden cell in the notebook's own kernel; only data files come back."""
     results: dict[str, list[ChildResult]] = {}
     for w in work:
@@ -213,7 +247,8 @@ async def _serve_probes(client: NotebookClient, work: list[ProbeWork], exchange:
             client.timeout = max(1, math.ceil(timeout))
             cell = nbformat.v4.new_code_cell(
                 f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, "
-                f"{str(reply_dir)!r}, globals())")
+                f"{str(reply_dir)!r}, globals())"
+            )
             started = time.perf_counter()
             client.nb.cells.append(cell)  # executed at its own index, then removed: the notebook is unchanged
             try:
@@ -235,8 +270,15 @@ class _Kernel:
     """One sandboxed kernel: its spec folder, manager and process cap. Started ahead of use, so
     that the next notebook's kernel boots while the current notebook runs."""
 
-    def __init__(self, cwd: Path, env: dict[str, str], writable: list[Path], hidden: tuple[Path, ...],
-                 readable: tuple[Path, ...], limits: Limits) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        env: dict[str, str],
+        writable: list[Path],
+        hidden: tuple[Path, ...],
+        readable: tuple[Path, ...],
+        limits: Limits,
+    ) -> None:
         self.spec_root = tempfile.TemporaryDirectory(prefix="grade-kernel-")
         root = Path(self.spec_root.name)
         (root / "kernels" / KERNEL_NAME).mkdir(parents=True)
@@ -248,13 +290,23 @@ class _Kernel:
         # The kernel and the grader talk over Unix sockets in this private folder (the Jupyter
         # protocol's "ipc" transport), so the kernel runs with no network at all, loopback included:
         # it cannot reach other kernels' ports, and no other process can reach its own.
-        self.km = _KernelManager(owner=self.lease.uid if self.lease is not None else None, kernel_name=KERNEL_NAME,
-                                     kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
-                                     connection_file=str(root / "kernel-connection.json"),
-                                     transport="ipc", ip=str(root / "kernel"))
-        self.started: asyncio.Future[Any] = asyncio.ensure_future(self.km.start_kernel(
-            env=env, cwd=str(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            extra_arguments=["--HistoryManager.hist_file=:memory:"]))
+        self.km = _KernelManager(
+            owner=self.lease.uid if self.lease is not None else None,
+            kernel_name=KERNEL_NAME,
+            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
+            connection_file=str(root / "kernel-connection.json"),
+            transport="ipc",
+            ip=str(root / "kernel"),
+        )
+        self.started: asyncio.Future[Any] = asyncio.ensure_future(
+            self.km.start_kernel(
+                env=env,
+                cwd=str(cwd),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                extra_arguments=["--HistoryManager.hist_file=:memory:"],
+            )
+        )
 
     async def stop(self) -> None:
         try:
@@ -279,7 +331,7 @@ class _Kernel:
         self.spec_root.cleanup()
 
 
-class _KernelManager(AsyncKernelManager):  # type: ignore[misc]
+class _KernelManager(AsyncKernelManager):
     """A kernel manager that gives the connection file (which it writes 0600) to the kernel's user."""
 
     def __init__(self, owner: int | None, **kwargs: Any) -> None:
@@ -317,8 +369,13 @@ def _read(path: Path, work: list[ProbeWork]) -> Any:
     """The notebook, or a NotebookRun saying why it cannot be run."""
     name = path.name
     if not untrusted.is_regular_file(path):  # an earlier notebook's kernel could have put anything here
-        return NotebookRun(name, "missing", f"{name} is not in the submission", 0.0,
-                           probes=_unrun(work, "crashed", f"{name} is not in the submission"))
+        return NotebookRun(
+            name,
+            "missing",
+            f"{name} is not in the submission",
+            0.0,
+            probes=_unrun(work, "crashed", f"{name} is not in the submission"),
+        )
     try:
         text = untrusted.read_file(path, MAX_NOTEBOOK_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -331,8 +388,16 @@ def _read(path: Path, work: list[ProbeWork]) -> Any:
         return NotebookRun(name, "invalid", message, 0.0, probes=_unrun(work, "crashed", message))
 
 
-async def _execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float, kernel: _Kernel,
-                   limits: Limits, work: list[ProbeWork], exchange: Exchange | None) -> NotebookRun:
+async def _execute(
+    path: Path,
+    cwd: Path,
+    cell_timeout_s: float,
+    timeout_s: float,
+    kernel: _Kernel,
+    limits: Limits,
+    work: list[ProbeWork],
+    exchange: Exchange | None,
+) -> NotebookRun:
     name = path.name
     started = time.monotonic()
     nb = _read(path, work)
@@ -340,9 +405,15 @@ async def _execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: floa
         return nb
     nb.cells.insert(0, nbformat.v4.new_code_cell(SETUP_CODE))
     deadline = started + timeout_s
-    client = BoundedClient(nb, km=kernel.km, timeout=max(1, math.ceil(cell_timeout_s)), allow_errors=True,
-                            interrupt_on_timeout=False, record_timing=False,
-                            resources={"metadata": {"path": str(cwd)}})
+    client = BoundedClient(
+        nb,
+        km=kernel.km,
+        timeout=max(1, math.ceil(cell_timeout_s)),
+        allow_errors=True,
+        interrupt_on_timeout=False,
+        record_timing=False,
+        resources={"metadata": {"path": str(cwd)}},
+    )
 
     reached = [-1]  # the index of the cell started last; 0 is the grader's set-up cell
 
@@ -365,8 +436,11 @@ async def _execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: floa
     except CellTimeoutError:
         whole = time.monotonic() >= deadline - 0.2
         status = "timeout"
-        message = (f"{name} did not finish within its {timeout_s:g} s limit" if whole
-                   else f"a cell of {name} ran longer than {cell_timeout_s:g} s")
+        message = (
+            f"{name} did not finish within its {timeout_s:g} s limit"
+            if whole
+            else f"a cell of {name} ran longer than {cell_timeout_s:g} s"
+        )
     except DeadKernelError:
         status, message = "dead", f"the kernel running {name} died (os._exit, a crash, or a memory limit)"
     except Exception as exc:  # noqa: BLE001 - a kernel that cannot start or answer
@@ -390,14 +464,21 @@ async def _execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: floa
     if status == "ok" and errors:
         status = "error"
     if status == "timeout":
-        running = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and not c.get("outputs")
-                        and c.get("execution_count") is None), None)
+        running = next(
+            (
+                i
+                for i, c in enumerate(nb.cells)
+                if c.cell_type == "code" and not c.get("outputs") and c.get("execution_count") is None
+            ),
+            None,
+        )
         if running is not None:
             message += f" (cell {running + 1}: {_first_line(nb.cells[running].source)!r})"
     if work and not probe_results:
         probe_results = _unrun(work, "crashed", f"{name} did not run to its end: {message}")
-    return NotebookRun(name, status, message, round(time.monotonic() - started, 3), errors,
-                       _figures(nb, path.stem), probe_results)
+    return NotebookRun(
+        name, status, message, round(time.monotonic() - started, 3), errors, _figures(nb, path.stem), probe_results
+    )
 
 
 @dataclass(frozen=True)
@@ -408,9 +489,15 @@ class NotebookJob:
     probes: list[ProbeWork] = field(default_factory=list)
 
 
-async def _run_in_order(jobs: list[NotebookJob], cwd: Path, extra_env: dict[str, str] | None, limits: Limits,
-                        workdir: Path | None, hidden: tuple[Path, ...], readable: tuple[Path, ...],
-                        ) -> list[NotebookRun]:
+async def _run_in_order(
+    jobs: list[NotebookJob],
+    cwd: Path,
+    extra_env: dict[str, str] | None,
+    limits: Limits,
+    workdir: Path | None,
+    hidden: tuple[Path, ...],
+    readable: tuple[Path, ...],
+) -> list[NotebookRun]:
     env = scrubbed_env(cwd / ".home", matplotlib_inline=True)
     env.update(extra_env or {})
     (cwd / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
@@ -427,18 +514,27 @@ async def _run_in_order(jobs: list[NotebookJob], cwd: Path, extra_env: dict[str,
         assert current is not None
         following = new_kernel() if index + 1 < len(jobs) else None  # boots while this notebook runs
         try:
-            runs.append(await _execute(job.path, cwd, job.cell_timeout_s, job.timeout_s, current, limits,
-                                       job.probes, exchange))
+            runs.append(
+                await _execute(job.path, cwd, job.cell_timeout_s, job.timeout_s, current, limits, job.probes, exchange)
+            )
         finally:
             await current.stop()  # a no-op when _execute stopped it; needed when it returned early
         current = following
     return runs
 
 
-def execute(path: Path, cwd: Path, cell_timeout_s: float, timeout_s: float,
-            extra_env: dict[str, str] | None = None, limits: Limits = Limits(),
-            probes: list[ProbeWork] | None = None, workdir: Path | None = None,
-            hidden: tuple[Path, ...] = (), readable: tuple[Path, ...] = ()) -> NotebookRun:
+def execute(
+    path: Path,
+    cwd: Path,
+    cell_timeout_s: float,
+    timeout_s: float,
+    extra_env: dict[str, str] | None = None,
+    limits: Limits = Limits(),
+    probes: list[ProbeWork] | None = None,
+    workdir: Path | None = None,
+    hidden: tuple[Path, ...] = (),
+    readable: tuple[Path, ...] = (),
+) -> NotebookRun:
     """Run one notebook top to bottom, then any probes on what it defined; never raises for
     anything the notebook does."""
     job = NotebookJob(path, cell_timeout_s, timeout_s, probes or [])
@@ -462,9 +558,15 @@ def notebook_fingerprints(data: bytes) -> dict[str, str]:
     return found
 
 
-def run_notebooks(rubric: Rubric, scratch: Path, env: dict[str, str], work: dict[str, list[ProbeWork]],
-                  workdir: Path, hidden: tuple[Path, ...] = (),
-                  readable: tuple[Path, ...] = ()) -> dict[str, NotebookRun]:
+def run_notebooks(
+    rubric: Rubric,
+    scratch: Path,
+    env: dict[str, str],
+    work: dict[str, list[ProbeWork]],
+    workdir: Path,
+    hidden: tuple[Path, ...] = (),
+    readable: tuple[Path, ...] = (),
+) -> dict[str, NotebookRun]:
     """Every notebook the rubric names, each in a fresh kernel (the next one started while the
     current notebook runs), with the probes of the objects it defines."""
     jobs = []

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -50,16 +51,15 @@ def _unpack(result: Any, names: list[str], what: str) -> dict[str, Any]:
     if len(names) == 1:
         return {names[0]: result}
     if not isinstance(result, (tuple, list)):
-        raise ProbeError(f"{what} returned {type(result).__name__}; expected a tuple "
-                         f"({', '.join(names)})")
+        raise ProbeError(f"{what} returned {type(result).__name__}; expected a tuple ({', '.join(names)})")
     if len(result) != len(names):
-        raise ProbeError(f"{what} returned {len(result)} values; expected {len(names)} "
-                         f"({', '.join(names)})")
+        raise ProbeError(f"{what} returned {len(result)} values; expected {len(names)} ({', '.join(names)})")
     return dict(zip(names, result))
 
 
-def numerical_gradient(f: Callable[[np.ndarray], Any], x: np.ndarray, dout: np.ndarray,
-                       h: float = 1e-5, samples: int = 0, seed: int = 0) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[np.ndarray], Any], x: np.ndarray, dout: np.ndarray, h: float = 1e-5, samples: int = 0, seed: int = 0
+) -> np.ndarray:
     """Centered-difference gradient of sum(f(x) * dout) at x; x is restored.
 
     With samples > 0 only that many entries, chosen by seed, are estimated and the
@@ -109,11 +109,10 @@ def gradient(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dic
     forward = params["forward_object"]
     names = params["params"]
     args = [inputs[n] for n in names]
-    out, cache = _unpack(forward(*[_copy(a) for a in args]), ["out", "cache"],
-                         params["forward"]).values()
+    out, cache = _unpack(forward(*[_copy(a) for a in args]), ["out", "cache"], params["forward"]).values()
     if not isinstance(out, np.ndarray):
         raise ProbeError(f"{params['forward']} returned {type(out).__name__} as out; expected an array")
-    dout = _default_rng(int(inputs["dout_seed"])).standard_normal(out.shape)
+    dout: np.ndarray = np.asarray(_default_rng(int(inputs["dout_seed"])).standard_normal(out.shape))
     dout_given = dout.copy()
     grads = _unpack(target(dout, cache), params["grads"], params["target"])
     numeric = {}
@@ -135,7 +134,7 @@ def optimizer(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> di
     w, dw, config = inputs["w"], inputs["dw"], inputs["config"]
     dw_given = dw.copy()
     next_w = w
-    for step in range(int(inputs.get("steps", params.get("steps", 1)))):
+    for _ in range(int(inputs.get("steps", params.get("steps", 1)))):
         next_w, config = _unpack(target(next_w, dw, config), ["next_w", "config"], params["target"]).values()
         if not isinstance(config, dict):
             raise ProbeError(f"{params['target']} returned {type(config).__name__} as config; expected a dict")
@@ -170,8 +169,7 @@ def speedup(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict
     fast, fast_s = timed(target, params["target"])
     slow, slow_s = timed(baseline, params["baseline"])
     ratio = slow_s / max(fast_s, 1e-9)
-    return {"returned": {"agreement": fast, "speedup": float(ratio)}, "baseline": {"agreement": slow},
-            "modified": []}
+    return {"returned": {"agreement": fast, "speedup": float(ratio)}, "baseline": {"agreement": slow}, "modified": []}
 
 
 def _construct(cls: Any, params: dict[str, Any], inputs: dict[str, Any]) -> Any:
@@ -223,8 +221,9 @@ def model_loss(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> d
             def f(_: np.ndarray) -> Any:
                 return model.loss(X.copy(), y.copy(), **kwargs)[0]
 
-            numeric[name] = numerical_gradient(f, value, np.array(1.0),
-                                               samples=int(params.get("numeric_samples", 12)), seed=index)
+            numeric[name] = numerical_gradient(
+                f, value, np.array(1.0), samples=int(params.get("numeric_samples", 12)), seed=index
+            )
     return {"returned": returned, "numeric": {"grads": numeric} if numeric else {}, "modified": []}
 
 
@@ -236,8 +235,7 @@ def model_predict(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -
 def model_train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     model = _construct(target, params, inputs)
     np.random.seed(params.get("train_seed", 0))
-    stats = model.train(inputs["X"], inputs["y"], inputs["X_val"], inputs["y_val"],
-                        **inputs.get("train_kwargs", {}))
+    stats = model.train(inputs["X"], inputs["y"], inputs["X_val"], inputs["y_val"], **inputs.get("train_kwargs", {}))
     if not isinstance(stats, dict):
         raise ProbeError(f"train returned {type(stats).__name__}; expected the stats dict")
     returned = {name: np.array(stats.get(name, []), dtype=float) for name in params["compare"]}
@@ -264,8 +262,7 @@ def threshold_accuracy(target: Any, params: dict[str, Any], inputs: dict[str, An
     X, y = _import_callable(params["data"])()
     scores = target(inputs["params"], X)
     y_pred = np.argmax(np.asarray(scores), axis=1)
-    return {"returned": {"accuracy": float(np.mean(y_pred == np.asarray(y))), "count": int(len(y))},
-            "modified": []}
+    return {"returned": {"accuracy": float(np.mean(y_pred == np.asarray(y))), "count": len(y)}, "modified": []}
 
 
 PROBES: dict[str, Probe] = {

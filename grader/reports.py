@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from grader import inert
 from grader.atomic import atomic_write
@@ -24,16 +25,14 @@ def _points(x: float) -> str:
 def table(report: Report, width: int | None = None) -> str:
     """A readable table: item, points, max, status, message; then the total and the mode."""
     width = width or shutil.get_terminal_size((120, 20)).columns
-    rows = [(i.id, _points(i.points), _points(i.max_points), i.status, i.message.split("\n")[0])
-            for i in report.items]
+    rows = [(i.id, _points(i.points), _points(i.max_points), i.status, i.message.split("\n")[0]) for i in report.items]
     head = ("item", "points", "max", "status", "message")
-    widths = [max(len(r[k]) for r in rows + [head]) for k in range(4)]
+    widths = [max(len(r[k]) for r in [*rows, head]) for k in range(4)]
     message_width = max(20, width - sum(widths) - 8)
 
     def line(r: tuple[str, ...]) -> str:
         msg = r[4] if len(r[4]) <= message_width else r[4][: message_width - 1] + "…"
-        return (f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  "
-                f"{r[3]:<{widths[3]}}  {msg}").rstrip()
+        return (f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:<{widths[3]}}  {msg}").rstrip()
 
     isolated = f" (isolation: {report.isolation})" if report.isolation else ""
     out = [f"{report.submission}: {report.assignment} graded in {report.mode} mode{isolated}", line(head)]
@@ -46,18 +45,23 @@ def table(report: Report, width: int | None = None) -> str:
         for i in to_fix:
             body = i.message.replace("\n", "\n    ")
             out.append(f"- {i.id} ({_points(i.points)}/{_points(i.max_points)}, {i.status}):\n    {body}")
-    waiting = [i for i in report.items if i.status == "manual" and i.message != "unanswered"
-               and not i.message.startswith("graded by a person")]
+    waiting = [
+        i
+        for i in report.items
+        if i.status == "manual" and i.message != "unanswered" and not i.message.startswith("graded by a person")
+    ]
     if waiting:
-        out.append(f"\n{len(waiting)} answer(s) wait for a human grader: they are in the JSON and CSV "
-                   "reports; merge points with --manual-grades FILE.")
+        out.append(
+            f"\n{len(waiting)} answer(s) wait for a human grader: they are in the JSON and CSV "
+            "reports; merge points with --manual-grades FILE."
+        )
     out += [f"note: {n}" for n in report.notes]
     return inert.terminal("\n".join(out))  # student text must not redraw the table or act in a CI log
 
 
 def write_figures(report: Report, folder: Path) -> list[Path]:
     """The notebooks' figures as PNG files in folder/<submission name>/."""
-    written = []
+    written: list[Path] = []
     if not report.figures:
         return written
     target = folder / file_stem(report.submission)
@@ -79,14 +83,14 @@ def write_json(reports: list[Report], path: Path) -> None:
     atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
-def items_frame(reports: Iterable[Report]) -> "pd.DataFrame":
+def items_frame(reports: Iterable[Report]) -> pd.DataFrame:
     import pandas as pd  # imported here: it costs more start-up time than a whole grading run's items
 
     rows = [{"submission": r.submission, **i.to_dict()} for r in reports for i in r.items]
     return inert_frame(pd.DataFrame(rows, columns=CSV_COLUMNS))
 
 
-def inert_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
+def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Every text cell of a frame safe to open in a spreadsheet (see grader.inert.csv_cell)."""
     return frame.map(inert.csv_cell)
 

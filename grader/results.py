@@ -59,7 +59,7 @@ class Report:
     def flags(self) -> tuple[str, ...]:
         """Integrity flags for the course staff (a provided file modified, files opened outside the
         scratch copy, answers right on public cases only)."""
-        return tuple(n[len(FLAG_PREFIX):] for n in self.notes if n.startswith(FLAG_PREFIX))
+        return tuple(n[len(FLAG_PREFIX) :] for n in self.notes if n.startswith(FLAG_PREFIX))
 
     @property
     def grader_faults(self) -> tuple[ItemResult, ...]:

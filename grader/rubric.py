@@ -8,20 +8,44 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 CODE_KINDS = ("compare", "gradient", "optimizer", "model", "speedup")
 NOTEBOOK_KINDS = ("notebook", "threshold", "manual")
 KINDS = CODE_KINDS + NOTEBOOK_KINDS
 MODEL_PROBES = ("init", "loss", "predict", "train")
 
-ASSIGNMENT_KEYS = {"name", "title", "student_packages", "provided", "instructor_only",
-                   "timeout_s", "submission_timeout_s", "hidden_cases", "datasets", "dataset_env",
-                   "data_dir_env"}
-COMMON_ITEM_KEYS = {"id", "title", "points", "kind", "tolerance", "timeout_s", "dims",
-                    "hidden_dims", "case", "modifies", "hint", "depends", "adapter"}
+ASSIGNMENT_KEYS = {
+    "name",
+    "title",
+    "student_packages",
+    "provided",
+    "instructor_only",
+    "timeout_s",
+    "submission_timeout_s",
+    "hidden_cases",
+    "datasets",
+    "dataset_env",
+    "data_dir_env",
+}
+COMMON_ITEM_KEYS = {
+    "id",
+    "title",
+    "points",
+    "kind",
+    "tolerance",
+    "timeout_s",
+    "dims",
+    "hidden_dims",
+    "case",
+    "modifies",
+    "hint",
+    "depends",
+    "adapter",
+}
 KIND_KEYS = {
     "compare": {"params", "returns", "compare", "notebook"},
     "gradient": {"params", "forward", "wrt", "grads", "notebook", "self_check"},
@@ -84,7 +108,7 @@ class Item:
         if self.kind == "compare":
             return "call"
         if self.kind == "model":
-            return "model_" + self.params["probe"]
+            return "model_" + str(self.params["probe"])
         return self.kind
 
 
@@ -174,10 +198,21 @@ def _notebook_item(raw: Mapping[str, Any], default_timeout: float, item_id: str,
         _require(raw, "cell", where)
     params["parts"] = [kind]
     points = _require(raw, "points", where)
-    return Item(id=item_id, title=str(raw.get("title", item_id)), points=float(points), kind=kind,
-                module="", qualname="", cases=(), tolerance={}, dims={}, hidden_dims={},
-                timeout_s=float(raw.get("timeout_s", default_timeout)), params=params,
-                depends=tuple(raw.get("depends", ())))
+    return Item(
+        id=item_id,
+        title=str(raw.get("title", item_id)),
+        points=float(points),
+        kind=kind,
+        module="",
+        qualname="",
+        cases=(),
+        tolerance={},
+        dims={},
+        hidden_dims={},
+        timeout_s=float(raw.get("timeout_s", default_timeout)),
+        params=params,
+        depends=tuple(raw.get("depends", ())),
+    )
 
 
 def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
@@ -197,8 +232,7 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     qualname = qualname.split("[", 1)[0]
     if "notebook" in raw:  # an object the notebook defines, graded in the notebook's kernel
         if module != raw["notebook"]:
-            raise RubricError(f"{where}: the id of a notebook object must start with its notebook, "
-                              f"{raw['notebook']!r}")
+            raise RubricError(f"{where}: the id of a notebook object must start with its notebook, {raw['notebook']!r}")
         module = ""
     cases = tuple(_require(raw, "case", where))
     if not cases:
@@ -239,12 +273,16 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         probe = _require(raw, "probe", where)
         if probe not in MODEL_PROBES:
             raise RubricError(f"{where}: probe {probe!r} is not one of {', '.join(MODEL_PROBES)}")
-        default_compare = {"init": ["params"], "loss": ["scores", "loss", "grads"],
-                           "predict": ["y_pred"], "train": ["loss_history"]}[probe]
+        default_compare = {
+            "init": ["params"],
+            "loss": ["scores", "loss", "grads"],
+            "predict": ["y_pred"],
+            "train": ["loss_history"],
+        }[probe]
         params["compare"] = list(raw.get("compare", default_compare))
         params["parts"] = list(params["compare"])
         if params.get("self_check") and params["parts"] != ["grads"]:
-            raise RubricError(f"{where}: a self_check model item compares grads only (compare = [\"grads\"])")
+            raise RubricError(f'{where}: a self_check model item compares grads only (compare = ["grads"])')
     tol = raw.get("tolerance", 1e-8)
     tolerance = dict(tol) if isinstance(tol, dict) else {p: float(tol) for p in params["parts"]}
     if kind == "speedup":
@@ -256,11 +294,20 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     if not isinstance(points, (int, float)) or points < 0:
         raise RubricError(f"{where}: points must be a non-negative number")
     return Item(
-        id=item_id, title=str(raw.get("title", qualname)), points=float(points), kind=kind,
-        module=module, qualname=qualname, cases=cases, tolerance=tolerance,
-        dims=dict(raw.get("dims", {})), hidden_dims=dict(raw.get("hidden_dims", {})),
-        timeout_s=float(raw.get("timeout_s", default_timeout)), params=params,
-        modifies=tuple(raw.get("modifies", ())), hint=str(raw.get("hint", "")),
+        id=item_id,
+        title=str(raw.get("title", qualname)),
+        points=float(points),
+        kind=kind,
+        module=module,
+        qualname=qualname,
+        cases=cases,
+        tolerance=tolerance,
+        dims=dict(raw.get("dims", {})),
+        hidden_dims=dict(raw.get("hidden_dims", {})),
+        timeout_s=float(raw.get("timeout_s", default_timeout)),
+        params=params,
+        modifies=tuple(raw.get("modifies", ())),
+        hint=str(raw.get("hint", "")),
         depends=tuple(raw.get("depends", ())),
     )
 

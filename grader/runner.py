@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from grader.cases import request_params
 from grader.rubric import Item
@@ -13,13 +14,18 @@ from grader.sandbox import ChildResult, ChildSession, Limits
 from grader.scratch import copy_submission
 
 
-def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
-              submission_timeout_s: float, timeout_override: float | None = None,
-              limits: Limits = Limits(), extra_params: dict[str, Any] | None = None,
-              case_params: dict[str, list[dict[str, Any]]] | None = None,
-              scratch: Path | None = None, extra_env: dict[str, str] | None = None,
-              hidden: tuple[Path, ...] = (),
-              ) -> tuple[dict[str, list[ChildResult]], list[str]]:
+def run_cases(
+    root: Path,
+    work: Iterable[tuple[Item, list[dict[str, Any]]]],
+    submission_timeout_s: float,
+    timeout_override: float | None = None,
+    limits: Limits = Limits(),
+    extra_params: dict[str, Any] | None = None,
+    case_params: dict[str, list[dict[str, Any]]] | None = None,
+    scratch: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    hidden: tuple[Path, ...] = (),
+) -> tuple[dict[str, list[ChildResult]], list[str]]:
     """Every case of every item, in order, in one child session on a scratch copy of root.
 
     Returns the results by item id and the paths the copy skipped (links, huge files).
@@ -53,9 +59,13 @@ def run_cases(root: Path, work: Iterable[tuple[Item, list[dict[str, Any]]]],
                         out.append(ChildResult("timeout", meta=out[-1].meta))
                         continue
                     per_case = (case_params or {}).get(item.id, [])
-                    params = {**request_params(item), **(extra_params or {}),
-                              **(per_case[index] if index < len(per_case) else {})}
-                    out.append(session.run(item.module, item.qualname, item.probe(),
-                                           params, inputs, min(timeout, remaining)))
+                    params = {
+                        **request_params(item),
+                        **(extra_params or {}),
+                        **(per_case[index] if index < len(per_case) else {}),
+                    }
+                    out.append(
+                        session.run(item.module, item.qualname, item.probe(), params, inputs, min(timeout, remaining))
+                    )
                 results[item.id] = out
     return results, skipped

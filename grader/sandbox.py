@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from grader import codec, untrusted, users
 from grader.isolation import ProcessLimit, dedicated_user, holds_runtime, process_limit, wrap
@@ -81,9 +81,15 @@ class SandboxError(RuntimeError):
 class ChildSession:
     """A child process rooted at a scratch copy of one submission."""
 
-    def __init__(self, root: Path, workdir: Path, limits: Limits = Limits(),
-                 extra_env: dict[str, str] | None = None, hidden: tuple[Path, ...] = (),
-                 readable: tuple[Path, ...] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        workdir: Path,
+        limits: Limits = Limits(),
+        extra_env: dict[str, str] | None = None,
+        hidden: tuple[Path, ...] = (),
+        readable: tuple[Path, ...] = (),
+    ) -> None:
         self.root = root
         self.workdir = workdir
         self.limits = limits
@@ -107,18 +113,37 @@ class ChildSession:
         if self.lease is None:
             self.lease = take_over(self.root, self.exchange)
         limit = self.limit = process_limit(self.limits.processes, dedicated=self.lease is not None)
-        confinement = limit.confinement(self.limits, self.lease, self.hidden,
-                                        [self.root, self.exchange.outbox, self.exchange.inbox, *self.readable])
+        confinement = limit.confinement(
+            self.limits, self.lease, self.hidden, [self.root, self.exchange.outbox, self.exchange.inbox, *self.readable]
+        )
         writable = [self.root, self.exchange.outbox] + ([Path(confinement.cgroup)] if confinement.cgroup else [])
         read_fd, write_fd = os.pipe()
-        argv = wrap([sys.executable, "-I", "-m", "grader.child", str(self.root), str(write_fd), str(log), hidden,
-                     confinement.encode()],
-                    cwd=self.root, writable=writable, readable=[*self.readable, self.exchange.inbox],
-                    hidden=list(self.hidden))
+        argv = wrap(
+            [
+                sys.executable,
+                "-I",
+                "-m",
+                "grader.child",
+                str(self.root),
+                str(write_fd),
+                str(log),
+                hidden,
+                confinement.encode(),
+            ],
+            cwd=self.root,
+            writable=writable,
+            readable=[*self.readable, self.exchange.inbox],
+            hidden=list(self.hidden),
+        )
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                cwd=self.root, env={**scrubbed_env(self.root / ".home"), **self.extra_env}, pass_fds=(write_fd,),
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                cwd=self.root,
+                env={**scrubbed_env(self.root / ".home"), **self.extra_env},
+                pass_fds=(write_fd,),
                 start_new_session=True,
             )
         except OSError as exc:
@@ -143,8 +168,11 @@ class ChildSession:
                 stderr = self.proc.stderr.read(4000) if self.proc.returncode is not None else b""
             self._kill()
             lines = stderr.decode("utf-8", "replace").strip().splitlines()
-            why = (lines[-1] if lines else "it exited before it was ready") if ready else \
-                f"it was not ready within {STARTUP_TIMEOUT_S:g} s"
+            why = (
+                (lines[-1] if lines else "it exited before it was ready")
+                if ready
+                else f"it was not ready within {STARTUP_TIMEOUT_S:g} s"
+            )
             raise SandboxError(f"the grader could not start a sandboxed child: {why}")
         assert self.proc.stderr is not None
         self.proc.stderr.close()
@@ -175,14 +203,15 @@ class ChildSession:
             users.release(self.lease)
             self.lease = None
 
-    def __enter__(self) -> "ChildSession":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, module: str, qualname: str, probe: str, params: dict[str, Any],
-            inputs: Any, timeout_s: float) -> ChildResult:
+    def run(
+        self, module: str, qualname: str, probe: str, params: dict[str, Any], inputs: Any, timeout_s: float
+    ) -> ChildResult:
         """Serve one request; never raises for anything the student's code does (SandboxError is
         the grader's own failure)."""
         self.requests += 1
@@ -212,7 +241,7 @@ class ChildSession:
         return result
 
 
-def take_over(root: Path, exchange: "Exchange") -> users.Lease | None:
+def take_over(root: Path, exchange: Exchange) -> users.Lease | None:
     """Where each submission runs as a user of its own (root without bubblewrap): that user, now the
     owner of root and of the exchange's reply folder. None elsewhere; raises SandboxError."""
     try:
@@ -233,8 +262,13 @@ META_BYTES = 256 * 1024
 STATUSES = ("ok", "exception", "not_implemented", "bad_return", "timeout", "crashed")
 # Metadata a child may send, and the type each must have; anything else is dropped.
 META_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "status": str, "message": str, "error_type": str, "traceback": str, "duration_s": (int, float),
-    "suspicious": list}
+    "status": str,
+    "message": str,
+    "error_type": str,
+    "traceback": str,
+    "duration_s": (int, float),
+    "suspicious": list,
+}
 MAX_META_TEXT = 4000
 
 
@@ -255,8 +289,7 @@ class Exchange:
         self.outbox.mkdir(mode=0o700)
         self.remaining = self.total_bytes = total_bytes
 
-    def post(self, module: str, qualname: str, probe: str, params: dict[str, Any],
-             inputs: Any) -> tuple[Path, Path]:
+    def post(self, module: str, qualname: str, probe: str, params: dict[str, Any], inputs: Any) -> tuple[Path, Path]:
         token = secrets.token_hex(16)
         try:
             request_dir = write_request(self.inbox / token, module, qualname, probe, params, inputs)
@@ -272,8 +305,11 @@ class Exchange:
                 raise ValueError("no meta.json")
             meta = _clean_meta(json.loads(raw_meta))
         except (OSError, ValueError, RecursionError):
-            return ChildResult("crashed", meta={"message": "left no readable reply (were its reply files replaced?)"},
-                               duration_s=duration)
+            return ChildResult(
+                "crashed",
+                meta={"message": "left no readable reply (were its reply files replaced?)"},
+                duration_s=duration,
+            )
         status = meta.get("status", "crashed")
         if status != "ok":
             return ChildResult(status, meta=meta, duration_s=duration)
@@ -286,8 +322,10 @@ class Exchange:
         except (codec.CodecError, OSError) as exc:
             message = str(exc)
             if limit < max_bytes:
-                message += (f" (what your code returned across all cases adds up to more than the "
-                            f"{self.total_bytes}-byte limit)")
+                message += (
+                    f" (what your code returned across all cases adds up to more than the "
+                    f"{self.total_bytes}-byte limit)"
+                )
             return ChildResult("bad_return", meta={"message": message[:MAX_META_TEXT]}, duration_s=duration)
         self.remaining -= _nbytes(outputs) + len(data)
         return ChildResult("ok", outputs=outputs, meta=meta, duration_s=duration)
@@ -323,11 +361,13 @@ def _clean_meta(meta: Any) -> dict[str, Any]:
     return clean
 
 
-def write_request(request_dir: Path, module: str, qualname: str, probe: str, params: dict[str, Any],
-                  inputs: Any) -> Path:
+def write_request(
+    request_dir: Path, module: str, qualname: str, probe: str, params: dict[str, Any], inputs: Any
+) -> Path:
     """A request folder: request.json and inputs.npz, never anything expected."""
     request_dir.mkdir()
-    (request_dir / "request.json").write_text(json.dumps(
-        {"module": module, "qualname": qualname, "probe": probe, "params": params}))
+    (request_dir / "request.json").write_text(
+        json.dumps({"module": module, "qualname": qualname, "probe": probe, "params": params})
+    )
     codec.dump(inputs, request_dir / "inputs.npz")
     return request_dir

@@ -93,8 +93,9 @@ def _check_part(item: Item, part: str, run: CaseRun) -> Mismatch | None:
         baseline = run.result.outputs.get("baseline", {}).get("agreement")
         wrong = _compare_part(item, part, baseline, expected.get(part)) if part in expected else None
         if wrong is not None:
-            return Mismatch(wrong.code, f"{item.params['baseline']} is wrong ({wrong.message}), so agreeing "
-                                        "with it proves nothing")
+            return Mismatch(
+                wrong.code, f"{item.params['baseline']} is wrong ({wrong.message}), so agreeing with it proves nothing"
+            )
         return _compare_part(item, part, returned.get(part), baseline)
     return _compare_part(item, part, returned.get(part), expected.get(part))
 
@@ -171,8 +172,15 @@ def note_dependencies(item: Item, result: ItemResult, by_id: dict[str, ItemResul
     if not failing:
         return result
     note = messages.dependency(failing)
-    return ItemResult(result.id, result.title, result.points, result.max_points, result.status,
-                      f"{result.message} {note}".strip(), result.duration_s)
+    return ItemResult(
+        result.id,
+        result.title,
+        result.points,
+        result.max_points,
+        result.status,
+        f"{result.message} {note}".strip(),
+        result.duration_s,
+    )
 
 
 def case_passes(item: Item, run: CaseRun) -> bool:

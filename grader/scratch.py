@@ -66,7 +66,7 @@ def restore_provided(scratch: Path, provided: Path) -> list[str]:
     A submission cannot change how it is graded by editing utils/solver.py or
     utils/gradient_check.py: grading always runs with the originals.
     """
-    changed = []
+    changed: list[str] = []
     if not provided.is_dir():
         return changed
     for path in sorted(provided.rglob("*")):

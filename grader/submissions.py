@@ -49,8 +49,9 @@ def extract_zip(archive: Path, dest: Path) -> Path:
                     while chunk := src.read(CHUNK):
                         total += len(chunk)
                         if total > MAX_TOTAL_BYTES:
-                            raise SubmissionError(f"{archive.name} unpacks to more than "
-                                                  f"{MAX_TOTAL_BYTES // 2**20} MB (a zip bomb?)")
+                            raise SubmissionError(
+                                f"{archive.name} unpacks to more than {MAX_TOTAL_BYTES // 2**20} MB (a zip bomb?)"
+                            )
                         out.write(chunk)
             except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, RuntimeError, EOFError) as exc:
                 raise SubmissionError(f"{archive.name}: cannot extract {info.filename!r}: {exc}") from exc

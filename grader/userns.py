@@ -37,8 +37,7 @@ PR_SET_PDEATHSIG, PR_SET_SECUREBITS, PR_SET_NO_NEW_PRIVS = 1, 28, 38
 SECBIT_NOROOT, SECBIT_NOROOT_LOCKED = 1 << 0, 1 << 1
 # System call numbers Python and glibc do not wrap (the same on both in the generic table, but
 # pivot_root is older than it on x86_64).
-SYSCALLS = {"x86_64": {"pivot_root": 155, "mount_setattr": 442},
-            "aarch64": {"pivot_root": 41, "mount_setattr": 442}}
+SYSCALLS = {"x86_64": {"pivot_root": 155, "mount_setattr": 442}, "aarch64": {"pivot_root": 41, "mount_setattr": 442}}
 BASE, NEW, OLD = "/tmp", "/tmp/newroot", "/tmp/oldroot"
 SCRATCH_TMPFS = "mode=1777,size=256m"
 
@@ -55,14 +54,22 @@ class Spec:
     network: bool = False
 
     def encode(self) -> str:
-        return json.dumps({"cwd": self.cwd, "readable": self.readable, "writable": self.writable,
-                           "hidden": self.hidden, "network": self.network})
+        return json.dumps(
+            {
+                "cwd": self.cwd,
+                "readable": self.readable,
+                "writable": self.writable,
+                "hidden": self.hidden,
+                "network": self.network,
+            }
+        )
 
     @classmethod
-    def decode(cls, text: str) -> "Spec":
+    def decode(cls, text: str) -> Spec:
         raw = json.loads(text)
-        return cls(raw["cwd"], tuple(raw["readable"]), tuple(raw["writable"]), tuple(raw["hidden"]),
-                   bool(raw["network"]))
+        return cls(
+            raw["cwd"], tuple(raw["readable"]), tuple(raw["writable"]), tuple(raw["hidden"]), bool(raw["network"])
+        )
 
 
 class SetupFailed(RuntimeError):
@@ -70,8 +77,12 @@ class SetupFailed(RuntimeError):
 
 
 class _MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -84,8 +95,16 @@ def _check(result: int, what: str) -> None:
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _check(_libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(),
-                       ctypes.c_ulong(flags), data and data.encode()), f"mount {source or fstype} on {target}")
+    _check(
+        _libc.mount(
+            source and source.encode(),
+            target.encode(),
+            fstype and fstype.encode(),
+            ctypes.c_ulong(flags),
+            data and data.encode(),
+        ),
+        f"mount {source or fstype} on {target}",
+    )
 
 
 def _syscall(name: str, *args: object) -> int:
@@ -97,9 +116,17 @@ def _syscall(name: str, *args: object) -> int:
 
 def _read_only(target: str, recursive: bool) -> None:
     attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
-    _check(_syscall("mount_setattr", ctypes.c_int(AT_FDCWD), target.encode(),
-                    ctypes.c_uint(AT_RECURSIVE if recursive else 0), ctypes.byref(attr),
-                    ctypes.c_size_t(ctypes.sizeof(attr))), f"make {target} read-only")
+    _check(
+        _syscall(
+            "mount_setattr",
+            ctypes.c_int(AT_FDCWD),
+            target.encode(),
+            ctypes.c_uint(AT_RECURSIVE if recursive else 0),
+            ctypes.byref(attr),
+            ctypes.c_size_t(ctypes.sizeof(attr)),
+        ),
+        f"make {target} read-only",
+    )
 
 
 def _pivot(new: str, old: str) -> None:
@@ -183,8 +210,13 @@ def build_root(spec: Spec) -> None:
 
 def run(spec: Spec, argv: list[str]) -> int:
     real = os.path.realpath
-    spec = Spec(real(spec.cwd), tuple(map(real, spec.readable)), tuple(map(real, spec.writable)),
-                tuple(map(real, spec.hidden)), spec.network)
+    spec = Spec(
+        real(spec.cwd),
+        tuple(map(real, spec.readable)),
+        tuple(map(real, spec.writable)),
+        tuple(map(real, spec.hidden)),
+        spec.network,
+    )
     uid, gid = os.getuid(), os.getgid()
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "die with the grader")
     flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS

@@ -140,9 +140,11 @@ def reachable(path: Path) -> None:
         if temp in parent.parents and info.st_uid == os.geteuid():
             os.chmod(parent, stat.S_IMODE(info.st_mode) | stat.S_IXOTH | stat.S_IXGRP)
             continue
-        raise PermissionError(f"other users cannot pass through {parent}, so a child running as a dedicated "
-                              f"user cannot reach {path}; grade from a folder they can pass through "
-                              "(chmod o+x), or set TMPDIR to one")
+        raise PermissionError(
+            f"other users cannot pass through {parent}, so a child running as a dedicated "
+            f"user cannot reach {path}; grade from a folder they can pass through "
+            "(chmod o+x), or set TMPDIR to one"
+        )
 
 
 def reap(uid: int, patience_s: float = 5.0) -> bool:
@@ -268,8 +270,7 @@ def _pool_base() -> int | None:
     """The first base whose whole pool the host maps, for user and group ids alike."""
     maps = [_id_map("/proc/self/uid_map"), _id_map("/proc/self/gid_map")]
     for base in POOL_BASES:
-        if all(any(start <= base and base + POOL_SIZE <= start + count for start, count in ranges)
-               for ranges in maps):
+        if all(any(start <= base and base + POOL_SIZE <= start + count for start, count in ranges) for ranges in maps):
             return base
     return None
 

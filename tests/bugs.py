@@ -48,8 +48,9 @@ def apply_spec(spec: dict[str, Any], dest: Path, name: str, placeholders: dict[s
         return text
 
     assignment = assignment_of(spec)
-    shutil.copytree(ROOT / "reference" / assignment, dest,
-                    ignore=shutil.ignore_patterns("rubric.toml", "__pycache__", "instructor"))
+    shutil.copytree(
+        ROOT / "reference" / assignment, dest, ignore=shutil.ignore_patterns("rubric.toml", "__pycache__", "instructor")
+    )
     for rel in spec.get("stub", []):
         shutil.copyfile(ROOT / "student_template" / assignment / rel, dest / rel)
     for edit in spec.get("replace", []):
@@ -84,8 +85,10 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
     tests that are about flags check them) and the host's isolation."""
     out = {k: v for k, v in report.items() if k not in ("flags", "isolation")}
     out["submission"] = Path(out["submission"]).name
-    out["items"] = [{k: (SPEEDUP.sub(r"\1N\2", v) if k == "message" else v) for k, v in i.items()
-                     if k != "duration_s"} for i in out["items"]]
+    out["items"] = [
+        {k: (SPEEDUP.sub(r"\1N\2", v) if k == "message" else v) for k, v in i.items() if k != "duration_s"}
+        for i in out["items"]
+    ]
     return out
 
 

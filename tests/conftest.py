@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -47,5 +47,8 @@ def reference_nndl() -> Iterator[Path]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--regen-golden", action="store_true",
-                     help="rewrite the golden report files from the current grader instead of comparing")
+    parser.addoption(
+        "--regen-golden",
+        action="store_true",
+        help="rewrite the golden report files from the current grader instead of comparing",
+    )

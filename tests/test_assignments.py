@@ -32,8 +32,9 @@ def test_reference_scores_full_marks(name: str, mode: str) -> None:
     assert report.mode == mode
     manual = {i.id for i in assignment.rubric.items if i.kind == "manual"}
     assert [i for i in report.items if i.status != "pass" and i.id not in manual] == []
-    assert all(i.status == "manual" and i.message.startswith("answer for a human") for i in report.items
-               if i.id in manual)
+    assert all(
+        i.status == "manual" and i.message.startswith("answer for a human") for i in report.items if i.id in manual
+    )
     assert report.total == report.max_total - sum(assignment.rubric.item(i).points for i in manual)
     assert not [n for n in report.notes if n.startswith("flag:")]
 

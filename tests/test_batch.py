@@ -68,9 +68,23 @@ def graded_class(tmp_path_factory: pytest.TempPathFactory, seed_file: Path) -> d
     base = tmp_path_factory.mktemp("class")
     names = make_class(base / "submissions")
     out = base / "out"
-    args = [str(base / "submissions"), "--out", str(out), "--jobs", "2", "--no-notebooks", "--quiet",
-            "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
-            "--hidden-seed-file", str(seed_file), "--timeout", "2"]
+    args = [
+        str(base / "submissions"),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--no-notebooks",
+        "--quiet",
+        "--reference",
+        str(LAYOUT.reference),
+        "--fixtures",
+        str(LAYOUT.fixtures),
+        "--hidden-seed-file",
+        str(seed_file),
+        "--timeout",
+        "2",
+    ]
     return {"base": base, "names": names, "out": out, "args": args}
 
 
@@ -80,7 +94,8 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_batch_grades_every_submission_with_a_gradebook_matching_the_golden(
-        graded_class: dict, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest) -> None:
+    graded_class: dict, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
     printed = run(graded_class["args"], capsys)
     names = graded_class["names"]
     assert len(names) >= 30
@@ -116,7 +131,8 @@ def test_plots_are_valid_pngs(graded_class: dict) -> None:
 
 
 def test_second_run_grades_nothing_and_a_changed_submission_is_regraded(
-        graded_class: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    graded_class: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = (graded_class["out"] / "gradebook.csv").read_text()
     printed = run(graded_class["args"], capsys)
     n = len(graded_class["names"])
@@ -132,14 +148,16 @@ def test_second_run_grades_nothing_and_a_changed_submission_is_regraded(
     assert f"{n} submission(s), {n} graded now, 0 unchanged" in printed
 
 
-def test_a_killed_batch_resumes_where_it_stopped(graded_class: dict, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_killed_batch_resumes_where_it_stopped(
+    graded_class: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = list(graded_class["args"])
     out = tmp_path / "out"
     args[args.index("--out") + 1] = str(out)
     grade = str(Path(sys.executable).parent / "grade")
-    proc = subprocess.Popen([grade, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [grade, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list((out / "cache").glob("*.json"))) < 4:
         time.sleep(0.1)
@@ -153,32 +171,46 @@ def test_a_killed_batch_resumes_where_it_stopped(graded_class: dict, tmp_path: P
     n = len(graded_class["names"])
     assert f"{n} submission(s), {n - done_before} graded now, {done_before} unchanged" in printed
     # The resumed batch ends with the gradebook an uninterrupted one gives (grading times aside).
-    assert pd.read_csv(out / "gradebook.csv").drop(columns=["seconds"]).equals(
-        pd.read_csv(graded_class["out"] / "gradebook.csv").drop(columns=["seconds"]))
+    assert (
+        pd.read_csv(out / "gradebook.csv")
+        .drop(columns=["seconds"])
+        .equals(pd.read_csv(graded_class["out"] / "gradebook.csv").drop(columns=["seconds"]))
+    )
 
 
 GRADESCOPE_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "score": {"type": "number"}, "execution_time": {"type": "number"}, "output": {"type": "string"},
+        "score": {"type": "number"},
+        "execution_time": {"type": "number"},
+        "output": {"type": "string"},
         "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
         "test_output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
         "test_name_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
         "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
         "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
         "extra_data": {"type": "object"},
-        "tests": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False,
-            "properties": {
-                "score": {"type": "number"}, "max_score": {"type": "number"},
-                "status": {"enum": ["passed", "failed"]}, "name": {"type": "string"},
-                "name_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
-                "number": {"type": "string"}, "output": {"type": "string"},
-                "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
-                "tags": {"type": "array", "items": {"type": "string"}},
-                "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
-                "extra_data": {"type": "object"}}}},
+        "tests": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "score": {"type": "number"},
+                    "max_score": {"type": "number"},
+                    "status": {"enum": ["passed", "failed"]},
+                    "name": {"type": "string"},
+                    "name_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+                    "number": {"type": "string"},
+                    "output": {"type": "string"},
+                    "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
+                    "extra_data": {"type": "object"},
+                },
+            },
+        },
         "leaderboard": {"type": "array"},
     },
 }
@@ -187,17 +219,39 @@ GRADESCOPE_SCHEMA = {
 def test_gradescope_results_json_follows_the_published_format(tmp_path: Path, seed_file: Path) -> None:
     import jsonschema
 
-    report = Report("nndl", "instructor", "0", "alice", (
-        ItemResult("nndl.optim:sgd", "SGD", 1.0, 1.0, "pass", "", 0.1),
-        ItemResult("nndl.optim:adam", "Adam", 0.5, 2.0, "partial", "next_w is off", 0.1)))
+    report = Report(
+        "nndl",
+        "instructor",
+        "0",
+        "alice",
+        (
+            ItemResult("nndl.optim:sgd", "SGD", 1.0, 1.0, "pass", "", 0.1),
+            ItemResult("nndl.optim:adam", "Adam", 0.5, 2.0, "partial", "next_w is off", 0.1),
+        ),
+    )
     data = results_json(report)
     jsonschema.validate(data, GRADESCOPE_SCHEMA)
     assert data["score"] == 1.5 and [t["status"] for t in data["tests"]] == ["passed", "failed"]
     submission = apply_spec({}, tmp_path / "alice", "alice")
     out = tmp_path / "results.json"
-    assert cli.main([str(submission), "--gradescope", str(out), "--no-notebooks", "--quiet", "--reference",
-                     str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures), "--hidden-seed-file",
-                     str(seed_file)]) == 0
+    assert (
+        cli.main(
+            [
+                str(submission),
+                "--gradescope",
+                str(out),
+                "--no-notebooks",
+                "--quiet",
+                "--reference",
+                str(LAYOUT.reference),
+                "--fixtures",
+                str(LAYOUT.fixtures),
+                "--hidden-seed-file",
+                str(seed_file),
+            ]
+        )
+        == 0
+    )
     written = json.loads(out.read_text())
     jsonschema.validate(written, GRADESCOPE_SCHEMA)
     assert written["score"] == 58 and len(written["tests"]) == 27

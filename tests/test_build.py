@@ -31,22 +31,26 @@ def test_committed_template_and_fixtures_are_up_to_date(capsys: pytest.CaptureFi
 
 
 def test_rebuild_from_scratch_is_byte_identical(project_copy: Path) -> None:
-    before = {p.relative_to(project_copy).as_posix(): p.read_bytes()
-              for p in sorted(project_copy.rglob("*")) if p.is_file()}
+    before = {
+        p.relative_to(project_copy).as_posix(): p.read_bytes() for p in sorted(project_copy.rglob("*")) if p.is_file()
+    }
     shutil.rmtree(project_copy / "student_template")
     shutil.rmtree(project_copy / "fixtures")
     assert cli.main(["--project", str(project_copy)]) == 0
-    first = {p.relative_to(project_copy).as_posix(): p.read_bytes()
-             for p in sorted(project_copy.rglob("*")) if p.is_file()}
+    first = {
+        p.relative_to(project_copy).as_posix(): p.read_bytes() for p in sorted(project_copy.rglob("*")) if p.is_file()
+    }
     assert cli.main(["--project", str(project_copy)]) == 0
-    second = {p.relative_to(project_copy).as_posix(): p.read_bytes()
-              for p in sorted(project_copy.rglob("*")) if p.is_file()}
+    second = {
+        p.relative_to(project_copy).as_posix(): p.read_bytes() for p in sorted(project_copy.rglob("*")) if p.is_file()
+    }
     assert first == second
     assert first.keys() == before.keys()
 
 
 def test_check_names_the_stale_file_after_a_one_character_solution_change(
-        project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     layers = project_copy / "reference" / "nndl" / "nndl" / "layers.py"
     source = layers.read_text()
     line = "    margins = np.maximum(0, x - correct_class_scores[:, np.newaxis] + 1.0)\n"
@@ -76,7 +80,8 @@ def test_check_reports_missing_and_extra_files(project_copy: Path, capsys: pytes
 
 
 def test_build_refuses_fixtures_when_the_reference_fails_its_gradient_checks(
-        project_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     layers = project_copy / "reference" / "nndl" / "nndl" / "layers.py"
     source = layers.read_text()
     layers.write_text(source.replace("    dx = dout * (x > 0)\n", "    dx = dout * (x >= 0) * 1.01\n"))
@@ -97,11 +102,14 @@ def test_instructor_only_files_never_reach_the_template(name: str) -> None:
         assert template.BEGIN not in text and template.END not in text, path
 
 
-@pytest.mark.parametrize("source, message", [
-    ("x = 1\n# BEGIN SOLUTION\n", "t.py:2: # BEGIN SOLUTION is never closed"),
-    ("# END SOLUTION\n", "t.py:1: # END SOLUTION without a # BEGIN SOLUTION"),
-    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n", "t.py:2: # BEGIN SOLUTION inside the region opened at line 1"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("x = 1\n# BEGIN SOLUTION\n", "t.py:2: # BEGIN SOLUTION is never closed"),
+        ("# END SOLUTION\n", "t.py:1: # END SOLUTION without a # BEGIN SOLUTION"),
+        ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n", "t.py:2: # BEGIN SOLUTION inside the region opened at line 1"),
+    ],
+)
 def test_malformed_solution_markers_are_named(source: str, message: str) -> None:
     with pytest.raises(template.TemplateError, match=message):
         template.strip_solutions(source, "t.py")

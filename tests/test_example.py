@@ -12,9 +12,11 @@ from grader.project import Layout
 
 def test_example_submission_shows_every_kind_of_result(request: pytest.FixtureRequest) -> None:
     layout = Layout(ROOT, "nndl")
-    report = grade(ROOT / "examples" / "nndl_submission", load_assignment(layout.fixtures, layout.reference),
-                   hidden_seed=TEST_SEED)
+    report = grade(
+        ROOT / "examples" / "nndl_submission", load_assignment(layout.fixtures, layout.reference), hidden_seed=TEST_SEED
+    )
     assert {"pass", "partial", "fail", "not_attempted"} <= {i.status for i in report.items}
     assert 0 < report.total < report.max_total
-    check_golden(ROOT / "tests" / "data" / "example_report.json", report.to_dict(),
-                 request.config.getoption("--regen-golden"))
+    check_golden(
+        ROOT / "tests" / "data" / "example_report.json", report.to_dict(), request.config.getoption("--regen-golden")
+    )

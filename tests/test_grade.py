@@ -36,23 +36,25 @@ def test_reference_scores_full_marks(mode: str, instructor: Assignment, student:
     assert report.mode == mode
     manual = {i.id for i in assignment.rubric.items if i.kind == "manual"}
     assert [i for i in report.items if i.status != "pass" and i.id not in manual] == []
-    assert all(i.status == "manual" and i.message.startswith("answer for a human") for i in report.items
-               if i.id in manual)
+    assert all(
+        i.status == "manual" and i.message.startswith("answer for a human") for i in report.items if i.id in manual
+    )
     manual_points = sum(assignment.rubric.item(i).points for i in manual)
     assert report.total == report.max_total - manual_points
 
 
 @pytest.mark.parametrize("mode", ["student", "instructor"])
-def test_untouched_template_scores_zero_not_attempted(mode: str, instructor: Assignment,
-                                                       student: Assignment) -> None:
+def test_untouched_template_scores_zero_not_attempted(mode: str, instructor: Assignment, student: Assignment) -> None:
     assignment = instructor if mode == "instructor" else student
     report = grade(LAYOUT.template, assignment, hidden_seed=TEST_SEED)
     assert report.total == 0
     code = {i.id for i in assignment.rubric.code_items}
     assert {i.status for i in report.items if i.id in code} == {"not_attempted"}
     assert all("still the template's stub" in i.message for i in report.items if i.id in code)
-    by_kind = {kind: {i.status for i in report.items if assignment.rubric.item(i.id).kind == kind}
-               for kind in ("notebook", "threshold", "manual")}
+    by_kind = {
+        kind: {i.status for i in report.items if assignment.rubric.item(i.id).kind == kind}
+        for kind in ("notebook", "threshold", "manual")
+    }
     assert by_kind == {"notebook": {"fail"}, "threshold": {"fail"}, "manual": {"manual"}}
     assert all(i.message == "unanswered" for i in report.items if i.status == "manual")
 
@@ -75,27 +77,32 @@ def test_another_seed_draws_other_hidden_inputs(instructor: Assignment) -> None:
 
 
 def test_hardcoded_public_answers_pass_student_mode_but_fail_instructor_mode(
-        instructor: Assignment, student: Assignment, tmp_path: Path) -> None:
+    instructor: Assignment, student: Assignment, tmp_path: Path
+) -> None:
     submission = materialize("fails_affine_forward_hardcoded_for_public_shapes", tmp_path / "s")
     item = "nndl.layers:affine_forward"
     student_result = next(i for i in grade(submission, student, notebooks=False).items if i.id == item)
-    instructor_result = next(i for i in grade(submission, instructor, hidden_seed=TEST_SEED,
-                                              notebooks=False).items if i.id == item)
+    instructor_result = next(
+        i for i in grade(submission, instructor, hidden_seed=TEST_SEED, notebooks=False).items if i.id == item
+    )
     assert student_result.status == "pass"
     assert instructor_result.points == 0 and instructor_result.message.startswith("hidden case")
 
 
 def test_student_mode_self_check_catches_backward_that_only_fits_the_public_case(
-        student: Assignment, tmp_path: Path) -> None:
+    student: Assignment, tmp_path: Path
+) -> None:
     """A backward pass that is right on the public shapes only fails the self-check on fresh inputs."""
     submission = tmp_path / "s"
     shutil.copytree(LAYOUT.reference, submission)
     layers = submission / "nndl" / "layers.py"
-    layers.write_text(layers.read_text().replace(
-        "    db = dout.sum(axis=0)\n",
-        "    db = dout.sum(axis=0) if dout.shape == (10, 5) else dout.sum(axis=0) * 2\n"))
-    result = next(i for i in grade(submission, student, notebooks=False).items
-                  if i.id == "nndl.layers:affine_backward")
+    layers.write_text(
+        layers.read_text().replace(
+            "    db = dout.sum(axis=0)\n",
+            "    db = dout.sum(axis=0) if dout.shape == (10, 5) else dout.sum(axis=0) * 2\n",
+        )
+    )
+    result = next(i for i in grade(submission, student, notebooks=False).items if i.id == "nndl.layers:affine_backward")
     assert result.status == "partial"
     assert "self-check 1: db disagrees with the numerical gradient of your own affine_forward" in result.message
 
@@ -105,21 +112,51 @@ def test_cli_writes_json_in_the_design_format_and_csv(tmp_path: Path, capsys: py
     seed.write_text(TEST_SEED)
     submission = materialize("fails_nesterov_is_plain_momentum", tmp_path / "alice")
     out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
-    code = cli.main([str(submission), "--fixtures", str(LAYOUT.fixtures), "--reference", str(LAYOUT.reference),
-                     "--hidden-seed-file", str(seed), "--json", str(out_json), "--csv", str(out_csv),
-                     "--no-notebooks"])
+    code = cli.main(
+        [
+            str(submission),
+            "--fixtures",
+            str(LAYOUT.fixtures),
+            "--reference",
+            str(LAYOUT.reference),
+            "--hidden-seed-file",
+            str(seed),
+            "--json",
+            str(out_json),
+            "--csv",
+            str(out_csv),
+            "--no-notebooks",
+        ]
+    )
     assert code == 0
     table = capsys.readouterr().out
     assert "graded in instructor mode" in table and "total: 57 / 58" in table
     report = json.loads(out_json.read_text())
-    assert list(report) == ["assignment", "mode", "grader_version", "submission", "total", "max_total", "items",
-                            "flags", "isolation"]
+    assert list(report) == [
+        "assignment",
+        "mode",
+        "grader_version",
+        "submission",
+        "total",
+        "max_total",
+        "items",
+        "flags",
+        "isolation",
+    ]
     assert report["isolation"] == isolation.summary() and report["isolation"].startswith(isolation.level())
     assert list(report["items"][0]) == ["id", "title", "points", "max_points", "status", "message", "duration_s"]
     assert report["total"] == 57 and report["max_total"] == 58 and report["mode"] == "instructor"
     frame = pd.read_csv(out_csv)
-    assert list(frame.columns) == ["submission", "id", "title", "points", "max_points", "status", "message",
-                                   "duration_s"]
+    assert list(frame.columns) == [
+        "submission",
+        "id",
+        "title",
+        "points",
+        "max_points",
+        "status",
+        "message",
+        "duration_s",
+    ]
     assert len(frame) == len(report["items"])
     row = frame[frame["id"] == "nndl.optim:sgd_nesterov_momentum"].iloc[0]
     assert row["status"] == "partial" and row["points"] == 1.0

@@ -56,6 +56,7 @@ def test_the_process_cap_counts_only_the_childs_own_processes() -> None:
     try:
         if limit.kind == "user count":  # an unprivileged user without a pids cgroup
             from grader.isolation import user_task_count
+
             assert limit.nproc is not None and limit.nproc >= user_task_count() + 64 - 5
         elif limit.kind == "pids cgroup":
             assert limit.cap is not None and limit.cap.path is not None
@@ -67,7 +68,8 @@ def test_the_process_cap_counts_only_the_childs_own_processes() -> None:
 
 
 def test_a_reference_that_fails_a_hidden_case_is_a_grader_error_not_the_students(
-        tmp_path: Path, seed_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, seed_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "reference"
     shutil.copytree(LAYOUT.reference, broken)
     layers = broken / "nndl" / "layers.py"
@@ -77,8 +79,9 @@ def test_a_reference_that_fails_a_hidden_case_is_a_grader_error_not_the_students
     layers.write_text(text.replace(old, "    raise RuntimeError('the instructor broke relu_forward')\n"))
     student = apply_spec({}, tmp_path / "alice", "alice")
     out = tmp_path / "r.json"
-    code = cli.main([str(student), "--reference", str(broken), "--hidden-seed-file", str(seed_file), *COMMON,
-                     "--json", str(out)])
+    code = cli.main(
+        [str(student), "--reference", str(broken), "--hidden-seed-file", str(seed_file), *COMMON, "--json", str(out)]
+    )
     assert code == 2
     report = json.loads(out.read_text())
     relu = next(i for i in report["items"] if i["id"] == "nndl.layers:relu_forward")
@@ -91,8 +94,12 @@ def test_a_reference_that_fails_a_hidden_case_is_a_grader_error_not_the_students
 
 
 def test_a_child_that_cannot_start_is_a_grader_error_and_nothing_is_graded(
-        tmp_path: Path, seed_file: Path, instructor: Assignment, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path,
+    seed_file: Path,
+    instructor: Assignment,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setattr(sandbox.sys, "executable", str(tmp_path / "no-such-python"))
     report = grade(LAYOUT.reference, instructor, hidden_seed=TEST_SEED, notebooks=False)
     assert {i.status for i in report.items} == {"grader_error"} and report.total == 0
@@ -100,8 +107,7 @@ def test_a_child_that_cannot_start_is_a_grader_error_and_nothing_is_graded(
     alice = apply_spec({}, tmp_path / "alice", "alice")
     bob = apply_spec({}, tmp_path / "bob", "bob")
     out = tmp_path / "r.json"
-    common = ["--reference", str(LAYOUT.reference), "--hidden-seed-file", str(seed_file), *COMMON,
-              "--json", str(out)]
+    common = ["--reference", str(LAYOUT.reference), "--hidden-seed-file", str(seed_file), *COMMON, "--json", str(out)]
     # Alone, the submission's own first child is the canary: every item a grader error, exit 2.
     assert cli.main([str(alice), *common]) == 2
     assert "GRADER ERROR while grading" in capsys.readouterr().err
@@ -115,7 +121,8 @@ def test_a_child_that_cannot_start_is_a_grader_error_and_nothing_is_graded(
 
 
 def test_a_child_that_cannot_confine_itself_never_runs_student_code(
-        tmp_path: Path, instructor: Assignment, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, instructor: Assignment, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A cgroup the child cannot join: it says so and exits before the first request."""
     (tmp_path / "not-a-cgroup" / "cgroup.procs").mkdir(parents=True)  # joining it fails, as root too
 
@@ -125,13 +132,14 @@ def test_a_child_that_cannot_confine_itself_never_runs_student_code(
         def kill_all(self) -> None:
             pass
 
-    monkeypatch.setattr(sandbox, "process_limit", lambda n, dedicated=False: ProcessLimit("pids cgroup", Missing(), None))  # type: ignore[arg-type]
+    monkeypatch.setattr(
+        sandbox, "process_limit", lambda n, dedicated=False: ProcessLimit("pids cgroup", Missing(), None)
+    )  # type: ignore[arg-type]
     with pytest.raises(SetupError, match="cannot join the pids cgroup"):
         check_sandbox(instructor, ())
 
 
-def test_a_kernel_that_cannot_start_costs_the_student_nothing(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_kernel_that_cannot_start_costs_the_student_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     layout = Layout(ROOT, "mlp")
     assignment = load_assignment(layout.fixtures, None)
     real_wrap = notebooks.wrap
@@ -152,7 +160,8 @@ def test_a_kernel_that_cannot_start_costs_the_student_nothing(tmp_path: Path,
 
 @pytest.mark.parametrize("where", ["python_environment", "submission"])
 def test_a_hidden_seed_beside_the_grader_or_a_submission_is_refused(
-        where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Hiding the seed's folder would hide the grader's own environment (everyone scores 0), or the
     seed would be copied to the child with the submission."""
     student = apply_spec({}, tmp_path / "alice", "alice")
@@ -160,8 +169,7 @@ def test_a_hidden_seed_beside_the_grader_or_a_submission_is_refused(
     seed = folder / "hidden-seed-of-a-test"
     seed.write_text(TEST_SEED)
     try:
-        code = cli.main([str(student), "--reference", str(LAYOUT.reference), "--hidden-seed-file", str(seed),
-                         *COMMON])
+        code = cli.main([str(student), "--reference", str(LAYOUT.reference), "--hidden-seed-file", str(seed), *COMMON])
     finally:
         seed.unlink()
     assert code == 2
@@ -177,8 +185,20 @@ def test_a_submission_over_the_size_limit_is_its_own_result_in_a_batch(tmp_path:
         with open(big / f"data{k}.bin", "wb") as f:
             f.truncate(45 * 1024**2)
     out = tmp_path / "out"
-    args = [str(batch), "--reference", str(LAYOUT.reference), "--hidden-seed-file", str(seed_file), *COMMON,
-            "--out", str(out), "--jobs", "2", "--json", str(tmp_path / "r.json")]
+    args = [
+        str(batch),
+        "--reference",
+        str(LAYOUT.reference),
+        "--hidden-seed-file",
+        str(seed_file),
+        *COMMON,
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
     assert cli.main(args) == 0
     reports = {r["submission"]: r for r in json.loads((tmp_path / "r.json").read_text())}
     assert reports["alice"]["total"] == 58

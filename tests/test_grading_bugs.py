@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from bugs import TEST_SEED, assignment_of, bug_names, check_golden, golden_path, load_bug, materialize
@@ -28,13 +28,13 @@ def instructor() -> Callable[[str], Assignment]:
 
 
 @pytest.mark.parametrize("name", bug_names())
-def test_bug_loses_exactly_its_items(name: str, tmp_path: Path, instructor: Callable[[str], Assignment],
-                                     request: pytest.FixtureRequest) -> None:
+def test_bug_loses_exactly_its_items(
+    name: str, tmp_path: Path, instructor: Callable[[str], Assignment], request: pytest.FixtureRequest
+) -> None:
     bug = load_bug(name)
     assignment = instructor(assignment_of(bug))
     submission = materialize(name, tmp_path / name)
-    report = grade(submission, assignment, hidden_seed=TEST_SEED, timeout_override=bug.get("timeout"),
-                   notebooks=False)
+    report = grade(submission, assignment, hidden_seed=TEST_SEED, timeout_override=bug.get("timeout"), notebooks=False)
     losers = {i.id for i in report.items if i.points < i.max_points}
     assert losers == set(bug["loses"]), f"{name}: lost {sorted(losers)}"
     for item in report.items:

@@ -9,8 +9,8 @@ import shutil
 import socket
 import threading
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from bugs import TEST_SEED, apply_spec, check_golden, comparable
@@ -25,8 +25,14 @@ HOSTILE = ROOT / "tests" / "hostile"
 LAYOUT = Layout(ROOT, "nndl")
 NAMES = sorted(p.name for p in HOSTILE.iterdir() if (p / "attack.toml").is_file())
 # Files an attack tries to leave where every user can write; none may remain after grading.
-MARKERS = ("/tmp/sitecustomize-ran", "/tmp/usercustomize-ran", "/tmp/pth-ran", "/tmp/pwned-by-pickle",
-           "/var/tmp/pwned.txt", "/root/pwned.txt")
+MARKERS = (
+    "/tmp/sitecustomize-ran",
+    "/tmp/usercustomize-ran",
+    "/tmp/pth-ran",
+    "/tmp/pwned-by-pickle",
+    "/var/tmp/pwned.txt",
+    "/root/pwned.txt",
+)
 
 
 def spec(name: str) -> dict:
@@ -94,9 +100,19 @@ def build(name: str, dest: Path, seed_file: Path, listener_port: int = 9) -> Pat
     classmate = dest.parent / "classmate_layers.py"
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(LAYOUT.reference / "nndl" / "layers.py", classmate)
-    return apply_spec(spec(name), dest, name, {"PROJECT": str(ROOT), "REFERENCE": str(LAYOUT.reference),
-                                                "FIXTURES": str(LAYOUT.fixtures), "SEED_FILE": str(seed_file),
-                                                "CLASSMATE": str(classmate), "LISTENER_PORT": str(listener_port)})
+    return apply_spec(
+        spec(name),
+        dest,
+        name,
+        {
+            "PROJECT": str(ROOT),
+            "REFERENCE": str(LAYOUT.reference),
+            "FIXTURES": str(LAYOUT.fixtures),
+            "SEED_FILE": str(seed_file),
+            "CLASSMATE": str(classmate),
+            "LISTENER_PORT": str(listener_port),
+        },
+    )
 
 
 def test_the_corpus_has_at_least_50_attacks() -> None:
@@ -104,16 +120,30 @@ def test_the_corpus_has_at_least_50_attacks() -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_attack(name: str, tmp_path: Path, instructor: Assignment, secret_seed: Path, listener: Listener,
-                request: pytest.FixtureRequest) -> None:
+def test_attack(
+    name: str,
+    tmp_path: Path,
+    instructor: Assignment,
+    secret_seed: Path,
+    listener: Listener,
+    request: pytest.FixtureRequest,
+) -> None:
     attack = spec(name)
     if not stopped_here(name):
-        pytest.skip(f"this attack is stopped at the levels {', '.join(attack['stopped_by'])} only, and this host "
-                    f"grades at the level {level()!r} (see the README's security model)")
+        pytest.skip(
+            f"this attack is stopped at the levels {', '.join(attack['stopped_by'])} only, and this host "
+            f"grades at the level {level()!r} (see the README's security model)"
+        )
     submission = build(name, tmp_path / name, secret_seed, listener.port)
     received = len(listener.received)
-    report = grade(submission, instructor, hidden_seed=TEST_SEED, timeout_override=attack.get("timeout"),
-                   notebooks=False, secrets=(secret_seed.parent,))
+    report = grade(
+        submission,
+        instructor,
+        hidden_seed=TEST_SEED,
+        timeout_override=attack.get("timeout"),
+        notebooks=False,
+        secrets=(secret_seed.parent,),
+    )
     losers = {i.id for i in report.items if i.points < i.max_points}
     assert losers == set(attack["loses"]), f"{name}: lost {sorted(losers)}"
     by_id = {i.id: i for i in report.items}
@@ -140,12 +170,27 @@ def test_attack(name: str, tmp_path: Path, instructor: Assignment, secret_seed: 
 def test_a_batch_with_hostile_submissions_leaves_the_others_untouched(tmp_path: Path, secret_seed: Path) -> None:
     """Clean submissions graded among hostile ones get exactly the report they get alone."""
     clean_a = apply_spec({}, tmp_path / "clean_a", "clean_a")
-    clean_b = apply_spec(tomllib.loads((ROOT / "tests" / "submissions" / "fails_nesterov_is_plain_momentum"
-                                        / "bug.toml").read_text()), tmp_path / "clean_b", "clean_b")
-    hostile = [build(n, tmp_path / n, secret_seed) for n in
-               ("fork_bomb", "os_exit_at_import", "infinite_loop_at_import", "memory_bomb", "prints_100_mb")]
-    common = ["--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures), "--hidden-seed-file",
-              str(secret_seed), "--no-notebooks", "--quiet", "--timeout", "1"]
+    clean_b = apply_spec(
+        tomllib.loads((ROOT / "tests" / "submissions" / "fails_nesterov_is_plain_momentum" / "bug.toml").read_text()),
+        tmp_path / "clean_b",
+        "clean_b",
+    )
+    hostile = [
+        build(n, tmp_path / n, secret_seed)
+        for n in ("fork_bomb", "os_exit_at_import", "infinite_loop_at_import", "memory_bomb", "prints_100_mb")
+    ]
+    common = [
+        "--reference",
+        str(LAYOUT.reference),
+        "--fixtures",
+        str(LAYOUT.fixtures),
+        "--hidden-seed-file",
+        str(secret_seed),
+        "--no-notebooks",
+        "--quiet",
+        "--timeout",
+        "1",
+    ]
     alone, together = tmp_path / "alone.json", tmp_path / "together.json"
     assert cli.main([str(clean_a), str(clean_b), *common, "--json", str(alone)]) == 0
     assert cli.main([str(clean_a), *map(str, hostile), str(clean_b), *common, "--json", str(together)]) == 0
@@ -159,6 +204,7 @@ def test_a_batch_with_hostile_submissions_leaves_the_others_untouched(tmp_path: 
 def _zip(path: Path, members: list[tuple[str, bytes]], link: str | None = None) -> Path:
     import stat
     import zipfile
+
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name, data in members:
             zf.writestr(name, data)
@@ -169,23 +215,52 @@ def _zip(path: Path, members: list[tuple[str, bytes]], link: str | None = None) 
     return path
 
 
-@pytest.mark.parametrize("kind, members, link, message", [
-    ("dot_dot", [("../../escaped.py", b"x = 1")], None, "unsafe path: '../../escaped.py'"),
-    ("absolute", [("/tmp/escaped-abs.py", b"x = 1")], None, "unsafe path: '/tmp/escaped-abs.py'"),
-    ("bomb", [(f"nndl/zeros{i}.bin", b"\0" * (60 * 1024**2)) for i in range(4)], None, "zip bomb"),
-    ("link", [("grade.toml", b'assignment = "nndl"\n')], "/etc/passwd", "contains a link"),
-    ("conflicting_members", [("nndl/layers.py", b"x = 1"), ("nndl/layers.py/inner.py", b"y = 2")], None,
-     "cannot extract 'nndl/layers.py/inner.py'"),
-])
+@pytest.mark.parametrize(
+    "kind, members, link, message",
+    [
+        ("dot_dot", [("../../escaped.py", b"x = 1")], None, "unsafe path: '../../escaped.py'"),
+        ("absolute", [("/tmp/escaped-abs.py", b"x = 1")], None, "unsafe path: '/tmp/escaped-abs.py'"),
+        ("bomb", [(f"nndl/zeros{i}.bin", b"\0" * (60 * 1024**2)) for i in range(4)], None, "zip bomb"),
+        ("link", [("grade.toml", b'assignment = "nndl"\n')], "/etc/passwd", "contains a link"),
+        (
+            "conflicting_members",
+            [("nndl/layers.py", b"x = 1"), ("nndl/layers.py/inner.py", b"y = 2")],
+            None,
+            "cannot extract 'nndl/layers.py/inner.py'",
+        ),
+    ],
+)
 def test_unsafe_zips_are_refused_with_a_reason_and_the_batch_goes_on(
-        kind: str, members: list[tuple[str, bytes]], link: str | None, message: str, tmp_path: Path,
-        secret_seed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kind: str,
+    members: list[tuple[str, bytes]],
+    link: str | None,
+    message: str,
+    tmp_path: Path,
+    secret_seed: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     archive = _zip(tmp_path / f"{kind}.zip", members, link)
     clean = apply_spec({}, tmp_path / "clean", "clean")
     out = tmp_path / "r.json"
-    assert cli.main([str(archive), str(clean), "--reference", str(LAYOUT.reference), "--fixtures",
-                     str(LAYOUT.fixtures), "--hidden-seed-file", str(secret_seed), "--no-notebooks", "--quiet",
-                     "--json", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                str(archive),
+                str(clean),
+                "--reference",
+                str(LAYOUT.reference),
+                "--fixtures",
+                str(LAYOUT.fixtures),
+                "--hidden-seed-file",
+                str(secret_seed),
+                "--no-notebooks",
+                "--quiet",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     reports = json.loads(out.read_text())
     assert reports[0]["total"] == 0 and message in reports[0]["items"][0]["message"]
     assert reports[1]["total"] == 58
@@ -194,35 +269,68 @@ def test_unsafe_zips_are_refused_with_a_reason_and_the_batch_goes_on(
 
 def test_a_zipped_submission_is_graded_like_its_folder(tmp_path: Path, secret_seed: Path) -> None:
     folder = apply_spec({}, tmp_path / "alice", "alice")
-    members = [(f"alice/{p.relative_to(folder).as_posix()}", p.read_bytes())
-               for p in sorted(folder.rglob("*")) if p.is_file()]
+    members = [
+        (f"alice/{p.relative_to(folder).as_posix()}", p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()
+    ]
     archive = _zip(tmp_path / "alice.zip", members)
     out = tmp_path / "r.json"
-    assert cli.main([str(archive), "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
-                     "--hidden-seed-file", str(secret_seed), "--no-notebooks", "--quiet", "--json", str(out)]) == 0
+    assert (
+        cli.main(
+            [
+                str(archive),
+                "--reference",
+                str(LAYOUT.reference),
+                "--fixtures",
+                str(LAYOUT.fixtures),
+                "--hidden-seed-file",
+                str(secret_seed),
+                "--no-notebooks",
+                "--quiet",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text())["total"] == 58
 
 
 @pytest.mark.parametrize("timed", [False, True], ids=["default_limits", "per_case_limit_1.5s"])
-def test_the_whole_corpus_in_a_jobs_2_batch(timed: bool, tmp_path: Path, secret_seed: Path,
-                                            listener: Listener) -> None:
+def test_the_whole_corpus_in_a_jobs_2_batch(timed: bool, tmp_path: Path, secret_seed: Path, listener: Listener) -> None:
     """Every attack graded among the others and two clean submissions, two at a time: the batch
     completes, each attack gets exactly its report when graded alone, and the clean ones are
     untouched. The attacks that set a per-case limit share one batch with that limit."""
-    names = [n for n in NAMES if bool(spec(n).get("timeout")) == timed
-             and stopped_here(n)]
+    names = [n for n in NAMES if bool(spec(n).get("timeout")) == timed and stopped_here(n)]
     assert {spec(n).get("timeout") for n in names} <= {None, 1.5}
     batch = tmp_path / "class"
     for name in names:
         build(name, batch / name, secret_seed, listener.port)
     apply_spec({}, batch / "clean_a", "clean_a")
-    apply_spec(tomllib.loads((ROOT / "tests" / "submissions" / "fails_nesterov_is_plain_momentum" / "bug.toml")
-                             .read_text()), batch / "clean_b", "clean_b")
+    apply_spec(
+        tomllib.loads((ROOT / "tests" / "submissions" / "fails_nesterov_is_plain_momentum" / "bug.toml").read_text()),
+        batch / "clean_b",
+        "clean_b",
+    )
     out = tmp_path / "r.json"
     received = len(listener.received)
-    args = [str(batch), "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
-            "--hidden-seed-file", str(secret_seed), "--no-notebooks", "--quiet", "--jobs", "2",
-            "--out", str(tmp_path / "out"), "--json", str(out), *(["--timeout", "1.5"] if timed else [])]
+    args = [
+        str(batch),
+        "--reference",
+        str(LAYOUT.reference),
+        "--fixtures",
+        str(LAYOUT.fixtures),
+        "--hidden-seed-file",
+        str(secret_seed),
+        "--no-notebooks",
+        "--quiet",
+        "--jobs",
+        "2",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+        str(out),
+        *(["--timeout", "1.5"] if timed else []),
+    ]
     assert cli.main(args) == 0
     reports = {r["submission"]: r for r in json.loads(out.read_text())}
     assert set(reports) == {*names, "clean_a", "clean_b"}

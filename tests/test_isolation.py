@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 import numpy as np
@@ -118,7 +118,8 @@ def test_at_the_user_level_a_child_runs_as_its_own_user_and_leaves_nothing_behin
 
 
 def test_instructor_mode_without_isolation_refuses_to_start_and_says_what_a_student_could_do(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv(ISOLATION_ENV, "none")
     monkeypatch.delenv("GRADER_ALLOW_UNISOLATED")
     bwrap_path.cache_clear()
@@ -127,8 +128,19 @@ def test_instructor_mode_without_isolation_refuses_to_start_and_says_what_a_stud
         seed.parent.mkdir()
         seed.write_text(TEST_SEED)
         student = apply_spec({}, tmp_path / "alice", "alice")
-        common = [str(student), "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
-                  "--hidden-seed-file", str(seed), "--no-notebooks", "--quiet", "--json", str(tmp_path / "r.json")]
+        common = [
+            str(student),
+            "--reference",
+            str(LAYOUT.reference),
+            "--fixtures",
+            str(LAYOUT.fixtures),
+            "--hidden-seed-file",
+            str(seed),
+            "--no-notebooks",
+            "--quiet",
+            "--json",
+            str(tmp_path / "r.json"),
+        ]
         assert cli.main(common) == 2
         err = capsys.readouterr().err
         assert "instructor mode without isolation" in err and "read the reference solution" in err
@@ -137,8 +149,10 @@ def test_instructor_mode_without_isolation_refuses_to_start_and_says_what_a_stud
         assert cli.main([*common, "--allow-unisolated"]) == 0
         assert json.loads((tmp_path / "r.json").read_text())["total"] == 58
         # Student mode needs no isolation: the student grades their own code.
-        assert cli.main([str(student), "--student-mode", "--fixtures", str(LAYOUT.fixtures), "--no-notebooks",
-                         "--quiet"]) == 0
+        assert (
+            cli.main([str(student), "--student-mode", "--fixtures", str(LAYOUT.fixtures), "--no-notebooks", "--quiet"])
+            == 0
+        )
         # A reference merely found beside the fixtures: one submission (the README's example) is graded
         # in student mode, saying why; a class is refused.
         capsys.readouterr()
@@ -146,8 +160,12 @@ def test_instructor_mode_without_isolation_refuses_to_start_and_says_what_a_stud
         assert cli.main(implicit) == 0
         assert json.loads((tmp_path / "implicit.json").read_text())["mode"] == "student"
         assert "graded in student mode (public checks only)" in capsys.readouterr().err
-        assert cli.main([str(tmp_path), "--assignment", "nndl", "--no-notebooks", "--quiet",
-                         "--out", str(tmp_path / "out")]) == 2
+        assert (
+            cli.main(
+                [str(tmp_path), "--assignment", "nndl", "--no-notebooks", "--quiet", "--out", str(tmp_path / "out")]
+            )
+            == 2
+        )
         assert "instructor mode without isolation" in capsys.readouterr().err
     finally:
         bwrap_path.cache_clear()
@@ -162,10 +180,14 @@ def test_a_notebook_cannot_reach_or_see_any_socket_of_the_host(tmp_path: Path) -
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(3)
     port = server.getsockname()[1]
-    cells = [f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'x')\n"
-             "    reached = True\nexcept OSError:\n    reached = False\nassert not reached, 'reached the host'",
-             # How one kernel found another's ports: the host's sockets are not even listed.
-             f"assert ':{port:04X} ' not in open('/proc/net/tcp').read(), 'sees the host sockets'"]
+    cells = [
+        (
+            f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'x')\n"
+            "    reached = True\nexcept OSError:\n    reached = False\nassert not reached, 'reached the host'"
+        ),
+        # How one kernel found another's ports: the host's sockets are not even listed.
+        f"assert ':{port:04X} ' not in open('/proc/net/tcp').read(), 'sees the host sockets'",
+    ]
     path = tmp_path / "net.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
     try:
@@ -184,13 +206,19 @@ def test_at_the_user_level_a_notebook_kernel_runs_as_its_submissions_user(scratc
     private.write_text("the grader's")
     private.chmod(0o600)
     root = scratch / "root"
-    cells = ["import os, signal",
-             "assert os.getuid() != 0, 'runs as root'",
-             (f"try:\n    os.kill({os.getpid()}, 0)\n    signalled = True\nexcept PermissionError:\n"
-              "    signalled = False\nassert not signalled, 'could signal the grader'"),
-             (f"try:\n    open({str(private)!r}).read()\n    read = True\nexcept PermissionError:\n    read = False\n"
-              "assert not read, 'read a file of the grader'"),
-             "open('written-by-the-kernel.txt', 'w').write(str(os.getuid()))"]
+    cells = [
+        "import os, signal",
+        "assert os.getuid() != 0, 'runs as root'",
+        (
+            f"try:\n    os.kill({os.getpid()}, 0)\n    signalled = True\nexcept PermissionError:\n"
+            "    signalled = False\nassert not signalled, 'could signal the grader'"
+        ),
+        (
+            f"try:\n    open({str(private)!r}).read()\n    read = True\nexcept PermissionError:\n    read = False\n"
+            "assert not read, 'read a file of the grader'"
+        ),
+        "open('written-by-the-kernel.txt', 'w').write(str(os.getuid()))",
+    ]
     path = root / "who.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
     run = execute(path, root, cell_timeout_s=30, timeout_s=60)
@@ -242,9 +270,23 @@ def test_under_user_namespaces_a_child_sees_only_its_own_view(tmp_path: Path, mo
     secret.write_text("seed")
     server = socket.create_server(("127.0.0.1", 0))
     try:
-        argv = isolation.wrap([sys.executable, "-I", "-c", NAMESPACE_VIEW, str(hidden), str(writable), str(secret),
-                               str(ROOT), str(server.getsockname()[1])], cwd=writable, writable=[writable],
-                              readable=[], hidden=[hidden, secret, ROOT])
+        argv = isolation.wrap(
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                NAMESPACE_VIEW,
+                str(hidden),
+                str(writable),
+                str(secret),
+                str(ROOT),
+                str(server.getsockname()[1]),
+            ],
+            cwd=writable,
+            writable=[writable],
+            readable=[],
+            hidden=[hidden, secret, ROOT],
+        )
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     finally:
         server.close()

@@ -43,7 +43,7 @@ CELLS = [
     "print(sigmoid(np.zeros(3)))",
 ]
 
-RUBRIC = '''
+RUBRIC = """
 [assignment]
 name = "acts"
 instructor_only = ["rubric.toml"]
@@ -80,7 +80,7 @@ id = "notebook:acts.ipynb:runs"
 kind = "notebook"
 notebook = "acts.ipynb"
 points = 1
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +106,11 @@ def _grade(project: Path, submission: Path, instructor: bool) -> dict[str, tuple
 @pytest.mark.parametrize("instructor", [True, False])
 def test_reference_notebook_objects_earn_full_marks(project: Path, instructor: bool) -> None:
     result = _grade(project, Layout(project, "acts").reference, instructor)
-    assert {k: v[1] for k, v in result.items()} == {"acts.ipynb:sigmoid": "pass",
-                                                    "acts.ipynb:leaky_relu_backward": "pass",
-                                                    "notebook:acts.ipynb:runs": "pass"}
+    assert {k: v[1] for k, v in result.items()} == {
+        "acts.ipynb:sigmoid": "pass",
+        "acts.ipynb:leaky_relu_backward": "pass",
+        "notebook:acts.ipynb:runs": "pass",
+    }
 
 
 def test_template_notebook_objects_are_not_attempted(project: Path) -> None:

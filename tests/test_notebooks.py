@@ -68,14 +68,17 @@ def test_corrupt_notebook_is_an_error_not_a_crash(tmp_path: Path) -> None:
 
 
 def test_figures_come_back_as_png(tmp_path: Path) -> None:
-    path = write_notebook(tmp_path / "plot.ipynb",
-                          "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()")
+    path = write_notebook(
+        tmp_path / "plot.ipynb", "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
+    )
     run = execute(path, tmp_path, cell_timeout_s=60, timeout_s=60)
     assert run.status == "ok"
     assert len(run.figures) == 1 and run.figures[0][1].startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def _edit_cell(path: Path, contains: str, new_source: str | None = None, tag_text: tuple[str, str] | None = None) -> None:
+def _edit_cell(
+    path: Path, contains: str, new_source: str | None = None, tag_text: tuple[str, str] | None = None
+) -> None:
     nb = nbformat.read(path, as_version=4)
     hits = [c for c in nb.cells if contains in c.source]
     assert len(hits) == 1, contains
@@ -92,8 +95,12 @@ def tricky_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
     one that saved nothing, one answered and one unanswered question."""
     sub = tmp_path_factory.mktemp("tricky") / "tricky"
     shutil.copytree(LAYOUT.reference, sub, ignore=shutil.ignore_patterns("rubric.toml", "instructor"))
-    _edit_cell(sub / "two_layer_nn.ipynb", "best_net = None", "best_net = TwoLayerNet(X_train.shape[1], 10, 10)\n"
-               "print('Validation accuracy of best_net:  0.60')\nsave_for_grading('best_net', best_net)")
+    _edit_cell(
+        sub / "two_layer_nn.ipynb",
+        "best_net = None",
+        "best_net = TwoLayerNet(X_train.shape[1], 10, 10)\n"
+        "print('Validation accuracy of best_net:  0.60')\nsave_for_grading('best_net', best_net)",
+    )
     _edit_cell(sub / "FC_nets.ipynb", "save_for_grading('solver_model'", "solver_model = None  # trained, not saved")
     _edit_cell(sub / "BatchNormalization.ipynb", "**Answer:**", tag_text=("", "**Answer:** _Write your answer here._"))
     report = grade(sub, load_assignment(LAYOUT.fixtures, LAYOUT.reference), hidden_seed=TEST_SEED)
@@ -124,8 +131,9 @@ def test_answered_and_unanswered_questions(tricky_report: dict[str, object]) -> 
     assert "expected value of every activation" in answered.message
 
 
-def test_manual_grades_csv_is_merged_into_totals(tricky_report: dict[str, object], tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_manual_grades_csv_is_merged_into_totals(
+    tricky_report: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sub = tricky_report["path"]
     grades = tmp_path / "manual.csv"
     with grades.open("w", newline="") as f:
@@ -136,10 +144,21 @@ def test_manual_grades_csv_is_merged_into_totals(tricky_report: dict[str, object
     seed = tmp_path / "seed"
     seed.write_text(TEST_SEED)
     out = tmp_path / "r.json"
-    args = [str(sub), "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
-            "--hidden-seed-file", str(seed), "--json", str(out), "--quiet"]
-    assert cli.main(args + ["--manual-grades", str(grades)]) == 0
+    args = [
+        str(sub),
+        "--reference",
+        str(LAYOUT.reference),
+        "--fixtures",
+        str(LAYOUT.fixtures),
+        "--hidden-seed-file",
+        str(seed),
+        "--json",
+        str(out),
+        "--quiet",
+    ]
+    assert cli.main([*args, "--manual-grades", str(grades)]) == 0
     import json
+
     merged = json.loads(out.read_text())
     item = next(i for i in merged["items"] if i["id"] == "manual:dropout_scaling")
     assert item["points"] == 1.5 and item["message"] == "graded by a person: right idea, no mention of expectation"
@@ -149,7 +168,7 @@ def test_manual_grades_csv_is_merged_into_totals(tricky_report: dict[str, object
 
     bad = tmp_path / "bad.csv"
     bad.write_text("submission,id,points\ntricky,manual:dropout_scaling,5\n")
-    assert cli.main(args + ["--manual-grades", str(bad)]) == 2
+    assert cli.main([*args, "--manual-grades", str(bad)]) == 2
     assert "outside 0..2" in capsys.readouterr().err
 
 
@@ -163,7 +182,8 @@ def test_cifar10_loader_reads_batches_in_the_official_format(tmp_path: Path) -> 
             pickle.dump(batch, f)
     with submission_on_path(LAYOUT.reference, "nndl", "utils"):
         from utils.data_utils import get_CIFAR10_data, load_CIFAR10
-        Xtr, Ytr, Xte, Yte = load_CIFAR10(str(folder))
+
+        Xtr, Ytr, Xte, _Yte = load_CIFAR10(str(folder))
         assert Xtr.shape == (100, 32, 32, 3) and Ytr.shape == (100,) and Xte.shape == (20, 32, 32, 3)
         data = get_CIFAR10_data(num_training=80, num_validation=20, num_test=10, cifar10_dir=str(folder))
         assert data["X_train"].shape == (80, 3, 32, 32) and data["X_val"].shape == (20, 3, 32, 32)
@@ -177,10 +197,17 @@ def test_embedded_digits_split_is_deterministic_and_disjoint() -> None:
     with submission_on_path(LAYOUT.reference, "nndl", "utils", "instructor"):
         from instructor.heldout import heldout
         from utils.data_utils import get_data
+
         a, b = get_data(), get_data()
         assert all(np.array_equal(a[k], b[k]) for k in a)
-        assert {k: v.shape[0] for k, v in a.items()} == {"X_train": 1000, "y_train": 1000, "X_val": 250,
-                                                          "y_val": 250, "X_test": 250, "y_test": 250}
+        assert {k: v.shape[0] for k, v in a.items()} == {
+            "X_train": 1000,
+            "y_train": 1000,
+            "X_val": 250,
+            "y_val": 250,
+            "X_test": 250,
+            "y_test": 250,
+        }
         X_held, _ = heldout()
         seen = {row.tobytes() for part in ("X_train", "X_val", "X_test") for row in a[part].reshape(-1, 64)}
         assert X_held.shape == (297, 1, 8, 8)

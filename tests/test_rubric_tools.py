@@ -12,7 +12,7 @@ from grader.compare import compare_progress, compare_speedup
 from grader.rubric import RubricError, load
 
 HEAD = '[assignment]\nname = "t"\n\n'
-GRADIENT = '''[[item]]
+GRADIENT = """[[item]]
 id = "m:f{variant}"
 kind = "model"
 probe = "loss"
@@ -20,7 +20,7 @@ points = 1
 {extra}
 [[item.case]]
 X = {{randn = [2, 3]}}
-'''
+"""
 
 
 def _rubric(tmp_path: Path, text: str) -> Path:
@@ -38,7 +38,7 @@ def test_a_variant_id_grades_the_function_before_the_brackets(tmp_path: Path) ->
 @pytest.mark.parametrize("adapter", ["no_colon", "a:b:c", 3])
 def test_an_adapter_must_name_module_and_function(tmp_path: Path, adapter: object) -> None:
     value = f'"{adapter}"' if isinstance(adapter, str) else str(adapter)
-    with pytest.raises(RubricError, match="adapter must be 'package.module:function'"):
+    with pytest.raises(RubricError, match=r"adapter must be 'package\.module:function'"):
         load(_rubric(tmp_path, GRADIENT.format(variant="", extra=f"adapter = {value}")))
 
 

@@ -9,8 +9,9 @@ stated bound no float64 implementation meets is held to what the catalogue found
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import nbformat
 import numpy as np
@@ -34,7 +35,7 @@ def _notebook_solution(path: Path, marker: str) -> str:
         if cell.cell_type == "code" and marker in cell.source:
             lines = cell.source.splitlines()
             start, end = lines.index(template.BEGIN), lines.index(template.END)
-            return "\n".join(line for line in lines[start + 1:end] if not line.lstrip().startswith(template.STUB))
+            return "\n".join(line for line in lines[start + 1 : end] if not line.lstrip().startswith(template.STUB))
     raise AssertionError(f"no code cell of {path} contains {marker!r}")
 
 
@@ -48,19 +49,27 @@ def _mlp_lib() -> dict[str, Any]:
         def call(x: Any, *values: float) -> Any:
             acts.update(zip(constants, values))  # the notebook's lambdas read these globals
             return acts[name](x)
+
         return call
 
-    ns.update(act_sigmoid=act("sigmoid"), act_leaky_relu=act("leaky_relu", "alpha"), act_relu=act("relu"),
-              act_elu=act("elu", "elu_alpha"), act_selu=act("selu", "selu_alpha", "selu_scale"),
-              act_tanh=act("tanh"))
+    ns.update(
+        act_sigmoid=act("sigmoid"),
+        act_leaky_relu=act("leaky_relu", "alpha"),
+        act_relu=act("relu"),
+        act_elu=act("elu", "elu_alpha"),
+        act_selu=act("selu", "selu_alpha", "selu_scale"),
+        act_tanh=act("tanh"),
+    )
     return ns
 
 
 NAMESPACES: dict[str, tuple[tuple[str, ...], Callable[[], dict[str, Any]]]] = {
     "mlp_lib": (("lib",), _mlp_lib),
     "mlp": (("mlp", "utils"), lambda: _public("mlp", "utils")),
-    "cs260": (("cs260",), lambda: _public("cs260.layers", "cs260.layer_utils", "cs260.gradient_check",
-                                          "cs260.classifiers.fc_net")),
+    "cs260": (
+        ("cs260",),
+        lambda: _public("cs260.layers", "cs260.layer_utils", "cs260.gradient_check", "cs260.classifiers.fc_net"),
+    ),
 }
 # Bounds the seeds state that a correct float64 implementation cannot meet, with the one the grader's own
 # gradient checks use. The catalogue's diagnosis: one entry of the b1 gradient is only 3e-6, so the

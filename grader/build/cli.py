@@ -1,7 +1,7 @@
 """`grade-build`: regenerate, or `--check`, the student template and fixtures of assignments.
 
-    grade-build                 rebuild every assignment under reference/
-    grade-build nndl --check    exit 1, naming each stale, missing or extra file
+grade-build                 rebuild every assignment under reference/
+grade-build nndl --check    exit 1, naming each stale, missing or extra file
 """
 
 from __future__ import annotations
@@ -38,8 +38,11 @@ def _changed_sources(manifest_path: Path, fresh: bytes) -> list[str]:
 def differences(target: Path, files: dict[str, bytes]) -> list[str]:
     """What differs between a folder on disk and what the build would write there."""
     problems = []
-    on_disk = {p.relative_to(target).as_posix() for p in target.rglob("*")
-               if p.is_file() and "__pycache__" not in p.parts} if target.is_dir() else set()
+    on_disk = (
+        {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+        if target.is_dir()
+        else set()
+    )
     for rel in sorted(files):
         path = target / rel
         if rel not in on_disk:
@@ -82,11 +85,13 @@ def build(layout: Layout) -> tuple[dict[str, bytes], dict[str, bytes]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="grade-build", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="grade-build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("assignment", nargs="*", help="assignment names (default: all under reference/)")
-    parser.add_argument("--check", action="store_true",
-                        help="change nothing; exit 1 if the template or fixtures are out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if the template or fixtures are out of date"
+    )
     parser.add_argument("--project", type=Path, help="project folder holding reference/ (default: found from here)")
     args = parser.parse_args(argv)
 

@@ -47,8 +47,9 @@ def gradient_check_failures(item_id: str, case: int, outputs: dict[str, Any]) ->
     return failures
 
 
-def _notebook_objects(rubric: Rubric, reference_root: Path, work: list[tuple[Item, list[dict[str, Any]]]],
-                      extra: dict[str, Any]) -> dict[str, list[ChildResult]]:
+def _notebook_objects(
+    rubric: Rubric, reference_root: Path, work: list[tuple[Item, list[dict[str, Any]]]], extra: dict[str, Any]
+) -> dict[str, list[ChildResult]]:
     """Run the reference's notebooks and call the objects they define on the public inputs."""
     if not work:
         return {}
@@ -71,8 +72,9 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
     work = [(item, public_cases(rubric.name, item)) for item in rubric.code_items]
     # The full numerical gradient, not a sample: the build is where the reference proves itself.
     full = {"numeric_samples": 0}
-    results, _ = run_cases(reference_root, [(i, c) for i, c in work if not i.notebook],
-                           submission_timeout_s=3600, extra_params=full)
+    results, _ = run_cases(
+        reference_root, [(i, c) for i, c in work if not i.notebook], submission_timeout_s=3600, extra_params=full
+    )
     results.update(_notebook_objects(rubric, reference_root, [(i, c) for i, c in work if i.notebook], full))
     files: dict[str, bytes] = {}
     problems: list[str] = []
@@ -101,9 +103,11 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
             found = notebook_fingerprints(data) if item.notebook else function_fingerprints(data.decode("utf-8"))
             if item.qualname in found:
                 fingerprints[item.id] = found[item.qualname]
-    sources = {p.relative_to(reference_root).as_posix(): _sha(p.read_bytes())
-               for p in sorted(reference_root.rglob("*"))
-               if p.is_file() and "__pycache__" not in p.parts}
+    sources = {
+        p.relative_to(reference_root).as_posix(): _sha(p.read_bytes())
+        for p in sorted(reference_root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
     files["rubric.toml"] = (reference_root / "rubric.toml").read_bytes()
     # Provided course code, kept where students cannot edit it: the grader restores it in
     # every scratch copy and, in student mode, scores trained networks with it.

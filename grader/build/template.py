@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -56,7 +57,7 @@ def strip_solutions(source: str, name: str) -> str:
             region_start = None
         elif region_start is not None:
             if marker.startswith(STUB):
-                stub.append(f"{indent}{marker[len(STUB):].strip()}\n")
+                stub.append(f"{indent}{marker[len(STUB) :].strip()}\n")
         else:
             out.append(line)
     if region_start is not None:
@@ -64,7 +65,7 @@ def strip_solutions(source: str, name: str) -> str:
     return "".join(out)
 
 
-def answer_tag(cell: dict) -> str | None:
+def answer_tag(cell: dict[str, Any]) -> str | None:
     """The `answer:<name>` tag of a markdown cell, if it has one."""
     for tag in cell.get("metadata", {}).get("tags", []):
         if isinstance(tag, str) and tag.startswith(ANSWER_TAG_PREFIX):
@@ -82,7 +83,7 @@ def strip_notebook(data: bytes, name: str) -> bytes:
             cell.execution_count = None
         elif cell.cell_type == "markdown" and answer_tag(cell):
             cell.source = ANSWER_PLACEHOLDER
-    return (nbformat.writes(nb) + "\n").encode("utf-8")
+    return (str(nbformat.writes(nb)) + "\n").encode("utf-8")
 
 
 def function_fingerprints(source: str) -> dict[str, str]:
