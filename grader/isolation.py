@@ -387,7 +387,9 @@ def level() -> str:
 def namespaces_problem() -> str | None:
     """Why `grader.userns` cannot isolate a child here (user namespaces off, a container that masks
     /proc, an old kernel), or None when a trial run works."""
-    trial = [sys.executable, "-I", "-m", "grader.userns", Spec("/").encode(), "--", sys.executable, "-I", "-c", "pass"]
+    # The runtime is bound back as for a real child: under the fresh /tmp, an environment in /tmp is gone.
+    spec = Spec("/", readable=runtime_paths())
+    trial = [sys.executable, "-I", "-m", "grader.userns", spec.encode(), "--", sys.executable, "-I", "-c", "pass"]
     try:
         done = subprocess.run(trial, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
