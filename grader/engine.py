@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__, codec, isolation, messages
-from grader.build.template import function_fingerprints
 from grader.cases import hidden_cases
 from grader.codec import CodecError, load_saved_arrays
+from grader.fingerprints import function_fingerprints, notebook_fingerprints
 from grader.isolation import hidden_path_problems
 from grader.notebook_scoring import answer_text, run_problem, score_manual, score_run, score_threshold
 from grader.notebooks import (
@@ -27,7 +27,6 @@ from grader.notebooks import (
     MAX_NOTEBOOK_BYTES,
     NotebookRun,
     ProbeWork,
-    notebook_fingerprints,
     run_notebooks,
 )
 from grader.project import find_project_root

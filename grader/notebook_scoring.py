@@ -7,7 +7,7 @@ from typing import Any
 
 import nbformat
 
-from grader.build.template import ANSWER_PLACEHOLDER, answer_tag
+from grader.answer_cells import ANSWER_PLACEHOLDER, answer_tag
 from grader.notebooks import NotebookRun
 from grader.results import ItemResult
 from grader.rubric import Item

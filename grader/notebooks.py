@@ -541,23 +541,6 @@ def execute(
     return run_sync(_run_in_order)([job], cwd, extra_env, limits, workdir, hidden, readable)[0]
 
 
-def notebook_fingerprints(data: bytes) -> dict[str, str]:
-    """Function fingerprints (see build.template) of every code cell; magics and shell lines ignored."""
-    from grader.build.template import function_fingerprints
-
-    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-    found: dict[str, str] = {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
-        try:
-            found.update(function_fingerprints(source))
-        except SyntaxError:
-            continue
-    return found
-
-
 def run_notebooks(
     rubric: Rubric,
     scratch: Path,

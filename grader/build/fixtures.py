@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from grader import __version__, codec
-from grader.build.template import function_fingerprints
 from grader.cases import public_cases
 from grader.compare import compare_gradient
-from grader.notebooks import ProbeWork, notebook_fingerprints, run_notebooks
+from grader.fingerprints import function_fingerprints, notebook_fingerprints
+from grader.notebooks import ProbeWork, run_notebooks
 from grader.rubric import Item, Rubric
 from grader.runner import run_cases
 from grader.sandbox import ChildResult

@@ -18,20 +18,17 @@ becomes the answer placeholder.
 
 from __future__ import annotations
 
-import ast
-import hashlib
 from pathlib import Path
-from typing import Any
 
 import nbformat
+
+from grader.answer_cells import ANSWER_PLACEHOLDER, answer_tag
 
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
 STUB = "# STUB:"
-ANSWER_TAG_PREFIX = "answer:"
 # What running the reference leaves behind; never part of the template.
 GENERATED_DIRS = {"__pycache__", ".ipynb_checkpoints", "grading_outputs", "figures"}
-ANSWER_PLACEHOLDER = "**Answer:** _Write your answer here._"
 
 
 class TemplateError(ValueError):
@@ -65,14 +62,6 @@ def strip_solutions(source: str, name: str) -> str:
     return "".join(out)
 
 
-def answer_tag(cell: dict[str, Any]) -> str | None:
-    """The `answer:<name>` tag of a markdown cell, if it has one."""
-    for tag in cell.get("metadata", {}).get("tags", []):
-        if isinstance(tag, str) and tag.startswith(ANSWER_TAG_PREFIX):
-            return tag
-    return None
-
-
 def strip_notebook(data: bytes, name: str) -> bytes:
     """The student's version of a reference notebook."""
     nb = nbformat.reads(data.decode("utf-8"), as_version=4)
@@ -84,28 +73,6 @@ def strip_notebook(data: bytes, name: str) -> bytes:
         elif cell.cell_type == "markdown" and answer_tag(cell):
             cell.source = ANSWER_PLACEHOLDER
     return (str(nbformat.writes(nb)) + "\n").encode("utf-8")
-
-
-def function_fingerprints(source: str) -> dict[str, str]:
-    """sha256 of each function's syntax tree, by qualname, ignoring comments and layout.
-
-    The grader compares a submission's fingerprints with the template's to tell
-    "not attempted" from "attempted and wrong".
-    """
-    tree = ast.parse(source)
-    found: dict[str, str] = {}
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                qual = prefix + child.name
-                found[qual] = hashlib.sha256(ast.dump(child, include_attributes=False).encode()).hexdigest()
-                visit(child, qual + ".")
-            elif isinstance(child, ast.ClassDef):
-                visit(child, prefix + child.name + ".")
-
-    visit(tree, "")
-    return found
 
 
 def render(reference_root: Path, excluded: set[str]) -> dict[str, bytes]:

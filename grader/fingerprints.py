@@ -1,0 +1,46 @@
+"""Fingerprints of functions: how the grader tells "not attempted" from "attempted and wrong".
+
+`grade-build` records the template's fingerprints in the fixtures' manifest; the grader computes
+a submission's and compares. Both sides import this module, so grading never imports the
+authoring tool.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+
+import nbformat
+
+
+def function_fingerprints(source: str) -> dict[str, str]:
+    """sha256 of each function's syntax tree, by qualname, ignoring comments and layout."""
+    tree = ast.parse(source)
+    found: dict[str, str] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                qual = prefix + child.name
+                found[qual] = hashlib.sha256(ast.dump(child, include_attributes=False).encode()).hexdigest()
+                visit(child, qual + ".")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+
+    visit(tree, "")
+    return found
+
+
+def notebook_fingerprints(data: bytes) -> dict[str, str]:
+    """Function fingerprints of every code cell of a notebook; magics and shell lines ignored."""
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    found: dict[str, str] = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            found.update(function_fingerprints(source))
+        except SyntaxError:
+            continue
+    return found
