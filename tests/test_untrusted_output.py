@@ -27,6 +27,7 @@ run = execute(Path(sys.argv[1]), Path(sys.argv[2]), cell_timeout_s=60, timeout_s
 figures = sum(len(data) for _, data in run.figures)
 peak_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
 print(run.status, len(run.figures), figures, peak_kb // 1024)
+print(run.message, [str(e)[:500] for e in run.errors])  # why, when the status is not "ok"
 """
 
 
@@ -105,9 +106,10 @@ def test_a_notebook_printing_400_mb_and_drawing_50_figures_of_4_mb_leaves_the_gr
         text=True,
         timeout=300,
         check=True,
-    ).stdout.split()
-    status, figures, figure_bytes, peak_mb = out[0], int(out[1]), int(out[2]), int(out[3])
-    assert status == "ok"
+    ).stdout.splitlines()
+    first, why = out[0].split(), out[1]
+    status, figures, figure_bytes, peak_mb = first[0], int(first[1]), int(first[2]), int(first[3])
+    assert status == "ok", why
     assert figures <= 50 and figure_bytes <= 20 * 1024**2
     assert peak_mb < 250, f"the grader's process peaked at {peak_mb} MB"
 
