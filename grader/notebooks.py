@@ -36,9 +36,9 @@ from nbclient.util import ensure_async, run_hook
 from grader import untrusted, users
 from grader.cases import request_params
 from grader.confine import Confinement
-from grader.isolation import dedicated_user, process_limit, wrap
+from grader.isolation import process_limit, wrap
 from grader.rubric import Item, Rubric
-from grader.sandbox import STARTUP_TIMEOUT_S, ChildResult, Exchange, Limits, SandboxError, scrubbed_env
+from grader.sandbox import STARTUP_TIMEOUT_S, ChildResult, Exchange, Limits, scrubbed_env, take_over
 
 KERNEL_NAME = "nn-grader-sandbox"
 GRADER_FAULT = "grader_fault"
@@ -283,7 +283,7 @@ class _Kernel:
         root = Path(self.spec_root.name)
         (root / "kernels" / KERNEL_NAME).mkdir(parents=True)
         # Where each submission runs as a user of its own, the kernel shares its module children's.
-        self.lease = _take_over(cwd, root, writable)
+        self.lease = take_over(cwd, folders=tuple(f for f in writable if f != cwd), trees=(root,), who="kernel")
         self.limit = process_limit(limits.processes, dedicated=self.lease is not None)
         confinement = self.limit.confinement(limits, self.lease, hidden, [*writable, *readable, root])
         kernels = _kernel_spec_dir(root, cwd, writable, hidden, readable, confinement)
@@ -342,27 +342,6 @@ class _KernelManager(AsyncKernelManager):
         super().write_connection_file(**kwargs)
         if self._owner is not None:
             os.chown(self.connection_file, self._owner, self._owner)
-
-
-def _take_over(cwd: Path, root: Path, writable: list[Path]) -> users.Lease | None:
-    """The dedicated user of cwd's children, now also the owner of the kernel's folder (it writes its
-    connection file and sockets there) and of the exchange's reply folder; None at other levels."""
-    try:
-        lease = dedicated_user(cwd)
-        if lease is not None:
-            try:
-                users.hand_over(root, lease.uid)
-                users.reachable(root)
-                for folder in writable:
-                    if folder != cwd:
-                        os.chown(folder, lease.uid, lease.gid)
-                        users.reachable(folder)
-            except OSError:
-                users.release(lease)
-                raise
-    except OSError as exc:
-        raise SandboxError(f"the grader could not give the kernel a user of its own: {exc}") from exc
-    return lease
 
 
 def _read(path: Path, work: list[ProbeWork]) -> Any:

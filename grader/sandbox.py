@@ -111,7 +111,7 @@ class ChildSession:
         # folder with the environment in it): every import would be flagged.
         hidden = json.dumps([str(p) for p in self.hidden if not holds_runtime(p)])
         if self.lease is None:
-            self.lease = take_over(self.root, self.exchange)
+            self.lease = take_over(self.root, folders=(self.exchange.outbox,))
         limit = self.limit = process_limit(self.limits.processes, dedicated=self.lease is not None)
         confinement = limit.confinement(
             self.limits, self.lease, self.hidden, [self.root, self.exchange.outbox, self.exchange.inbox, *self.readable]
@@ -241,20 +241,27 @@ class ChildSession:
         return result
 
 
-def take_over(root: Path, exchange: Exchange) -> users.Lease | None:
+def take_over(
+    root: Path, folders: tuple[Path, ...] = (), trees: tuple[Path, ...] = (), who: str = "child"
+) -> users.Lease | None:
     """Where each submission runs as a user of its own (root without bubblewrap): that user, now the
-    owner of root and of the exchange's reply folder. None elsewhere; raises SandboxError."""
+    owner of root, of each of `folders` (itself only) and of each of `trees` (whole). None elsewhere;
+    raises SandboxError."""
     try:
         lease = dedicated_user(root)
         if lease is not None:
             try:
-                os.chown(exchange.outbox, lease.uid, lease.gid)
-                users.reachable(exchange.outbox)
+                for tree in trees:
+                    users.hand_over(tree, lease.uid)
+                    users.reachable(tree)
+                for folder in folders:
+                    os.chown(folder, lease.uid, lease.gid)
+                    users.reachable(folder)
             except OSError:
                 users.release(lease)
                 raise
     except OSError as exc:
-        raise SandboxError(f"the grader could not give the child a user of its own: {exc}") from exc
+        raise SandboxError(f"the grader could not give the {who} a user of its own: {exc}") from exc
     return lease
 
 
