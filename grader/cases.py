@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader import kinds
 from grader.inputs import draw, hidden_dims, rng_for
 from grader.rubric import Item
 
 
 def _finish(item: Item, inputs: dict[str, Any], rng_parts: tuple[object, ...]) -> dict[str, Any]:
-    if item.kind == "gradient":
-        # The upstream gradient is drawn in the child once the output's shape is known.
-        inputs["dout_seed"] = int(rng_for(*rng_parts, "dout").integers(0, 2**31 - 1))
-    return inputs
+    return kinds.get(item.kind).finish_inputs(item, inputs, rng_parts)
 
 
 def public_cases(assignment: str, item: Item) -> list[dict[str, Any]]:
@@ -38,8 +36,4 @@ def hidden_cases(assignment: str, item: Item, seed: str, per_case: int) -> list[
 
 def request_params(item: Item) -> dict[str, Any]:
     """The probe's parameters: the rubric's, plus what the child needs to find its target."""
-    params = {k: v for k, v in item.params.items() if k != "parts"}
-    params["target"] = item.qualname
-    if item.kind == "model":  # a model item names a method; the probe needs its class
-        params["class"] = item.qualname.rsplit(".", 1)[0]
-    return params
+    return kinds.get(item.kind).request_params(item)

@@ -9,6 +9,7 @@ sizes, whose expected outputs the reference computes at grading time.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -16,31 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, codec, isolation, messages
+from grader import __version__, codec, isolation, kinds, messages
 from grader.cases import hidden_cases
-from grader.codec import CodecError, load_saved_arrays
 from grader.fingerprints import function_fingerprints, notebook_fingerprints
 from grader.isolation import hidden_path_problems
-from grader.notebook_scoring import answer_text, run_problem, score_manual, score_run, score_threshold
-from grader.notebooks import (
-    GRADER_FAULT,
-    MAX_NOTEBOOK_BYTES,
-    NotebookRun,
-    ProbeWork,
-    run_notebooks,
-)
+from grader.kinds.base import NotebookContext, TrustedCall
+from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, run_notebooks
 from grader.project import find_project_root
-from grader.results import GRADER_ERROR, ItemResult, Report
+from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Report
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
-from grader.sandbox import ChildResult, ChildSession, SandboxError
-from grader.scoring import CaseRun, case_passes, note_dependencies, score_item
-from grader.scratch import ScratchError, copy_submission, restore_provided
+from grader.sandbox import ChildSession, SandboxError
+from grader.scoring import case_passes, note_dependencies, score_item
+from grader.scratch import SAVED_DIR, ScratchError, copy_submission, restore_provided
 from grader.untrusted import read_file
 
 SELF_CHECK_SEED = "self-check"
-SAVED_DIR = "grading_outputs"  # where utils.grading.save_for_grading writes
-MAX_SAVED_BYTES = 100 * 1024**2
 # The reference's answers to the current hidden inputs, by (reference, rubric, seed, data set).
 # Holds one entry: a process grades one assignment with one seed at a time.
 _REFERENCE_MEMO: dict[tuple[str, str, str | None, str], dict[str, list[ChildResult]]] = {}
@@ -225,7 +217,7 @@ def _plan(
             hidden_work.append((item, cases))
             # The student runs hidden inputs without knowing the answers.
             plans[item.id].extend((f"hidden case {i + 1}", x, None) for i, x in enumerate(cases))
-        elif item.kind == "gradient" or (item.kind == "model" and "grads" in item.parts):
+        elif kinds.get(item.kind).self_checks(item):
             for i, x in enumerate(hidden_cases(rubric.name, item, SELF_CHECK_SEED, 1)):
                 plans[item.id].append((f"self-check {i + 1}", x, None))
     return plans, hidden_work
@@ -304,91 +296,37 @@ def _notebook_items(
     hidden: tuple[Path, ...],
     readable: tuple[Path, ...],
 ) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
-    rubric = assignment.rubric
-    saved: dict[str, dict[str, Any]] = {}  # threshold item id -> arrays, or an error message
-    figures: list[tuple[str, bytes]] = []
-    for name in rubric.notebooks:
-        run = runs[name]
-        figures.extend(run.figures)
-        for item in rubric.notebook_items:
-            if item.kind == "threshold" and item.notebook == name:
-                path = scratch / SAVED_DIR / f"{item.params['saved']}.npz"
-                if not path.is_file() or path.is_symlink():
-                    continue
-                try:
-                    saved[item.id] = {"arrays": load_saved_arrays(path, MAX_SAVED_BYTES)}
-                except CodecError as exc:
-                    saved[item.id] = {"error": f"{item.params['saved']}: {exc}"}
+    """Every notebook item, each kind scoring all of its items at once."""
+    figures = [figure for name in assignment.rubric.notebooks for figure in runs[name].figures]
 
-    measured = _measure_thresholds(assignment, saved, env, tmp, hidden, readable)
-    results = []
-    for item in rubric.notebook_items:
-        if item.kind == "notebook":
-            results.append(score_run(item, runs[item.notebook]))
-        elif item.kind == "threshold":
-            entry = saved.get(item.id)
-            where = "held-out" if assignment.reference is not None else "public test"
-            if item.params["data"] == item.params.get("public_data"):
-                where = "training"
-            if entry is None:
-                results.append(score_threshold(item, dataset, None, None, 0, where, run_problem(runs[item.notebook])))
-            elif "error" in entry:
-                results.append(score_threshold(item, dataset, entry["error"], None, 0, where))
-            else:
-                accuracy, count, problem = measured[item.id]
-                results.append(score_threshold(item, dataset, problem, accuracy, count, where))
-        else:
-            source = None
-            path = original / item.notebook
-            try:
-                source = read_file(path, MAX_NOTEBOOK_BYTES).decode("utf-8", errors="replace")
-            except OSError:
-                source = None
-            results.append(score_manual(item, answer_text(source, item.params["cell"])))
+    def run_trusted(calls: list[TrustedCall]) -> list[ChildResult]:
+        return _run_trusted(assignment, calls, env, tmp, hidden, readable)
+
+    context = NotebookContext(runs, original, scratch, dataset, assignment.mode, run_trusted)
+    by_kind: dict[str, list[Item]] = {}
+    for item in assignment.rubric.notebook_items:
+        by_kind.setdefault(item.kind, []).append(item)
+    results = [r for name, items in by_kind.items() for r in kinds.get(name).score_notebook(items, context)]
     return results, figures
 
 
-def _measure_thresholds(
+def _run_trusted(
     assignment: Assignment,
-    saved: dict[str, dict[str, Any]],
+    calls: list[TrustedCall],
     env: dict[str, str],
     tmp: Path,
     hidden: tuple[Path, ...],
     readable: tuple[Path, ...] = (),
-) -> dict[str, tuple[float | None, int, str]]:
-    """Accuracy of every saved network, computed by trusted code in a child: (accuracy, count, problem)."""
-    todo = [i for i in assignment.rubric.notebook_items if i.kind == "threshold" and "arrays" in saved.get(i.id, {})]
-    if not todo:
-        return {}
+) -> list[ChildResult]:
+    """Calls to trusted code (the reference, or the provided files in student mode) in a child of their
+    own, e.g. to measure the accuracy of a network a notebook saved."""
     trusted = assignment.reference if assignment.reference is not None else assignment.fixtures / "provided"
-    root = tmp / "trusted"
+    root = tmp / f"trusted-{secrets.token_hex(4)}"
     copy_submission(trusted, root)
-    workdir = tmp / "threshold-requests"
+    workdir = tmp / f"{root.name}-requests"
     workdir.mkdir()
-    out: dict[str, tuple[float | None, int, str]] = {}
     with ChildSession(root, workdir, extra_env=env, hidden=hidden, readable=readable) as session:
-        for item in todo:
-            data = (
-                item.params["data"]
-                if assignment.reference is not None
-                else item.params.get("public_data", item.params["data"])
-            )
-            module, _, qualname = item.params["scores"].partition(":")
-            result = session.run(
-                module,
-                qualname,
-                "threshold_accuracy",
-                {"data": data, "target": qualname},
-                {"params": saved[item.id]["arrays"]},
-                timeout_s=600,
-            )
-            if result.status == "ok":
-                returned = result.outputs["returned"]
-                out[item.id] = (float(returned["accuracy"]), int(returned["count"]), "")
-            else:
-                detail = result.meta.get("message", result.status)
-                out[item.id] = (None, 0, f"{item.params['saved']} could not be evaluated: {detail}")
-    return out
+        return [session.run(c.module, c.qualname, c.probe, c.params, c.inputs, timeout_s=600) for c in calls]
 
 
 def _probe_work(
@@ -571,7 +509,7 @@ def _grade(
     notes += [f"flag: the submission's code {f} (refused where the sandbox runs)" for f in flagged[:20]]
     items = [
         grader_error(rubric.item(r.id), messages.grader_fault(faulty[nb]))
-        if (nb := rubric.item(r.id).notebook) in faulty and rubric.item(r.id).kind != "manual"
+        if (nb := rubric.item(r.id).notebook) in faulty and kinds.get(rubric.item(r.id).kind).needs_kernel
         else r
         for r in items
     ]

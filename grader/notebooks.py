@@ -33,12 +33,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_hook
 
-from grader import untrusted, users
+from grader import kinds, untrusted, users
 from grader.cases import request_params
 from grader.confine import Confinement
 from grader.isolation import process_limit, wrap
+from grader.results import ChildResult
 from grader.rubric import Item, Rubric
-from grader.sandbox import STARTUP_TIMEOUT_S, ChildResult, Exchange, Limits, scrubbed_env, take_over
+from grader.sandbox import STARTUP_TIMEOUT_S, Exchange, Limits, scrubbed_env, take_over
 
 KERNEL_NAME = "nn-grader-sandbox"
 GRADER_FAULT = "grader_fault"
@@ -533,7 +534,9 @@ def run_notebooks(
     current notebook runs), with the probes of the objects it defines."""
     jobs = []
     for name in rubric.notebooks:
-        run_item = next((i for i in rubric.notebook_items if i.kind == "notebook" and i.notebook == name), None)
+        run_item = next(
+            (i for i in rubric.notebook_items if i.notebook == name and kinds.get(i.kind).sets_notebook_limits), None
+        )
         cell_timeout = float(run_item.params.get("cell_timeout_s", 60)) if run_item else 60.0
         total = run_item.timeout_s if run_item else 600.0
         jobs.append(NotebookJob(scratch / name, cell_timeout, total, work.get(name, [])))

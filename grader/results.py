@@ -5,13 +5,42 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-STATUSES = ("pass", "fail", "partial", "error", "timeout", "not_attempted", "manual", "grader_error")
+# What one rubric item came to. `manual` waits for a person; `grader_error` is the grader's fault.
+Status = Literal["pass", "fail", "partial", "error", "timeout", "not_attempted", "manual", "grader_error"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+# Student mode grades the public cases and self-checks; instructor mode adds the hidden cases.
+Mode = Literal["student", "instructor"]
+# What one request to a child came to: ok | exception | not_implemented | bad_return | timeout | crashed.
+ChildStatus = Literal["ok", "exception", "not_implemented", "bad_return", "timeout", "crashed"]
 # An item the grader could not grade through a fault of its own (a child or kernel that could not
 # start, a reference that failed): never a student's loss, so the report as a whole is not a grade.
 GRADER_ERROR = "grader_error"
 FLAG_PREFIX = "flag: "  # a note that a TA should look at: integrity, not points
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """What came back from one request: status, decoded outputs and the child's metadata."""
+
+    status: str  # a ChildStatus, or whatever an untrusted child wrote, which the scorer treats as an error
+    outputs: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    """One case as graded: where it came from, what came back, and what was expected.
+
+    `expected` is None for a self-check case, which only compares the student's
+    analytic gradients with the numerical gradients of the student's own code.
+    """
+
+    label: str
+    result: ChildResult
+    expected: dict[str, Any] | None
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CODE_KINDS = ("compare", "gradient", "optimizer", "model", "speedup")
-NOTEBOOK_KINDS = ("notebook", "threshold", "manual")
-KINDS = CODE_KINDS + NOTEBOOK_KINDS
-MODEL_PROBES = ("init", "loss", "predict", "train")
+from grader import kinds
 
 ASSIGNMENT_KEYS = {
     "name",
@@ -31,6 +28,9 @@ ASSIGNMENT_KEYS = {
     "dataset_env",
     "data_dir_env",
 }
+# The notebook an item is about: required of items scored from a notebook's run, and given for an
+# object a notebook defines (graded in its kernel); absent for objects of module files.
+NOTEBOOK_KEY = "notebook"
 COMMON_ITEM_KEYS = {
     "id",
     "title",
@@ -45,18 +45,8 @@ COMMON_ITEM_KEYS = {
     "hint",
     "depends",
     "adapter",
+    NOTEBOOK_KEY,
 }
-KIND_KEYS = {
-    "compare": {"params", "returns", "compare", "notebook"},
-    "gradient": {"params", "forward", "wrt", "grads", "notebook", "self_check"},
-    "optimizer": {"state", "steps", "notebook"},
-    "model": {"probe", "compare", "dtype_args", "final_loss_slack", "min_progress", "notebook", "self_check"},
-    "speedup": {"params", "returns", "compare", "baseline", "min_speedup", "repeats", "notebook"},
-    "notebook": {"notebook", "cell_timeout_s"},
-    "threshold": {"notebook", "saved", "scores", "data", "public_data", "curve"},
-    "manual": {"notebook", "cell"},
-}
-CURVE_KEYS = {"kind", "zero", "full", "at", "floor_percent"}
 
 
 class RubricError(ValueError):
@@ -86,7 +76,7 @@ class Item:
     @property
     def notebook(self) -> str:
         """The notebook an item is about ('' for items about module code)."""
-        return str(self.params.get("notebook", ""))
+        return str(self.params.get(NOTEBOOK_KEY, ""))
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -105,11 +95,8 @@ class Item:
         return self.id.replace(":", "__").replace("[", ".").replace("]", "")
 
     def probe(self) -> str:
-        if self.kind == "compare":
-            return "call"
-        if self.kind == "model":
-            return "model_" + str(self.params["probe"])
-        return self.kind
+        """The child's probe for this item's cases ('kind:probe')."""
+        return kinds.get(self.kind).probe(self)
 
 
 @dataclass(frozen=True)
@@ -129,11 +116,13 @@ class Rubric:
 
     @property
     def code_items(self) -> tuple[Item, ...]:
-        return tuple(i for i in self.items if i.kind in CODE_KINDS)
+        """Items whose cases run through a probe, in a child or a notebook's kernel."""
+        return tuple(i for i in self.items if kinds.get(i.kind).scored_from == "cases")
 
     @property
     def notebook_items(self) -> tuple[Item, ...]:
-        return tuple(i for i in self.items if i.kind in NOTEBOOK_KINDS)
+        """Items scored from a notebook's run as a whole."""
+        return tuple(i for i in self.items if kinds.get(i.kind).scored_from == "notebook_run")
 
     @property
     def notebooks(self) -> tuple[str, ...]:
@@ -168,41 +157,26 @@ def _require(table: Mapping[str, Any], key: str, where: str) -> Any:
     return table[key]
 
 
-def _curve(raw: Any, where: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise RubricError(f"{where}: a curve is a table")
-    _check_keys(raw, CURVE_KEYS, where)
-    kind = _require(raw, "kind", where)
-    if kind == "linear":
-        if not float(_require(raw, "zero", where)) < float(_require(raw, "full", where)):
-            raise RubricError(f"{where}: a linear curve needs zero < full")
-    elif kind == "step":
-        _require(raw, "at", where)
-    else:
-        raise RubricError(f"{where}: curve kind {kind!r} is not linear or step")
-    return dict(raw)
+def _kind_params(raw: Mapping[str, Any], kind: kinds.Kind, where: str) -> dict[str, Any]:
+    """The kind's own keys as written, then as its kind reads them (validated, defaulted)."""
+    params: dict[str, Any] = {k: raw[k] for k in kind.keys | {NOTEBOOK_KEY} if k in raw}
+    try:
+        params.update(kind.parse(raw, where))
+    except kinds.KindError as exc:
+        raise RubricError(str(exc)) from exc
+    return params
 
 
-def _notebook_item(raw: Mapping[str, Any], default_timeout: float, item_id: str, kind: str) -> Item:
+def _notebook_item(raw: Mapping[str, Any], default_timeout: float, item_id: str, kind: kinds.Kind) -> Item:
     where = f"item {item_id!r}"
-    params: dict[str, Any] = {k: raw[k] for k in KIND_KEYS[kind] if k in raw}
-    _require(raw, "notebook", where)
-    if kind == "threshold":
-        for key in ("saved", "scores", "data"):
-            _require(raw, key, where)
-        curves = _require(raw, "curve", where)
-        params["curve"] = {name: _curve(c, f"{where} curve.{name}") for name, c in curves.items()}
-        if not params["curve"]:
-            raise RubricError(f"{where}: give a curve for at least one data set")
-    if kind == "manual":
-        _require(raw, "cell", where)
-    params["parts"] = [kind]
+    _require(raw, NOTEBOOK_KEY, where)
+    params = _kind_params(raw, kind, where)
     points = _require(raw, "points", where)
     return Item(
         id=item_id,
         title=str(raw.get("title", item_id)),
         points=float(points),
-        kind=kind,
+        kind=kind.name,
         module="",
         qualname="",
         cases=(),
@@ -218,11 +192,12 @@ def _notebook_item(raw: Mapping[str, Any], default_timeout: float, item_id: str,
 def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     where = f"item {raw.get('id', '?')!r}"
     item_id = _require(raw, "id", "an item")
-    kind = _require(raw, "kind", where)
-    if kind not in KINDS:
-        raise RubricError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
-    _check_keys(raw, COMMON_ITEM_KEYS | KIND_KEYS[kind], where)
-    if kind in NOTEBOOK_KINDS:
+    try:
+        kind = kinds.get(_require(raw, "kind", where))
+    except kinds.KindError as exc:
+        raise RubricError(f"{where}: {exc}") from exc
+    _check_keys(raw, COMMON_ITEM_KEYS | kind.keys, where)
+    if kind.scored_from == "notebook_run":
         return _notebook_item(raw, default_timeout, item_id, kind)
     if ":" not in item_id:
         raise RubricError(f"{where}: the id must be '<dotted module>:<qualname>' or '<notebook>:<qualname>'")
@@ -230,63 +205,24 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     # under different conditions (a network with sigmoid, then with ReLU).
     module, qualname = item_id.split(":", 1)
     qualname = qualname.split("[", 1)[0]
-    if "notebook" in raw:  # an object the notebook defines, graded in the notebook's kernel
-        if module != raw["notebook"]:
-            raise RubricError(f"{where}: the id of a notebook object must start with its notebook, {raw['notebook']!r}")
+    if NOTEBOOK_KEY in raw:  # an object the notebook defines, graded in the notebook's kernel
+        if module != (notebook := raw[NOTEBOOK_KEY]):
+            raise RubricError(f"{where}: the id of a notebook object must start with its notebook, {notebook!r}")
         module = ""
     cases = tuple(_require(raw, "case", where))
     if not cases:
         raise RubricError(f"{where}: needs at least one [[item.case]]")
-    params: dict[str, Any] = {k: raw[k] for k in KIND_KEYS[kind] if k in raw}
+    params = _kind_params(raw, kind, where)
     if "adapter" in raw:
         # Course code that maps a class-based API (layers with .forward/.backward, optimizers
         # with .step()) onto the probe's function contract; called with the student's module.
         if not isinstance(raw["adapter"], str) or raw["adapter"].count(":") != 1:
             raise RubricError(f"{where}: adapter must be 'package.module:function', got {raw['adapter']!r}")
         params["adapter"] = raw["adapter"]
-    if kind == "compare":
-        params["params"] = _require(raw, "params", where)
-        params["returns"] = _require(raw, "returns", where)
-        params["compare"] = _require(raw, "compare", where)
-        params["parts"] = list(params["compare"])
-    elif kind == "gradient":
-        params["params"] = _require(raw, "params", where)
-        params["forward"] = _require(raw, "forward", where)
-        params["wrt"] = _require(raw, "wrt", where)
-        params["grads"] = _require(raw, "grads", where)
-        if len(params["wrt"]) != len(params["grads"]):
-            raise RubricError(f"{where}: wrt and grads must have the same length")
-        params["parts"] = list(params["grads"])
-    elif kind == "speedup":
-        params["params"] = _require(raw, "params", where)
-        params["returns"] = _require(raw, "returns", where)
-        params["compare"] = _require(raw, "compare", where)
-        params["baseline"] = _require(raw, "baseline", where)
-        params["min_speedup"] = float(_require(raw, "min_speedup", where))
-        params["repeats"] = int(raw.get("repeats", 3))
-        params["parts"] = ["agreement", "speedup"]
-    elif kind == "optimizer":
-        params["state"] = list(raw.get("state", []))
-        params["steps"] = int(raw.get("steps", 1))
-        params["parts"] = ["next_w"] + [f"config['{k}']" for k in params["state"]]
-    else:
-        probe = _require(raw, "probe", where)
-        if probe not in MODEL_PROBES:
-            raise RubricError(f"{where}: probe {probe!r} is not one of {', '.join(MODEL_PROBES)}")
-        default_compare = {
-            "init": ["params"],
-            "loss": ["scores", "loss", "grads"],
-            "predict": ["y_pred"],
-            "train": ["loss_history"],
-        }[probe]
-        params["compare"] = list(raw.get("compare", default_compare))
-        params["parts"] = list(params["compare"])
-        if params.get("self_check") and params["parts"] != ["grads"]:
-            raise RubricError(f'{where}: a self_check model item compares grads only (compare = ["grads"])')
     tol = raw.get("tolerance", 1e-8)
     tolerance = dict(tol) if isinstance(tol, dict) else {p: float(tol) for p in params["parts"]}
-    if kind == "speedup":
-        tolerance.setdefault("speedup", 0.0)  # the part is scored against min_speedup, not a tolerance
+    for part, fixed in kind.fixed_tolerance.items():
+        tolerance.setdefault(part, fixed)
     missing = [p for p in params["parts"] if p not in tolerance]
     if missing:
         raise RubricError(f"{where}: no tolerance for {missing[0]!r}")
@@ -297,7 +233,7 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         id=item_id,
         title=str(raw.get("title", qualname)),
         points=float(points),
-        kind=kind,
+        kind=kind.name,
         module=module,
         qualname=qualname,
         cases=cases,

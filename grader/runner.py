@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from grader.cases import request_params
+from grader.results import ChildResult
 from grader.rubric import Item
-from grader.sandbox import ChildResult, ChildSession, Limits
+from grader.sandbox import ChildSession, Limits
 from grader.scratch import copy_submission
 
 

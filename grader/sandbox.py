@@ -18,12 +18,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
 from grader import codec, untrusted, users
 from grader.isolation import ProcessLimit, dedicated_user, holds_runtime, process_limit, wrap
+from grader.results import ChildResult
 
 
 @dataclass(frozen=True)
@@ -39,16 +40,6 @@ class Limits:
 
 # Python and numpy start in well under a second; a loaded batch machine may take much longer.
 STARTUP_TIMEOUT_S = 60.0
-
-
-@dataclass(frozen=True)
-class ChildResult:
-    """What came back from one request: status, decoded outputs and the child's metadata."""
-
-    status: str  # ok | exception | not_implemented | bad_return | timeout | crashed
-    outputs: Any = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    duration_s: float = 0.0
 
 
 def scrubbed_env(home: Path, matplotlib_inline: bool = False) -> dict[str, str]:

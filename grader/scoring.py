@@ -8,50 +8,12 @@ instructor mode. Every failure says which case, which output, and what was wrong
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from grader import messages
-from grader.compare import (
-    Mismatch,
-    compare_gradient,
-    compare_init,
-    compare_progress,
-    compare_speedup,
-    compare_training,
-    compare_value,
-)
-from grader.results import GRADER_ERROR, ItemResult
+from grader import kinds, messages
+from grader.compare import Mismatch, compare_gradient
+from grader.results import GRADER_ERROR, CaseRun, ItemResult
 from grader.rubric import Item
-from grader.sandbox import ChildResult
-
-
-@dataclass(frozen=True)
-class CaseRun:
-    """One case as graded: where it came from, what came back, and what was expected.
-
-    `expected` is None for a self-check case, which only compares the student's
-    analytic gradients with the numerical gradients of the student's own code.
-    """
-
-    label: str
-    result: ChildResult
-    expected: dict[str, Any] | None
-
-
-def _compare_part(item: Item, part: str, got: Any, want: Any) -> Mismatch | None:
-    tolerance = item.tolerance[part]
-    if item.kind == "speedup" and part == "speedup":
-        return compare_speedup(item.qualname, str(item.params["baseline"]), got, float(item.params["min_speedup"]))
-    if item.kind == "model" and item.params["probe"] == "init":
-        return compare_init(part, got, want, tolerance)
-    if item.kind == "model" and item.params["probe"] == "train" and "min_progress" in item.params:
-        # Minibatches and dropout masks the student's code draws: judged by how far the loss comes down.
-        return compare_progress(part, got, want, float(item.params["min_progress"]))
-    if item.kind == "model" and item.params["probe"] == "train" and "final_loss_slack" in item.params:
-        # Training that draws its own minibatches: the history must end near ours, not match it.
-        return compare_training(part, got, want, float(item.params["final_loss_slack"]))
-    return compare_value(part, got, want, tolerance)
 
 
 def _forward_name(item: Item) -> str:
@@ -84,20 +46,7 @@ def _failure_of_run(item: Item, run: CaseRun, timeout_s: float) -> tuple[str, st
 
 
 def _check_part(item: Item, part: str, run: CaseRun) -> Mismatch | None:
-    """One part of one case against what it is compared with: the reference's output; for a speedup's
-    agreement, the student's own baseline on the same inputs (the vectorized loss must match the
-    naive one), which must itself be right, or two unfinished stubs would agree."""
-    returned = run.result.outputs.get("returned", {})
-    expected = run.expected or {}
-    if item.kind == "speedup" and part == "agreement":
-        baseline = run.result.outputs.get("baseline", {}).get("agreement")
-        wrong = _compare_part(item, part, baseline, expected.get(part)) if part in expected else None
-        if wrong is not None:
-            return Mismatch(
-                wrong.code, f"{item.params['baseline']} is wrong ({wrong.message}), so agreeing with it proves nothing"
-            )
-        return _compare_part(item, part, returned.get(part), baseline)
-    return _compare_part(item, part, returned.get(part), expected.get(part))
+    return kinds.get(item.kind).check_part(item, part, run)
 
 
 def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: float) -> ItemResult:

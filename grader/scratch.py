@@ -11,6 +11,9 @@ from pathlib import Path
 SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules", ".home"}
 MAX_FILE_BYTES = 50 * 1024**2
 MAX_TOTAL_BYTES = 200 * 1024**2
+# Where the provided helper's save_for_grading writes in the scratch copy: only what the notebooks
+# save while they are graded counts, so the folder is emptied before they run.
+SAVED_DIR = "grading_outputs"
 
 
 class ScratchError(ValueError):

@@ -106,7 +106,7 @@ def test_at_the_user_level_a_child_runs_as_its_own_user_and_leaves_nothing_behin
     (root / "student.py").write_text(LEAVES_PROCESSES_AND_FILES)
     params = {"params": ["x"], "returns": ["out"], "target": "who", "compare": ["out"]}
     with ChildSession(root, scratch / "work") as session:
-        result = session.run("student", "who", "call", params, {"x": np.zeros(1)}, timeout_s=30)
+        result = session.run("student", "who", "compare:call", params, {"x": np.zeros(1)}, timeout_s=30)
         assert session.lease is not None
         uid = session.lease.uid
         assert result.status == "ok", result

@@ -1,0 +1,131 @@
+"""What every check kind provides, with the defaults most kinds keep.
+
+A kind is one object with two faces. Its rubric face reads the item's own keys into
+`Item.params` (validated, with the separately credited `parts`). Its grading face is
+either that of a *code kind*, whose cases run in a child (or a notebook's kernel)
+through a probe and are scored part by part, or that of a *notebook kind*, scored
+from a notebook's run as a whole (a run, an accuracy threshold, a written answer).
+
+Kind modules are imported by the child too (for their probes), so at module level they
+import only the standard library, numpy and the grader's light data modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from grader.compare import Mismatch, compare_value
+from grader.results import CaseRun, ChildResult, ItemResult, Status
+
+if TYPE_CHECKING:
+    from grader.rubric import Item
+
+# A probe runs in the child: (the student's object, the request's parameters, its inputs) -> data.
+Probe = Callable[[Any, dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+class KindError(ValueError):
+    """An item's own keys are wrong; the message names the item and the key."""
+
+
+def require(table: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in table:
+        raise KindError(f"{where}: missing required key {key!r}")
+    return table[key]
+
+
+class Kind:
+    """The defaults of both faces; a kind overrides what it does differently."""
+
+    name: ClassVar[str]
+    # The rubric keys of this kind, beyond those every item has (id, title, points, ...).
+    keys: ClassVar[frozenset[str]] = frozenset()
+    # "cases": cases run through a probe in a child or kernel. "notebook_run": scored from a notebook's run.
+    scored_from: ClassVar[Literal["cases", "notebook_run"]] = "cases"
+
+    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """The item's params beyond its keys as written (validated and defaulted), with `parts`;
+        raises KindError."""
+        raise NotImplementedError
+
+    # --- code kinds -------------------------------------------------------------------------
+
+    # Tolerances the rubric cannot set, by part (a part judged against a target, not a tolerance).
+    fixed_tolerance: ClassVar[Mapping[str, float]] = {}
+
+    def probe(self, item: Item) -> str:
+        """The child's probe for this item's cases, as 'kind:probe' (see `grader.kinds.probe`)."""
+        return f"{self.name}:{self.name}"
+
+    def request_params(self, item: Item) -> dict[str, Any]:
+        """What the probe is told: the rubric's parameters and the name of its target."""
+        params = {k: v for k, v in item.params.items() if k != "parts"}
+        params["target"] = item.qualname
+        return params
+
+    def finish_inputs(self, item: Item, inputs: dict[str, Any], rng_parts: tuple[object, ...]) -> dict[str, Any]:
+        """A drawn case's inputs, completed with what the probe draws itself (seeded from `rng_parts`)."""
+        return inputs
+
+    def self_checks(self, item: Item) -> bool:
+        """Whether student mode adds cases judged by the numerical gradient of the student's own code."""
+        return False
+
+    def compare_part(self, item: Item, part: str, got: Any, want: Any) -> Mismatch | None:
+        return compare_value(part, got, want, item.tolerance[part])
+
+    def check_part(self, item: Item, part: str, run: CaseRun) -> Mismatch | None:
+        """One part of one case against what it is compared with (the reference's output)."""
+        returned = run.result.outputs.get("returned", {})
+        expected = run.expected or {}
+        return self.compare_part(item, part, returned.get(part), expected.get(part))
+
+    def fixture_expected(self, item: Item, returned: dict[str, Any]) -> dict[str, Any]:
+        """What the fixtures keep of the reference's outputs on a public case."""
+        return returned
+
+    # --- notebook kinds ---------------------------------------------------------------------
+
+    # Whether the item's params set the limits of its notebook's run (cell_timeout_s, timeout_s).
+    sets_notebook_limits: ClassVar[bool] = False
+    # Whether scoring needs the notebook to have run (a kernel that cannot start is the grader's fault).
+    needs_kernel: ClassVar[bool] = True
+
+    def score_notebook(self, items: Sequence[Item], context: NotebookContext) -> list[ItemResult]:
+        """Every item of this kind, from the notebooks' runs."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class TrustedCall:
+    """One request to trusted code (the reference, or the course's provided files)."""
+
+    module: str
+    qualname: str
+    probe: str
+    params: dict[str, Any]
+    inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NotebookContext:
+    """What a notebook kind may read to score its items: nothing that runs student code."""
+
+    runs: Mapping[str, Any]  # notebook name -> notebooks.NotebookRun
+    original: Path  # the submission as handed in
+    scratch: Path  # the copy the notebooks ran in, with what they saved
+    dataset: str
+    mode: str  # a results.Mode
+    # Runs calls to trusted code in a child of its own, in order.
+    run_trusted: Callable[[list[TrustedCall]], list[ChildResult]] = field(repr=False)
+
+    @property
+    def instructor(self) -> bool:
+        return self.mode == "instructor"
+
+
+def item_result(item: Item, points: float, status: Status, message: str, duration: float = 0.0) -> ItemResult:
+    return ItemResult(item.id, item.title, round(points, 6), item.points, status, message, round(duration, 3))

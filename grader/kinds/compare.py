@@ -1,0 +1,53 @@
+"""`compare`: call a function on the case's inputs and compare what it returns with the reference."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from grader.kinds.base import Kind, Probe, require
+from grader.probes import changed, copy_value, unpack
+
+if TYPE_CHECKING:
+    from grader.rubric import Item
+
+
+def call(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Call a function with the inputs in the rubric's parameter order."""
+    names = params["params"]
+    args = [inputs[n] for n in names]
+    before = [copy_value(a) for a in args]
+    result = target(*args)
+    returned = unpack(result, params["returns"], params["target"])
+    keep = {}
+    for name in params["compare"]:
+        if name in returned:
+            keep[name] = returned[name]
+        else:  # "bn_param.running_mean": the state a function leaves in a dict argument
+            arg, key = name.split(".", 1)
+            holder = args[names.index(arg)]
+            keep[name] = holder.get(key) if isinstance(holder, dict) else None
+    modified = [n for n, b, a in zip(names, before, args) if changed(b, a)]
+    return {"returned": keep, "modified": modified}
+
+
+PROBES: dict[str, Probe] = {"call": call}
+
+
+class Compare(Kind):
+    name = "compare"
+    keys = frozenset({"params", "returns", "compare"})
+
+    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+        return {
+            "params": require(raw, "params", where),
+            "returns": require(raw, "returns", where),
+            "compare": require(raw, "compare", where),
+            "parts": list(require(raw, "compare", where)),
+        }
+
+    def probe(self, item: Item) -> str:
+        return "compare:call"
+
+
+KIND = Compare()

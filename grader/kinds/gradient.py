@@ -1,0 +1,71 @@
+"""`gradient`: a backward pass, against the reference and against the numerical gradient of the
+student's own forward pass (which tells a wrong backward from a wrong forward)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from grader.inputs import rng_for
+from grader.kinds.base import Kind, KindError, Probe, require
+from grader.probes import ProbeError, changed, copy_value, default_rng, numerical_gradient, unpack
+
+if TYPE_CHECKING:
+    from grader.rubric import Item
+
+
+def gradient(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Forward, backward with a seeded upstream gradient, and the numerical gradient."""
+    forward = params["forward_object"]
+    names = params["params"]
+    args = [inputs[n] for n in names]
+    out, cache = unpack(forward(*[copy_value(a) for a in args]), ["out", "cache"], params["forward"]).values()
+    if not isinstance(out, np.ndarray):
+        raise ProbeError(f"{params['forward']} returned {type(out).__name__} as out; expected an array")
+    dout: np.ndarray = np.asarray(default_rng(int(inputs["dout_seed"])).standard_normal(out.shape))
+    dout_given = dout.copy()
+    grads = unpack(target(dout, cache), params["grads"], params["target"])
+    numeric = {}
+    for wrt, grad_name in zip(params["wrt"], params["grads"]) if params.get("numeric", True) else ():
+        i = names.index(wrt)
+
+        def f(v: np.ndarray, i: int = i) -> Any:
+            trial = [copy_value(a) for a in args]
+            trial[i] = v
+            return forward(*trial)[0]
+
+        numeric[grad_name] = numerical_gradient(f, np.array(args[i], dtype=float), dout)
+    modified = ["dout"] if changed(dout_given, dout) else []
+    return {"returned": grads, "numeric": numeric, "modified": modified}
+
+
+PROBES: dict[str, Probe] = {"gradient": gradient}
+
+
+class Gradient(Kind):
+    name = "gradient"
+    keys = frozenset({"params", "forward", "wrt", "grads", "self_check"})
+
+    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        params["params"] = require(raw, "params", where)
+        params["forward"] = require(raw, "forward", where)
+        params["wrt"] = require(raw, "wrt", where)
+        params["grads"] = require(raw, "grads", where)
+        if len(params["wrt"]) != len(params["grads"]):
+            raise KindError(f"{where}: wrt and grads must have the same length")
+        params["parts"] = list(params["grads"])
+        return params
+
+    def finish_inputs(self, item: Item, inputs: dict[str, Any], rng_parts: tuple[object, ...]) -> dict[str, Any]:
+        # The upstream gradient is drawn in the child once the output's shape is known.
+        inputs["dout_seed"] = int(rng_for(*rng_parts, "dout").integers(0, 2**31 - 1))
+        return inputs
+
+    def self_checks(self, item: Item) -> bool:
+        return True
+
+
+KIND = Gradient()

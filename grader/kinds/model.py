@@ -1,0 +1,137 @@
+"""`model`: one property of a model class (a two-layer or deep network): its initial parameters,
+its loss and gradients, its predictions, or its training."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from grader.compare import Mismatch, compare_init, compare_progress, compare_training
+from grader.kinds.base import Kind, KindError, Probe, require
+from grader.probes import ProbeError, numerical_gradient, unpack
+
+if TYPE_CHECKING:
+    from grader.rubric import Item
+
+# What each probe compares unless the item says otherwise.
+DEFAULT_COMPARE = {
+    "init": ["params"],
+    "loss": ["scores", "loss", "grads"],
+    "predict": ["y_pred"],
+    "train": ["loss_history"],
+}
+
+
+def _construct(cls: Any, params: dict[str, Any], inputs: dict[str, Any]) -> Any:
+    kwargs = dict(inputs.get("init", {}))
+    for name in params.get("dtype_args", []):
+        if name in kwargs:
+            kwargs[name] = np.dtype(kwargs[name]).type
+    np.random.seed(params.get("init_seed", 0))
+    model = cls(**kwargs)
+    for attr, value in inputs.get("attrs", {}).items():
+        setattr(model, attr, value)
+    if "params" in inputs:
+        if not isinstance(getattr(model, "params", None), dict):
+            raise ProbeError("the model has no params dict after __init__")
+        for name, value in inputs["params"].items():
+            model.params[name] = value.copy()
+    return model
+
+
+def init(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    model = _construct(target, params, inputs)
+    model_params = getattr(model, "params", None)
+    if not isinstance(model_params, dict):
+        raise ProbeError("__init__ did not create a dict self.params")
+    return {"returned": {"params": dict(model_params)}, "modified": []}
+
+
+def loss(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Scores at test time; loss and gradients at training time; numerical gradients of the loss."""
+    model = _construct(target, params, inputs)
+    X, y = inputs["X"], inputs["y"]
+    kwargs = inputs.get("loss_kwargs", {})
+    returned: dict[str, Any] = {}
+    if "scores" in params["compare"]:
+        returned["scores"] = model.loss(X.copy(), **kwargs)
+    value, grads = unpack(model.loss(X.copy(), y.copy(), **kwargs), ["loss", "grads"], params["target"]).values()
+    if "loss" in params["compare"]:
+        returned["loss"] = value
+    numeric = {}
+    if "grads" in params["compare"]:
+        if not isinstance(grads, dict):
+            raise ProbeError(f"{params['target']} returned {type(grads).__name__} as grads; expected a dict")
+        returned["grads"] = dict(grads)
+        for index, name in enumerate(sorted(model.params) if params.get("numeric", True) else []):
+            weights = model.params[name]
+            if not isinstance(weights, np.ndarray) or weights.dtype.kind != "f":
+                continue
+
+            def f(_: np.ndarray) -> Any:
+                return model.loss(X.copy(), y.copy(), **kwargs)[0]
+
+            numeric[name] = numerical_gradient(
+                f, weights, np.array(1.0), samples=int(params.get("numeric_samples", 12)), seed=index
+            )
+    return {"returned": returned, "numeric": {"grads": numeric} if numeric else {}, "modified": []}
+
+
+def predict(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    model = _construct(target, params, inputs)
+    return {"returned": {"y_pred": model.predict(inputs["X"].copy())}, "modified": []}
+
+
+def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    model = _construct(target, params, inputs)
+    np.random.seed(params.get("train_seed", 0))
+    stats = model.train(inputs["X"], inputs["y"], inputs["X_val"], inputs["y_val"], **inputs.get("train_kwargs", {}))
+    if not isinstance(stats, dict):
+        raise ProbeError(f"train returned {type(stats).__name__}; expected the stats dict")
+    returned = {name: np.array(stats.get(name, []), dtype=float) for name in params["compare"]}
+    return {"returned": returned, "modified": []}
+
+
+PROBES: dict[str, Probe] = {"init": init, "loss": loss, "predict": predict, "train": train}
+
+
+class Model(Kind):
+    name = "model"
+    keys = frozenset({"probe", "compare", "dtype_args", "final_loss_slack", "min_progress", "self_check"})
+
+    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+        probe = require(raw, "probe", where)
+        if probe not in PROBES:
+            raise KindError(f"{where}: probe {probe!r} is not one of {', '.join(PROBES)}")
+        compare = list(raw.get("compare", DEFAULT_COMPARE[probe]))
+        if raw.get("self_check") and compare != ["grads"]:
+            raise KindError(f'{where}: a self_check model item compares grads only (compare = ["grads"])')
+        return {"compare": compare, "parts": list(compare)}
+
+    def probe(self, item: Item) -> str:
+        return f"model:{item.params['probe']}"
+
+    def request_params(self, item: Item) -> dict[str, Any]:
+        params = super().request_params(item)
+        params["class"] = item.qualname.rsplit(".", 1)[0]  # the item names a method; the probe needs its class
+        return params
+
+    def self_checks(self, item: Item) -> bool:
+        return "grads" in item.parts
+
+    def compare_part(self, item: Item, part: str, got: Any, want: Any) -> Mismatch | None:
+        probe = item.params["probe"]
+        if probe == "init":
+            return compare_init(part, got, want, item.tolerance[part])
+        if probe == "train" and "min_progress" in item.params:
+            # Minibatches and dropout masks the student's code draws: judged by how far the loss comes down.
+            return compare_progress(part, got, want, float(item.params["min_progress"]))
+        if probe == "train" and "final_loss_slack" in item.params:
+            # Training that draws its own minibatches: the history must end near ours, not match it.
+            return compare_training(part, got, want, float(item.params["final_loss_slack"]))
+        return super().compare_part(item, part, got, want)
+
+
+KIND = Model()

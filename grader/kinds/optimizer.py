@@ -1,0 +1,43 @@
+"""`optimizer`: one or more update steps; the new weights and the state the rule keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from grader.kinds.base import Kind, Probe
+from grader.probes import ProbeError, changed, unpack
+
+
+def optimizer(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """One or more update steps; reports next_w and the config the rule returns."""
+    w, dw, config = inputs["w"], inputs["dw"], inputs["config"]
+    dw_given = dw.copy()
+    next_w = w
+    for _ in range(int(inputs.get("steps", params.get("steps", 1)))):
+        next_w, config = unpack(target(next_w, dw, config), ["next_w", "config"], params["target"]).values()
+        if not isinstance(config, dict):
+            raise ProbeError(f"{params['target']} returned {type(config).__name__} as config; expected a dict")
+    state = {k: config.get(k) for k in params.get("state", [])}
+    returned = {"next_w": next_w}
+    returned.update({f"config['{k}']": v for k, v in state.items()})
+    modified = ["dw"] if changed(dw_given, dw) else []
+    return {"returned": returned, "modified": modified}
+
+
+PROBES: dict[str, Probe] = {"optimizer": optimizer}
+
+
+class Optimizer(Kind):
+    name = "optimizer"
+    keys = frozenset({"state", "steps"})
+
+    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        params["state"] = list(raw.get("state", []))
+        params["steps"] = int(raw.get("steps", 1))
+        params["parts"] = ["next_w"] + [f"config['{k}']" for k in params["state"]]
+        return params
+
+
+KIND = Optimizer()

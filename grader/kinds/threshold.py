@@ -1,0 +1,173 @@
+"""`threshold`: a network the notebook trained and saved, scored on the accuracy the grader itself
+measures, with trusted code (the reference, or the course's provided files), on the data set the
+rubric names: held-out data in instructor mode, public data in student mode. The student's only
+contribution is the saved parameter arrays."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from grader.codec import CodecError, load_saved_arrays
+from grader.kinds.base import Kind, KindError, NotebookContext, Probe, TrustedCall, item_result, require
+from grader.kinds.notebook import run_problem
+from grader.probes import import_callable
+from grader.results import ItemResult, Status
+from grader.scratch import SAVED_DIR
+
+if TYPE_CHECKING:
+    from grader.rubric import Item
+
+MAX_SAVED_BYTES = 100 * 1024**2
+CURVE_KEYS = {"kind", "zero", "full", "at", "floor_percent"}
+
+
+def accuracy(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Accuracy of saved parameters on the data the rubric names, with the trusted forward pass."""
+    X, y = import_callable(params["data"])()
+    scores = target(inputs["params"], X)
+    y_pred = np.argmax(np.asarray(scores), axis=1)
+    return {"returned": {"accuracy": float(np.mean(y_pred == np.asarray(y))), "count": len(y)}, "modified": []}
+
+
+PROBES: dict[str, Probe] = {"accuracy": accuracy}
+
+
+def credit(curve: Mapping[str, Any], measured: float) -> float:
+    """The fraction of the points an accuracy earns on the rubric's curve."""
+    if curve["kind"] == "step":
+        return 1.0 if measured >= float(curve["at"]) - 1e-12 else 0.0
+    zero, full = float(curve["zero"]), float(curve["full"])
+    above = measured - zero
+    if curve.get("floor_percent"):
+        above = math.floor(round(above * 100, 9)) / 100  # seed 001: floor of the percentage points
+    return min(max(above / (full - zero), 0.0), 1.0)
+
+
+def describe_curve(curve: Mapping[str, Any]) -> str:
+    if curve["kind"] == "step":
+        return f"full credit from {float(curve['at']):.0%}"
+    return f"no credit up to {float(curve['zero']):.0%}, full credit from {float(curve['full']):.0%}"
+
+
+def score_threshold(
+    item: Item,
+    dataset: str,
+    saved: str | None,
+    measured: float | None,
+    count: int,
+    where: str,
+    stopped: str = "",
+) -> ItemResult:
+    """`saved` is None when the notebook saved nothing, else an error message or ''.
+    `stopped` says what stopped the notebook, if anything did."""
+    curve = item.params["curve"].get(dataset)
+    if curve is None:
+        return item_result(item, 0.0, "error", f"the rubric gives no accuracy target for data set {dataset!r}")
+    name = item.params["saved"]
+    if saved is None:
+        because = f" ({item.notebook}: {stopped})" if stopped else ""
+        return item_result(
+            item,
+            0.0,
+            "fail",
+            f"{name} was not saved: the notebook never reached save_for_grading({name!r}, ...){because}",
+        )
+    if saved:
+        return item_result(item, 0.0, "fail", saved)
+    assert measured is not None
+    fraction = credit(curve, measured)
+    message = (
+        f"{name}: accuracy {measured:.1%} measured by the grader on {count} {where} examples ({describe_curve(curve)})"
+    )
+    status: Status = "pass" if fraction >= 1 else "partial" if fraction > 0 else "fail"
+    return item_result(item, item.points * fraction, status, "" if status == "pass" else message)
+
+
+def _curve(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise KindError(f"{where}: a curve is a table")
+    unknown = sorted(set(raw) - CURVE_KEYS)
+    if unknown:
+        raise KindError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(CURVE_KEYS))})")
+    kind = require(raw, "kind", where)
+    if kind == "linear":
+        if not float(require(raw, "zero", where)) < float(require(raw, "full", where)):
+            raise KindError(f"{where}: a linear curve needs zero < full")
+    elif kind == "step":
+        require(raw, "at", where)
+    else:
+        raise KindError(f"{where}: curve kind {kind!r} is not linear or step")
+    return dict(raw)
+
+
+class Threshold(Kind):
+    name = "threshold"
+    keys = frozenset({"saved", "scores", "data", "public_data", "curve"})
+    scored_from = "notebook_run"
+
+    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+        for key in ("saved", "scores", "data"):
+            require(raw, key, where)
+        curves = require(raw, "curve", where)
+        curve = {name: _curve(c, f"{where} curve.{name}") for name, c in curves.items()}
+        if not curve:
+            raise KindError(f"{where}: give a curve for at least one data set")
+        return {"curve": curve, "parts": [self.name]}
+
+    def score_notebook(self, items: Sequence[Item], context: NotebookContext) -> list[ItemResult]:
+        saved: dict[str, dict[str, Any]] = {}  # item id -> arrays, or an error message
+        for item in items:
+            path = context.scratch / SAVED_DIR / f"{item.params['saved']}.npz"
+            if not path.is_file() or path.is_symlink():
+                continue
+            try:
+                saved[item.id] = {"arrays": load_saved_arrays(path, MAX_SAVED_BYTES)}
+            except CodecError as exc:
+                saved[item.id] = {"error": f"{item.params['saved']}: {exc}"}
+        measured = self._measure([i for i in items if "arrays" in saved.get(i.id, {})], saved, context)
+        results = []
+        for item in items:
+            entry = saved.get(item.id)
+            where = "held-out" if context.instructor else "public test"
+            if item.params["data"] == item.params.get("public_data"):
+                where = "training"
+            if entry is None:
+                stopped = run_problem(context.runs[item.notebook])
+                results.append(score_threshold(item, context.dataset, None, None, 0, where, stopped))
+            elif "error" in entry:
+                results.append(score_threshold(item, context.dataset, entry["error"], None, 0, where))
+            else:
+                value, count, problem = measured[item.id]
+                results.append(score_threshold(item, context.dataset, problem, value, count, where))
+        return results
+
+    def _measure(
+        self, todo: list[Item], saved: dict[str, dict[str, Any]], context: NotebookContext
+    ) -> dict[str, tuple[float | None, int, str]]:
+        """Accuracy of every saved network, computed by trusted code: (accuracy, count, problem)."""
+        if not todo:
+            return {}
+        calls = []
+        for item in todo:
+            data = item.params["data"] if context.instructor else item.params.get("public_data", item.params["data"])
+            module, _, qualname = item.params["scores"].partition(":")
+            params = {"data": data, "target": qualname}
+            calls.append(
+                TrustedCall(module, qualname, "threshold:accuracy", params, {"params": saved[item.id]["arrays"]})
+            )
+        out: dict[str, tuple[float | None, int, str]] = {}
+        for item, result in zip(todo, context.run_trusted(calls)):
+            if result.status == "ok":
+                returned = result.outputs["returned"]
+                out[item.id] = (float(returned["accuracy"]), int(returned["count"]), "")
+            else:
+                detail = result.meta.get("message", result.status)
+                out[item.id] = (None, 0, f"{item.params['saved']} could not be evaluated: {detail}")
+        return out
+
+
+KIND = Threshold()
