@@ -27,10 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def notebook_seconds(name: str) -> list[float]:
     """Each notebook's own execution time in one grading run, from the grader's report."""
     from grader.engine import grade, load_assignment
+    from grader.options import GradeOptions
     from grader.project import Layout
 
     layout = Layout(ROOT, name)
-    report = grade(layout.reference, load_assignment(layout.fixtures, layout.reference), hidden_seed="benchmark")
+    report = grade(
+        layout.reference, load_assignment(layout.fixtures, layout.reference), GradeOptions(hidden_seed="benchmark")
+    )
     return [i.duration_s for i in report.items if i.id.startswith("notebook:")]
 
 

@@ -21,13 +21,17 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from grader import __version__, inert, messages
 from grader.atomic import atomic_write
+from grader.options import GradeOptions
 from grader.project import MARKER
 from grader.results import GRADER_ERROR, ItemResult, Report, file_stem
 from grader.submissions import SubmissionError, extract_zip
+
+if TYPE_CHECKING:
+    from grader.engine import ReferenceAnswers
 
 CACHE_VERSION = 2  # 2: reports say which isolation graded them
 
@@ -103,6 +107,19 @@ def report_from_json(data: dict[str, Any]) -> Report:
     )
 
 
+_worker_answers: ReferenceAnswers | None = None
+
+
+def _answers() -> ReferenceAnswers:
+    """This worker process's reference answers, reused for every submission it grades."""
+    global _worker_answers  # noqa: PLW0603 - one per worker process, which the pool starts
+    if _worker_answers is None:
+        from grader.engine import ReferenceAnswers
+
+        _worker_answers = ReferenceAnswers()
+    return _worker_answers
+
+
 def _grade_one(job: dict[str, Any]) -> dict[str, Any]:
     """In a worker process: grade one submission, never raise."""
     from grader.engine import grade, load_assignment
@@ -114,17 +131,8 @@ def _grade_one(job: dict[str, Any]) -> dict[str, Any]:
             if path.suffix == ".zip" and path.is_file():
                 path = extract_zip(path, Path(tmp) / "unzipped")
             assignment = load_assignment(Path(job["fixtures"]), Path(job["reference"]) if job["reference"] else None)
-            report = grade(
-                path,
-                assignment,
-                hidden_seed=job["seed"],
-                timeout_override=job["timeout"],
-                name=job["name"],
-                dataset=job["dataset"],
-                data_dir=job["data_dir"] and Path(job["data_dir"]),
-                notebooks=job["notebooks"],
-                secrets=tuple(Path(s) for s in job["secrets"]),
-            )
+            options = GradeOptions.from_json(job["options"])
+            report = grade(path, assignment, options, job["name"], answers=_answers())
     except SubmissionError as exc:
         report = unreadable(job["name"], job["assignment"], str(exc))
     except Exception as exc:  # noqa: BLE001 - an internal fault must not end the batch; it is reported

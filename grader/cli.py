@@ -19,8 +19,9 @@ from pathlib import Path
 from grader import __version__, inert, isolation, manual
 from grader.batch import Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
 from grader.class_reports import write_class_outputs
-from grader.engine import Assignment, SetupError, check_sandbox, grade, load_assignment
+from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
 from grader.gradescope import results_json
+from grader.options import GradeOptions
 from grader.project import MARKER, Layout, find_project_root, installed_project_root
 from grader.reports import table, write_csv, write_figures, write_json, write_json_data
 from grader.results import Report
@@ -205,6 +206,7 @@ def _grade_all(
     # The sandbox canary runs once, before the first of several submissions. Alone, a submission's
     # own first child is the canary: if it cannot start, the report is a grader error and exit 2.
     checked = len(args.paths) == 1
+    answers = ReferenceAnswers()  # the reference runs on the hidden cases once for all the paths
     for given in args.paths:
         path = given
         if given.is_file() and given.suffix == ".zip":
@@ -231,17 +233,7 @@ def _grade_all(
             if not checked:
                 check_sandbox(assignment, secret_paths, path)
                 checked = True
-            report = grade(
-                path,
-                assignment,
-                hidden_seed=seed,
-                timeout_override=args.timeout,
-                name=str(given),
-                dataset=args.dataset,
-                data_dir=args.data_dir,
-                notebooks=not args.no_notebooks,
-                secrets=secret_paths,
-            )
+            report = grade(path, assignment, _options(args, seed, secret_paths), str(given), answers=answers)
             report = manual.merge(report, grades)
         except (SetupError, manual.ManualGradesError) as exc:
             print(f"grade: {exc}", file=sys.stderr)
@@ -252,6 +244,17 @@ def _grade_all(
         if not args.quiet:
             print(table(report))
     return 0
+
+
+def _options(args: argparse.Namespace, seed: str | None, secrets: tuple[Path, ...]) -> GradeOptions:
+    return GradeOptions(
+        hidden_seed=seed,
+        timeout_override=args.timeout,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        notebooks=not args.no_notebooks,
+        secrets=secrets,
+    )
 
 
 def _batch_assignment(folder: Path, subs: list[Submission], args: argparse.Namespace) -> str:
@@ -275,30 +278,23 @@ def _grade_class(
     except SetupError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
-    secret_paths = [str(_seed_file(args.hidden_seed_file).parent)] if seed is not None else []
+    secret_paths = (_seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
+    options = _options(args, seed, secret_paths)
     job = {
         "assignment": name,
         "fixtures": str(assignment.fixtures),
         "reference": str(assignment.reference) if assignment.reference else None,
-        "seed": seed,
-        "timeout": args.timeout,
-        "dataset": args.dataset,
-        "notebooks": not args.no_notebooks,
-        "data_dir": str(args.data_dir) if args.data_dir else None,
-        "secrets": secret_paths,
+        "options": options.to_json(),
     }
     settings = {
         "rubric": assignment.rubric.sha256,
         "fixtures": hashlib.sha256((assignment.fixtures / "manifest.json").read_bytes()).hexdigest(),
         "reference": content_hash(assignment.reference) if assignment.reference else None,
-        "seed": hashlib.sha256(seed.encode()).hexdigest() if seed else None,
         "mode": assignment.mode,
-        "timeout": args.timeout,
-        "dataset": args.dataset,
-        "notebooks": not args.no_notebooks,
+        **options.cache_settings(),
     }
     try:
-        check_sandbox(assignment, tuple(Path(p) for p in secret_paths), *(sub.path for sub in subs))
+        check_sandbox(assignment, secret_paths, *(sub.path for sub in subs))
     except SetupError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2

@@ -12,36 +12,60 @@ import json
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, codec, isolation, kinds, messages
+from grader import __version__, backends, codec, isolation, kinds, messages
+from grader.backends import Backend, Policy
 from grader.cases import hidden_cases
 from grader.fingerprints import function_fingerprints, notebook_fingerprints
 from grader.isolation import hidden_path_problems
 from grader.kinds.base import NotebookContext, TrustedCall
 from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, run_notebooks
+from grader.options import GradeOptions
 from grader.project import find_project_root
 from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Report
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
-from grader.sandbox import ChildSession, SandboxError
+from grader.sandbox import SandboxError
 from grader.scoring import case_passes, note_dependencies, score_item
 from grader.scratch import SAVED_DIR, ScratchError, copy_submission, restore_provided
 from grader.untrusted import read_file
 
 SELF_CHECK_SEED = "self-check"
-# The reference's answers to the current hidden inputs, by (reference, rubric, seed, data set).
-# Holds one entry: a process grades one assignment with one seed at a time.
-_REFERENCE_MEMO: dict[tuple[str, str, str | None, str], dict[str, list[ChildResult]]] = {}
-_REFERENCE_NOTEBOOK_MEMO: dict[tuple[str, str, str | None, str], dict[str, list[ChildResult]]] = {}
 MAX_SOURCE_BYTES = 2 * 1024**2
 
 
 class SetupError(RuntimeError):
     """The grader cannot start: missing fixtures, a stale manifest, a bad rubric."""
+
+
+Answers = dict[str, list[ChildResult]]  # item id -> the reference's result on each hidden case
+
+
+class ReferenceAnswers:
+    """The reference's outputs on the hidden inputs. These depend on the seed, not on the student:
+    whoever grades many submissions (a batch worker, the command line) keeps one of these and the
+    reference runs once, not once per student. Holds the answers of one (reference, rubric, seed,
+    data set) at a time; module and notebook answers are kept apart, as they are computed apart
+    (the module ones in a thread, beside the student's child)."""
+
+    def __init__(self) -> None:
+        self._module: tuple[object, Answers] | None = None
+        self._notebook: tuple[object, Answers] | None = None
+
+    def module(self, key: object, compute: Callable[[], Answers]) -> Answers:
+        if self._module is None or self._module[0] != key:
+            self._module = (key, compute())
+        return dict(self._module[1])
+
+    def notebook(self, key: object, compute: Callable[[], Answers]) -> Answers:
+        if self._notebook is None or self._notebook[0] != key:
+            self._notebook = (key, compute())
+        return dict(self._notebook[1])
 
 
 @dataclass(frozen=True)
@@ -112,7 +136,9 @@ def hidden_paths(assignment: Assignment, secrets: tuple[Path, ...], *submissions
     return hidden
 
 
-def check_sandbox(assignment: Assignment, secrets: tuple[Path, ...], *submissions: Path) -> None:
+def check_sandbox(
+    assignment: Assignment, secrets: tuple[Path, ...], *submissions: Path, backend: Backend | None = None
+) -> None:
     """Start one trivial child under the sandbox the students get: proves that it works on this host
     before anyone is graded. Raises SetupError, saying why, when it does not."""
     hidden = hidden_paths(assignment, secrets, *submissions)
@@ -121,7 +147,7 @@ def check_sandbox(assignment: Assignment, secrets: tuple[Path, ...], *submission
         root.mkdir()
         work.mkdir()
         try:
-            with ChildSession(root, work, hidden=hidden) as session:
+            with (backend or backends.default()).session(root, work, Policy(hidden=hidden)) as session:
                 session.start()
         except SandboxError as exc:
             raise SetupError(
@@ -291,16 +317,15 @@ def _notebook_items(
     assignment: Assignment,
     dataset: str,
     runs: dict[str, NotebookRun],
-    env: dict[str, str],
     tmp: Path,
-    hidden: tuple[Path, ...],
-    readable: tuple[Path, ...],
+    policy: Policy,
+    backend: Backend,
 ) -> tuple[list[ItemResult], list[tuple[str, bytes]]]:
     """Every notebook item, each kind scoring all of its items at once."""
     figures = [figure for name in assignment.rubric.notebooks for figure in runs[name].figures]
 
     def run_trusted(calls: list[TrustedCall]) -> list[ChildResult]:
-        return _run_trusted(assignment, calls, env, tmp, hidden, readable)
+        return _run_trusted(assignment, calls, tmp, policy, backend)
 
     context = NotebookContext(runs, original, scratch, dataset, assignment.mode, run_trusted)
     by_kind: dict[str, list[Item]] = {}
@@ -313,10 +338,9 @@ def _notebook_items(
 def _run_trusted(
     assignment: Assignment,
     calls: list[TrustedCall],
-    env: dict[str, str],
     tmp: Path,
-    hidden: tuple[Path, ...],
-    readable: tuple[Path, ...] = (),
+    policy: Policy,
+    backend: Backend,
 ) -> list[ChildResult]:
     """Calls to trusted code (the reference, or the provided files in student mode) in a child of their
     own, e.g. to measure the accuracy of a network a notebook saved."""
@@ -325,7 +349,7 @@ def _run_trusted(
     copy_submission(trusted, root)
     workdir = tmp / f"{root.name}-requests"
     workdir.mkdir()
-    with ChildSession(root, workdir, extra_env=env, hidden=hidden, readable=readable) as session:
+    with backend.session(root, workdir, policy) as session:
         return [session.run(c.module, c.qualname, c.probe, c.params, c.inputs, timeout_s=600) for c in calls]
 
 
@@ -346,25 +370,23 @@ def _probe_work(
 def grade(
     submission: Path,
     assignment: Assignment,
-    hidden_seed: str | None = None,
-    timeout_override: float | None = None,
+    options: GradeOptions = GradeOptions(),
     name: str | None = None,
-    dataset: str | None = None,
-    data_dir: Path | None = None,
-    notebooks: bool = True,
-    secrets: tuple[Path, ...] = (),
+    *,
+    backend: Backend | None = None,
+    answers: ReferenceAnswers | None = None,
 ) -> Report:
     """Grade one submission folder. Raises only SetupError (the options cannot work for any
     submission); whatever else goes wrong is contained in this submission's report: the
     student's problems as the student's results, the grader's as `grader_error` items.
 
-    `secrets` (the hidden seed's file, say) join the reference and the fixtures among
-    the paths no child can see where bubblewrap runs.
+    Children and kernels run on `backend` (the local one by default). `answers` keeps the
+    reference's answers to the hidden cases for the next submission graded with it.
     """
     label = name or str(submission)
     try:
         return _grade(
-            submission, assignment, hidden_seed, timeout_override, label, dataset, data_dir, notebooks, secrets
+            submission, assignment, options, label, backend or backends.default(), answers or ReferenceAnswers()
         )
     except SetupError:
         raise
@@ -384,23 +406,22 @@ def grade(
 def _grade(
     submission: Path,
     assignment: Assignment,
-    hidden_seed: str | None,
-    timeout_override: float | None,
+    options: GradeOptions,
     name: str,
-    dataset: str | None,
-    data_dir: Path | None,
-    notebooks: bool,
-    secrets: tuple[Path, ...],
+    backend: Backend,
+    answers: ReferenceAnswers,
 ) -> Report:
     rubric = assignment.rubric
-    hidden = hidden_paths(assignment, secrets, submission)
-    dataset = dataset or rubric.datasets[0]
+    hidden_seed, timeout_override, data_dir = options.hidden_seed, options.timeout_override, options.data_dir
+    hidden = hidden_paths(assignment, options.secrets, submission)
+    dataset = options.dataset or rubric.datasets[0]
     if dataset not in rubric.datasets:
         raise SetupError(f"data set {dataset!r} is not one of {', '.join(rubric.datasets)}")
     env = _dataset_env(rubric, dataset, data_dir)
     readable = (data_dir.resolve(),) if data_dir is not None else ()  # e.g. cifar-10-batches-py
+    policy = Policy(env=env, hidden=hidden, readable=readable)
     module_items = rubric.module_items
-    notebook_code = tuple(i for i in rubric.code_items if i.notebook) if notebooks else ()
+    notebook_code = tuple(i for i in rubric.code_items if i.notebook) if options.notebooks else ()
     plans, hidden_work = _plan(assignment, hidden_seed, module_items + notebook_code)
     params = _case_params(plans, module_items + notebook_code)
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp_name:
@@ -408,27 +429,27 @@ def _grade(
         scratch = tmp / "submission"
         notes = _prepare(submission, scratch, assignment)
 
-        # The hidden inputs depend on the seed, not on the student: in a batch, one worker runs the
-        # reference on them once (module answers, then notebook answers) and reuses them for everyone.
-        memo_key = (str(assignment.reference), rubric.sha256, hidden_seed, json.dumps(env, sort_keys=True))
+        # The hidden inputs depend on the seed, not on the student: the reference runs on them once
+        # (module answers, then notebook answers) for every submission graded with `answers`.
+        answers_key = (str(assignment.reference), rubric.sha256, hidden_seed, json.dumps(env, sort_keys=True))
+        module_hidden = [(i, c) for i, c in hidden_work if not i.notebook]
 
-        def run_reference() -> dict[str, list[ChildResult]]:
-            if assignment.reference is None:
+        def run_reference() -> Answers:
+            if assignment.reference is None or not module_hidden:
                 return {}
-            module_hidden = [(i, c) for i, c in hidden_work if not i.notebook]
-            if not module_hidden:
-                return {}
-            if memo_key not in _REFERENCE_MEMO:
-                _REFERENCE_MEMO.clear()
-                _REFERENCE_MEMO[memo_key] = run_cases(
-                    assignment.reference,
+            reference = assignment.reference
+
+            def compute() -> Answers:
+                return run_cases(
+                    reference,
                     module_hidden,
                     submission_timeout_s=3600,
                     extra_params={"numeric": False},
-                    extra_env=env,
-                    hidden=hidden,
+                    policy=Policy(env=env, hidden=hidden),
+                    backend=backend,
                 )[0]
-            return dict(_REFERENCE_MEMO[memo_key])
+
+            return answers.module(answers_key, compute)
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             reference_future = pool.submit(run_reference)
@@ -440,52 +461,49 @@ def _grade(
                 timeout_override,
                 case_params=params,
                 scratch=scratch,
-                extra_env=env,
-                hidden=hidden,
+                policy=Policy(env=env, hidden=hidden),
+                backend=backend,
             )
             reference_results = reference_future.result()
             student_results, _ = student_future.result()
 
         notebook_hidden = {i.id: c for i, c in hidden_work if i.notebook}
-        if notebook_hidden and memo_key not in _REFERENCE_NOTEBOOK_MEMO:
+        if notebook_hidden:
             # The reference's own notebooks define the expected objects. Kernels are driven from
             # this thread only: nbclient leaves an event loop behind in any other.
             assert assignment.reference is not None  # hidden work exists in instructor mode only
-            ref_scratch = tmp / "reference"
-            copy_submission(assignment.reference, ref_scratch)
-            work: dict[str, list[ProbeWork]] = {}
-            for item in notebook_code:
-                cases = notebook_hidden[item.id]
-                work.setdefault(item.notebook, []).append(ProbeWork(item, cases, [{"numeric": False}] * len(cases)))
-            (tmp / "reference-requests").mkdir()
-            answers: dict[str, list[ChildResult]] = {}
-            for run in run_notebooks(rubric, ref_scratch, env, work, tmp / "reference-requests", hidden).values():
-                answers.update(run.probes)
-            _REFERENCE_NOTEBOOK_MEMO.clear()
-            _REFERENCE_NOTEBOOK_MEMO[memo_key] = answers
-        if notebook_hidden:
-            reference_results.update(_REFERENCE_NOTEBOOK_MEMO[memo_key])
+            reference = assignment.reference
+
+            def compute_notebook_answers() -> Answers:
+                ref_scratch = tmp / "reference"
+                copy_submission(reference, ref_scratch)
+                work: dict[str, list[ProbeWork]] = {}
+                for item in notebook_code:
+                    cases = notebook_hidden[item.id]
+                    work.setdefault(item.notebook, []).append(ProbeWork(item, cases, [{"numeric": False}] * len(cases)))
+                (tmp / "reference-requests").mkdir()
+                found: Answers = {}
+                runs = run_notebooks(
+                    rubric, ref_scratch, work, tmp / "reference-requests", Policy(env=env, hidden=hidden), backend
+                )
+                for run in runs.values():
+                    found.update(run.probes)
+                return found
+
+            reference_results.update(answers.notebook(answers_key, compute_notebook_answers))
 
         figures: list[tuple[str, bytes]] = []
         items: list[ItemResult] = []
         faulty: dict[str, str] = {}  # notebook -> why its kernel could not start
-        if notebooks and rubric.notebooks:
+        if options.notebooks and rubric.notebooks:
             (tmp / "notebook-requests").mkdir()
             runs = run_notebooks(
-                rubric,
-                scratch,
-                env,
-                _probe_work(plans, notebook_code, params),
-                tmp / "notebook-requests",
-                hidden,
-                readable,
+                rubric, scratch, _probe_work(plans, notebook_code, params), tmp / "notebook-requests", policy, backend
             )
             for run in runs.values():
                 student_results.update(run.probes)
             faulty = {n: run.message for n, run in runs.items() if run.status == GRADER_FAULT}
-            nb_items, figures = _notebook_items(
-                scratch, submission, assignment, dataset, runs, env, tmp, hidden, readable
-            )
+            nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, runs, tmp, policy, backend)
             items += nb_items
         items += _score_code(
             assignment,
@@ -516,7 +534,7 @@ def _grade(
     by_id = {r.id: r for r in items}
     order = {item.id: k for k, item in enumerate(rubric.items)}
     items = sorted((note_dependencies(rubric.item(r.id), r, by_id) for r in items), key=lambda r: order[r.id])
-    if not notebooks and rubric.notebooks:
+    if not options.notebooks and rubric.notebooks:
         notes.append("notebooks not run (--no-notebooks): their items are not in this report")
     return Report(
         assignment=rubric.name,

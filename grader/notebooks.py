@@ -33,7 +33,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_hook
 
-from grader import kinds, untrusted, users
+from grader import backends, kinds, untrusted, users
+from grader.backends import Backend, Policy
 from grader.cases import request_params
 from grader.confine import Confinement
 from grader.isolation import process_limit, wrap
@@ -521,14 +522,18 @@ def execute(
     return run_sync(_run_in_order)([job], cwd, extra_env, limits, workdir, hidden, readable)[0]
 
 
+def run_jobs(jobs: list[NotebookJob], cwd: Path, workdir: Path, policy: Policy) -> list[NotebookRun]:
+    """The local backend's notebook runs: each job in a kernel of its own, in order."""
+    return run_sync(_run_in_order)(jobs, cwd, dict(policy.env), policy.limits, workdir, policy.hidden, policy.readable)
+
+
 def run_notebooks(
     rubric: Rubric,
     scratch: Path,
-    env: dict[str, str],
     work: dict[str, list[ProbeWork]],
     workdir: Path,
-    hidden: tuple[Path, ...] = (),
-    readable: tuple[Path, ...] = (),
+    policy: Policy = Policy(),
+    backend: Backend | None = None,
 ) -> dict[str, NotebookRun]:
     """Every notebook the rubric names, each in a fresh kernel (the next one started while the
     current notebook runs), with the probes of the objects it defines."""
@@ -540,5 +545,5 @@ def run_notebooks(
         cell_timeout = float(run_item.params.get("cell_timeout_s", 60)) if run_item else 60.0
         total = run_item.timeout_s if run_item else 600.0
         jobs.append(NotebookJob(scratch / name, cell_timeout, total, work.get(name, [])))
-    runs = run_sync(_run_in_order)(jobs, scratch, env, Limits(), workdir, hidden, readable)
+    runs = (backend or backends.default()).notebooks(jobs, scratch, workdir, policy)
     return {job.path.name: run for job, run in zip(jobs, runs)}

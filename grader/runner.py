@@ -8,10 +8,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from grader import backends
+from grader.backends import Backend, Policy
 from grader.cases import request_params
 from grader.results import ChildResult
 from grader.rubric import Item
-from grader.sandbox import ChildSession, Limits
 from grader.scratch import copy_submission
 
 
@@ -20,12 +21,11 @@ def run_cases(
     work: Iterable[tuple[Item, list[dict[str, Any]]]],
     submission_timeout_s: float,
     timeout_override: float | None = None,
-    limits: Limits = Limits(),
     extra_params: dict[str, Any] | None = None,
     case_params: dict[str, list[dict[str, Any]]] | None = None,
     scratch: Path | None = None,
-    extra_env: dict[str, str] | None = None,
-    hidden: tuple[Path, ...] = (),
+    policy: Policy = Policy(),
+    backend: Backend | None = None,
 ) -> tuple[dict[str, list[ChildResult]], list[str]]:
     """Every case of every item, in order, in one child session on a scratch copy of root.
 
@@ -34,7 +34,7 @@ def run_cases(
     `extra_params` reach every probe (e.g. `numeric: False` where no numerical gradient is wanted);
     `case_params[item id][k]` reach the probe of that item's k-th case only.
     With `scratch`, root is already a prepared scratch copy and is used as it is.
-    `hidden` paths are invisible to the child where bubblewrap runs (see isolation).
+    The child runs on `backend` (the local one by default) under `policy`.
     """
     results: dict[str, list[ChildResult]] = {}
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
@@ -46,7 +46,7 @@ def run_cases(
         else:
             skipped = []
         deadline = time.monotonic() + submission_timeout_s
-        with ChildSession(scratch, workdir, limits, extra_env, hidden) as session:
+        with (backend or backends.default()).session(scratch, workdir, policy) as session:
             for item, cases in work:
                 timeout = timeout_override if timeout_override is not None else item.timeout_s
                 out: list[ChildResult] = []

@@ -13,6 +13,7 @@ from bugs import TEST_SEED
 from conftest import ROOT
 
 from grader.engine import Assignment, grade, load_assignment
+from grader.options import GradeOptions
 from grader.project import Layout, assignments
 
 COURSES = [name for name in assignments(ROOT) if name != "nndl"]
@@ -28,7 +29,7 @@ def loaded(name: str, mode: str) -> Assignment:
 @pytest.mark.parametrize("name", COURSES)
 def test_reference_scores_full_marks(name: str, mode: str) -> None:
     assignment = loaded(name, mode)
-    report = grade(Layout(ROOT, name).reference, assignment, hidden_seed=TEST_SEED)
+    report = grade(Layout(ROOT, name).reference, assignment, GradeOptions(hidden_seed=TEST_SEED))
     assert report.mode == mode
     manual = {i.id for i in assignment.rubric.items if i.kind == "manual"}
     assert [i for i in report.items if i.status != "pass" and i.id not in manual] == []
@@ -44,7 +45,7 @@ def test_reference_scores_full_marks(name: str, mode: str) -> None:
 def test_untouched_template_scores_zero_without_errors(name: str, mode: str) -> None:
     """Zero everywhere, and every loss explained as unfinished work, never as a grader error."""
     assignment = loaded(name, mode)
-    report = grade(Layout(ROOT, name).template, assignment, hidden_seed=TEST_SEED)
+    report = grade(Layout(ROOT, name).template, assignment, GradeOptions(hidden_seed=TEST_SEED))
     assert report.total == 0
     fingerprinted = set(assignment.manifest["template_fingerprints"])
     for item in report.items:

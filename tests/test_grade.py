@@ -14,6 +14,7 @@ from conftest import ROOT
 from grader import cli, isolation
 from grader.cases import hidden_cases
 from grader.engine import Assignment, grade, load_assignment
+from grader.options import GradeOptions
 from grader.project import Layout
 
 LAYOUT = Layout(ROOT, "nndl")
@@ -32,7 +33,7 @@ def student() -> Assignment:
 @pytest.mark.parametrize("mode", ["student", "instructor"])
 def test_reference_scores_full_marks(mode: str, instructor: Assignment, student: Assignment) -> None:
     assignment = instructor if mode == "instructor" else student
-    report = grade(LAYOUT.reference, assignment, hidden_seed=TEST_SEED)
+    report = grade(LAYOUT.reference, assignment, GradeOptions(hidden_seed=TEST_SEED))
     assert report.mode == mode
     manual = {i.id for i in assignment.rubric.items if i.kind == "manual"}
     assert [i for i in report.items if i.status != "pass" and i.id not in manual] == []
@@ -46,7 +47,7 @@ def test_reference_scores_full_marks(mode: str, instructor: Assignment, student:
 @pytest.mark.parametrize("mode", ["student", "instructor"])
 def test_untouched_template_scores_zero_not_attempted(mode: str, instructor: Assignment, student: Assignment) -> None:
     assignment = instructor if mode == "instructor" else student
-    report = grade(LAYOUT.template, assignment, hidden_seed=TEST_SEED)
+    report = grade(LAYOUT.template, assignment, GradeOptions(hidden_seed=TEST_SEED))
     assert report.total == 0
     code = {i.id for i in assignment.rubric.code_items}
     assert {i.status for i in report.items if i.id in code} == {"not_attempted"}
@@ -61,8 +62,8 @@ def test_untouched_template_scores_zero_not_attempted(mode: str, instructor: Ass
 
 def test_two_runs_give_identical_reports_apart_from_durations(instructor: Assignment, tmp_path: Path) -> None:
     submission = materialize("fails_affine_backward_db_shape", tmp_path / "s")
-    first = grade(submission, instructor, hidden_seed=TEST_SEED, notebooks=False).to_dict()
-    second = grade(submission, instructor, hidden_seed=TEST_SEED, notebooks=False).to_dict()
+    first = grade(submission, instructor, GradeOptions(hidden_seed=TEST_SEED, notebooks=False)).to_dict()
+    second = grade(submission, instructor, GradeOptions(hidden_seed=TEST_SEED, notebooks=False)).to_dict()
     assert comparable(first) == comparable(second)
 
 
@@ -81,9 +82,11 @@ def test_hardcoded_public_answers_pass_student_mode_but_fail_instructor_mode(
 ) -> None:
     submission = materialize("fails_affine_forward_hardcoded_for_public_shapes", tmp_path / "s")
     item = "nndl.layers:affine_forward"
-    student_result = next(i for i in grade(submission, student, notebooks=False).items if i.id == item)
+    student_result = next(i for i in grade(submission, student, GradeOptions(notebooks=False)).items if i.id == item)
     instructor_result = next(
-        i for i in grade(submission, instructor, hidden_seed=TEST_SEED, notebooks=False).items if i.id == item
+        i
+        for i in grade(submission, instructor, GradeOptions(hidden_seed=TEST_SEED, notebooks=False)).items
+        if i.id == item
     )
     assert student_result.status == "pass"
     assert instructor_result.points == 0 and instructor_result.message.startswith("hidden case")
@@ -102,7 +105,11 @@ def test_student_mode_self_check_catches_backward_that_only_fits_the_public_case
             "    db = dout.sum(axis=0) if dout.shape == (10, 5) else dout.sum(axis=0) * 2\n",
         )
     )
-    result = next(i for i in grade(submission, student, notebooks=False).items if i.id == "nndl.layers:affine_backward")
+    result = next(
+        i
+        for i in grade(submission, student, GradeOptions(notebooks=False)).items
+        if i.id == "nndl.layers:affine_backward"
+    )
     assert result.status == "partial"
     assert "self-check 1: db disagrees with the numerical gradient of your own affine_forward" in result.message
 

@@ -17,6 +17,7 @@ from conftest import ROOT
 from grader import cli, notebooks, sandbox
 from grader.engine import Assignment, SetupError, check_sandbox, grade, load_assignment
 from grader.isolation import ProcessLimit, process_limit
+from grader.options import GradeOptions
 from grader.project import Layout
 
 LAYOUT = Layout(ROOT, "nndl")
@@ -44,7 +45,7 @@ def test_a_user_holding_200_threads_grades_the_reference_to_full_marks(instructo
     for t in threads:
         t.start()
     try:
-        report = grade(LAYOUT.reference, instructor, hidden_seed=TEST_SEED, notebooks=False)
+        report = grade(LAYOUT.reference, instructor, GradeOptions(hidden_seed=TEST_SEED, notebooks=False))
     finally:
         release.set()
     assert [(i.id, i.status, i.message) for i in report.items if i.status != "pass"] == []
@@ -101,7 +102,7 @@ def test_a_child_that_cannot_start_is_a_grader_error_and_nothing_is_graded(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setattr(sandbox.sys, "executable", str(tmp_path / "no-such-python"))
-    report = grade(LAYOUT.reference, instructor, hidden_seed=TEST_SEED, notebooks=False)
+    report = grade(LAYOUT.reference, instructor, GradeOptions(hidden_seed=TEST_SEED, notebooks=False))
     assert {i.status for i in report.items} == {"grader_error"} and report.total == 0
     assert "could not start" in report.items[0].message or "cannot start" in report.items[0].message
     alice = apply_spec({}, tmp_path / "alice", "alice")

@@ -10,6 +10,7 @@ from bugs import TEST_SEED, assignment_of, bug_names, check_golden, golden_path,
 from conftest import ROOT
 
 from grader.engine import Assignment, grade, load_assignment
+from grader.options import GradeOptions
 from grader.project import Layout
 
 
@@ -34,7 +35,11 @@ def test_bug_loses_exactly_its_items(
     bug = load_bug(name)
     assignment = instructor(assignment_of(bug))
     submission = materialize(name, tmp_path / name)
-    report = grade(submission, assignment, hidden_seed=TEST_SEED, timeout_override=bug.get("timeout"), notebooks=False)
+    report = grade(
+        submission,
+        assignment,
+        GradeOptions(hidden_seed=TEST_SEED, timeout_override=bug.get("timeout"), notebooks=False),
+    )
     losers = {i.id for i in report.items if i.points < i.max_points}
     assert losers == set(bug["loses"]), f"{name}: lost {sorted(losers)}"
     for item in report.items:

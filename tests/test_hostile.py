@@ -19,6 +19,7 @@ from conftest import ROOT
 from grader import cli
 from grader.engine import Assignment, grade, load_assignment
 from grader.isolation import level
+from grader.options import GradeOptions
 from grader.project import Layout
 
 HOSTILE = ROOT / "tests" / "hostile"
@@ -139,10 +140,12 @@ def test_attack(
     report = grade(
         submission,
         instructor,
-        hidden_seed=TEST_SEED,
-        timeout_override=attack.get("timeout"),
-        notebooks=False,
-        secrets=(secret_seed.parent,),
+        GradeOptions(
+            hidden_seed=TEST_SEED,
+            timeout_override=attack.get("timeout"),
+            notebooks=False,
+            secrets=(secret_seed.parent,),
+        ),
     )
     losers = {i.id for i in report.items if i.points < i.max_points}
     assert losers == set(attack["loses"]), f"{name}: lost {sorted(losers)}"

@@ -19,6 +19,7 @@ from grader.build import cli
 from grader.compare import Mismatch
 from grader.engine import grade, load_assignment
 from grader.kinds.base import Kind, KindError
+from grader.options import GradeOptions
 from grader.project import Layout
 from grader.rubric import Item, RubricError, load
 
@@ -188,7 +189,7 @@ def test_a_kind_from_a_test_file_grades_end_to_end(toy_project: Layout, tmp_path
     seed = "toy-seed" if mode == "instructor" else None
 
     def points(folder: Path) -> tuple[float, str, str]:
-        item = grade(folder, assignment, hidden_seed=seed).items[0]
+        item = grade(folder, assignment, GradeOptions(hidden_seed=seed)).items[0]
         return item.points, item.status, item.message
 
     assert points(toy_project.reference) == (3.0, "pass", "")

@@ -15,6 +15,7 @@ from bugs import TEST_SEED
 
 from grader.build import cli as build_cli
 from grader.engine import grade, load_assignment
+from grader.options import GradeOptions
 from grader.project import Layout
 
 CELLS = [
@@ -99,7 +100,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _grade(project: Path, submission: Path, instructor: bool) -> dict[str, tuple[float, str, str]]:
     layout = Layout(project, "acts")
     assignment = load_assignment(layout.fixtures, layout.reference if instructor else None)
-    report = grade(submission, assignment, hidden_seed=TEST_SEED)
+    report = grade(submission, assignment, GradeOptions(hidden_seed=TEST_SEED))
     return {i.id: (i.points, i.status, i.message) for i in report.items}
 
 

@@ -18,6 +18,7 @@ from conftest import ROOT, submission_on_path
 from grader import cli
 from grader.engine import grade, load_assignment
 from grader.notebooks import execute
+from grader.options import GradeOptions
 from grader.project import Layout
 
 LAYOUT = Layout(ROOT, "nndl")
@@ -103,7 +104,7 @@ def tricky_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]
     )
     _edit_cell(sub / "FC_nets.ipynb", "save_for_grading('solver_model'", "solver_model = None  # trained, not saved")
     _edit_cell(sub / "BatchNormalization.ipynb", "**Answer:**", tag_text=("", "**Answer:** _Write your answer here._"))
-    report = grade(sub, load_assignment(LAYOUT.fixtures, LAYOUT.reference), hidden_seed=TEST_SEED)
+    report = grade(sub, load_assignment(LAYOUT.fixtures, LAYOUT.reference), GradeOptions(hidden_seed=TEST_SEED))
     return {"report": report, "path": sub}
 
 

@@ -10,6 +10,7 @@ from bugs import TEST_SEED, check_golden
 from conftest import ROOT
 
 from grader.engine import grade, load_assignment
+from grader.options import GradeOptions
 from grader.project import Layout
 
 # item -> (status, why a TA agrees)
@@ -34,7 +35,9 @@ def test_seed_student_code_is_graded_like_a_careful_ta(tmp_path: Path, request: 
     shutil.copytree(ROOT / "reference" / "nndl" / "utils", submission / "utils")
     layout = Layout(ROOT, "nndl")
     report = grade(
-        submission, load_assignment(layout.fixtures, layout.reference), hidden_seed=TEST_SEED, notebooks=False
+        submission,
+        load_assignment(layout.fixtures, layout.reference),
+        GradeOptions(hidden_seed=TEST_SEED, notebooks=False),
     )
     got = {i.id: i.status for i in report.items}
     for item_id, (status, why) in EXPECTED.items():

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader import __version__, codec, kinds
+from grader.backends import Policy
 from grader.cases import public_cases
 from grader.compare import compare_gradient
 from grader.fingerprints import function_fingerprints, notebook_fingerprints
@@ -62,7 +63,7 @@ def _notebook_objects(
         (Path(tmp) / "requests").mkdir()
         env = {rubric.dataset_env: rubric.datasets[0]} if rubric.dataset_env else {}
         results: dict[str, list[ChildResult]] = {}
-        for run in run_notebooks(rubric, scratch, env, by_notebook, Path(tmp) / "requests").values():
+        for run in run_notebooks(rubric, scratch, by_notebook, Path(tmp) / "requests", Policy(env=env)).values():
             results.update(run.probes)
     return results
 

@@ -1,0 +1,53 @@
+"""How a submission is graded, beyond what it is graded against: one value that travels from the
+command line to every batch worker, and from which the cache key's options are derived."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    hidden_seed: str | None = None  # instructor mode's secret seed; None in student mode
+    timeout_override: float | None = None  # seconds per case, instead of each item's own
+    dataset: str | None = None  # one of the rubric's data sets; None: its first
+    data_dir: Path | None = None  # where that data set's files are, readable by the children
+    notebooks: bool = True  # False: module items only (the notebooks' items are left out)
+    # Paths no child may see besides the fixtures and the reference (the hidden seed's folder).
+    secrets: tuple[Path, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """For a batch worker in another process (the seed travels, as it must)."""
+        return {
+            "hidden_seed": self.hidden_seed,
+            "timeout_override": self.timeout_override,
+            "dataset": self.dataset,
+            "data_dir": str(self.data_dir) if self.data_dir is not None else None,
+            "notebooks": self.notebooks,
+            "secrets": [str(p) for p in self.secrets],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GradeOptions:
+        return cls(
+            hidden_seed=data["hidden_seed"],
+            timeout_override=data["timeout_override"],
+            dataset=data["dataset"],
+            data_dir=Path(data["data_dir"]) if data["data_dir"] is not None else None,
+            notebooks=bool(data["notebooks"]),
+            secrets=tuple(Path(p) for p in data["secrets"]),
+        )
+
+    def cache_settings(self) -> dict[str, Any]:
+        """Every option that can change a grade, for the cache key; the seed only as its hash, and
+        not the secrets' paths (hiding them changes nothing a correct grade depends on)."""
+        return {
+            "seed": hashlib.sha256(self.hidden_seed.encode()).hexdigest() if self.hidden_seed else None,
+            "timeout": self.timeout_override,
+            "dataset": self.dataset,
+            "data_dir": str(self.data_dir.resolve()) if self.data_dir is not None else None,
+            "notebooks": self.notebooks,
+        }
