@@ -20,10 +20,18 @@ from grader import __version__, inert, isolation, manual
 from grader.batch import Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
 from grader.class_reports import write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
-from grader.gradescope import results_json
+from grader.gradescope import write_results_json
 from grader.options import GradeOptions
 from grader.project import MARKER, Layout, find_project_root, installed_project_root
-from grader.reports import table, write_csv, write_figures, write_json, write_json_data
+from grader.reports import (
+    ReportCountError,
+    Writer,
+    table,
+    write_class_json,
+    write_csv,
+    write_figures,
+    write_report_json,
+)
 from grader.results import Report
 from grader.submissions import SubmissionError, extract_zip
 
@@ -164,15 +172,20 @@ def main(argv: list[str] | None = None) -> int:
         code = _grade_all(args, parser, reports, grades, figures_dir, Path(unpacked))
     if code:
         return code
-    if args.gradescope and reports:
-        if len(reports) != 1:
-            print("grade: --gradescope takes one submission", file=sys.stderr)
-            return 2
-        write_json_data(results_json(reports[0]), args.gradescope)
-    if args.json:
-        write_json(reports, args.json)
-    if args.csv:
-        write_csv(reports, args.csv)
+    # One submission's JSON report is one object; a class's (or several paths') a list, even of one.
+    one = len(args.paths) == 1 and not (args.paths[0].is_dir() and is_batch(args.paths[0]))
+    writers: list[tuple[Path | None, Writer]] = [
+        (args.gradescope, write_results_json),
+        (args.json, write_report_json if one else write_class_json),
+        (args.csv, write_csv),
+    ]
+    for path, writer in writers:
+        if path is not None and reports:
+            try:
+                writer(reports, path)
+            except ReportCountError as exc:
+                print(f"grade: {exc}", file=sys.stderr)
+                return 2
     if any(r.grader_faults for r in reports):
         return 2  # not a grade: said on stderr as each happened
     if args.fail_under is not None and any(r.total < args.fail_under for r in reports):

@@ -8,8 +8,11 @@ when `score` is absent; we give it explicitly, the same total as our report.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from grader.reports import one_report, write_json_data
 from grader.results import Report
 
 
@@ -35,3 +38,8 @@ def results_json(report: Report) -> dict[str, Any]:
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+
+
+def write_results_json(reports: Sequence[Report], path: Path) -> None:
+    """The `results.json` Gradescope reads: one submission's."""
+    write_json_data(results_json(one_report(reports, "Gradescope's results.json")), path)

@@ -1,12 +1,13 @@
-"""Report writers: all take `Report`s. Terminal table, JSON (DESIGN.md's format), CSV via pandas."""
+"""Report writers. Every file format has the same contract (`Writer`): the run's reports in, one
+file of one shape out. The terminal table renders one report as text."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from grader import inert
 from grader.atomic import atomic_write
@@ -14,6 +15,24 @@ from grader.results import Report, file_stem
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+class Writer(Protocol):
+    """A report file format: the reports of one run in, one file of one shape out. A format that
+    describes one submission raises ReportCountError for any other number of reports."""
+
+    def __call__(self, reports: Sequence[Report], path: Path) -> None: ...
+
+
+class ReportCountError(ValueError):
+    """A one-submission format was given another number of reports."""
+
+
+def one_report(reports: Sequence[Report], what: str) -> Report:
+    if len(reports) != 1:
+        raise ReportCountError(f"{what} describes one submission; this run graded {len(reports)}")
+    return reports[0]
+
 
 CSV_COLUMNS = ["submission", "id", "title", "points", "max_points", "status", "message", "duration_s"]
 
@@ -77,10 +96,14 @@ def write_json_data(data: object, path: Path) -> None:
     atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
-def write_json(reports: list[Report], path: Path) -> None:
-    """One report as an object; several as a list of them."""
-    data = reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports]
-    atomic_write(path, (json.dumps(data, indent=2) + "\n").encode())
+def write_report_json(reports: Sequence[Report], path: Path) -> None:
+    """One submission's report: the object of docs/architecture.md's JSON format."""
+    write_json_data(one_report(reports, "a submission's JSON report").to_dict(), path)
+
+
+def write_class_json(reports: Sequence[Report], path: Path) -> None:
+    """Several submissions (a class, or several paths): a list of report objects, however many."""
+    write_json_data([r.to_dict() for r in reports], path)
 
 
 def items_frame(reports: Iterable[Report]) -> pd.DataFrame:
@@ -95,6 +118,6 @@ def inert_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.map(inert.csv_cell)
 
 
-def write_csv(reports: list[Report], path: Path) -> None:
+def write_csv(reports: Sequence[Report], path: Path) -> None:
     """One row per submission and item."""
     atomic_write(path, items_frame(reports).to_csv(index=False).encode())

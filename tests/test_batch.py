@@ -255,3 +255,24 @@ def test_gradescope_results_json_follows_the_published_format(tmp_path: Path, se
     written = json.loads(out.read_text())
     jsonschema.validate(written, GRADESCOPE_SCHEMA)
     assert written["score"] == 58 and len(written["tests"]) == 27
+
+
+def test_each_json_writer_writes_one_shape(tmp_path: Path, seed_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One submission's report is one object; a class's a list, even a class of one; a format for one
+    submission refuses a class, saying so."""
+    submission = apply_spec({}, tmp_path / "class" / "alice", "alice")
+    common = ["--no-notebooks", "--quiet", "--student-mode", "--fixtures", str(LAYOUT.fixtures)]
+    assert cli.main([str(submission), "--json", str(tmp_path / "one.json"), *common]) == 0
+    one = json.loads((tmp_path / "one.json").read_text())
+    assert isinstance(one, dict) and one["submission"] == str(submission)
+    out = ["--out", str(tmp_path / "out"), "--assignment", "nndl"]
+    assert cli.main([str(tmp_path / "class"), "--json", str(tmp_path / "class.json"), *common, *out]) == 0
+    listed = json.loads((tmp_path / "class.json").read_text())
+    assert isinstance(listed, list) and [r["submission"] for r in listed] == ["alice"]
+    points = [[(i["id"], i["points"], i["status"], i["message"]) for i in r["items"]] for r in (listed[0], one)]
+    assert points[0] == points[1]
+    apply_spec({}, tmp_path / "class" / "bob", "bob")
+    gradescope = ["--gradescope", str(tmp_path / "results.json")]
+    assert cli.main([str(tmp_path / "class"), *gradescope, *common, *out]) == 2
+    assert "Gradescope's results.json describes one submission; this run graded 2" in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()

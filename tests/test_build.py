@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 
 from grader import codec
-from grader.build import cli, template
+from grader.authoring import cli, template
 from grader.cases import public_cases
 from grader.compare import compare_init, compare_value
 from grader.project import Layout, assignments
@@ -155,3 +155,25 @@ def test_fixture_inputs_and_expected_outputs_are_separate_files(name: str) -> No
         assert len(inputs["cases"]) == len(expected["cases"]) == len(item.cases)
         for case in expected["cases"]:
             assert set(case) == set(item.parts), item.id
+
+
+def test_runtime_code_never_imports_the_authoring_tool() -> None:
+    """Grading needs only `grader/` minus `grader/authoring/`: a course can grade without the tool
+    that built its fixtures, and the tool can change without touching a grade."""
+    import ast
+
+    importers = []
+    for path in sorted((ROOT / "grader").rglob("*.py")):
+        if "authoring" in path.relative_to(ROOT / "grader").parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(n == "grader.authoring" or n.startswith("grader.authoring.") for n in names):
+                importers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert importers == []

@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 
 from grader import kinds
-from grader.build import cli
+from grader.authoring import cli
 from grader.compare import Mismatch
 from grader.engine import grade, load_assignment
 from grader.kinds.base import Kind, KindError

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from bugs import TEST_SEED
 
-from grader.build import cli as build_cli
+from grader.authoring import cli as build_cli
 from grader.engine import grade, load_assignment
 from grader.options import GradeOptions
 from grader.project import Layout

@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT, submission_on_path
 from seed_records import records, run, within
 
-from grader.build import template
+from grader.authoring import template
 
 
 def _public(*modules: str) -> dict[str, Any]:

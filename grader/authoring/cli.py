@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from grader.build import fixtures, template
+from grader.authoring import fixtures, template
 from grader.project import Layout, assignments, find_project_root
 from grader.rubric import RubricError, load
 
