@@ -31,7 +31,7 @@ from grader.results import GRADER_ERROR, ItemResult, Report, file_stem
 from grader.submissions import SubmissionError, extract_zip
 
 if TYPE_CHECKING:
-    from grader.engine import ReferenceAnswers
+    from grader.engine import Assignment, ReferenceAnswers
 
 CACHE_VERSION = 2  # 2: reports say which isolation graded them
 
@@ -120,25 +120,32 @@ def _answers() -> ReferenceAnswers:
     return _worker_answers
 
 
-def _grade_one(job: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Job:
+    """What grading any submission of a batch takes besides the submission: loaded once by the
+    parent, handed to each worker as it is."""
+
+    assignment: Assignment
+    options: GradeOptions
+
+
+def _grade_one(job: Job, name: str, given: Path) -> dict[str, Any]:
     """In a worker process: grade one submission, never raise."""
-    from grader.engine import grade, load_assignment
+    from grader.engine import grade
 
     started = time.monotonic()
-    path = Path(job["path"])
+    path = given
     try:
         with tempfile.TemporaryDirectory(prefix="grade-batch-") as tmp:
             if path.suffix == ".zip" and path.is_file():
                 path = extract_zip(path, Path(tmp) / "unzipped")
-            assignment = load_assignment(Path(job["fixtures"]), Path(job["reference"]) if job["reference"] else None)
-            options = GradeOptions.from_json(job["options"])
-            report = grade(path, assignment, options, job["name"], answers=_answers())
+            report = grade(path, job.assignment, job.options, name, answers=_answers())
     except SubmissionError as exc:
-        report = unreadable(job["name"], job["assignment"], str(exc))
+        report = unreadable(name, job.assignment.rubric.name, str(exc))
     except Exception as exc:  # noqa: BLE001 - an internal fault must not end the batch; it is reported
         report = unreadable(
-            job["name"],
-            job["assignment"],
+            name,
+            job.assignment.rubric.name,
             messages.grader_fault(f"internal error {type(exc).__name__}: {str(exc)[:300]}"),
             GRADER_ERROR,
         )
@@ -192,7 +199,7 @@ def _store(entry: Path, data: bytes) -> None:
 
 def run_batch(
     submissions: list[Submission],
-    job_base: dict[str, Any],
+    job: Job,
     settings: dict[str, Any],
     out: Path,
     jobs: int,
@@ -223,10 +230,7 @@ def run_batch(
         progress.total = len(todo)
     if todo:
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            pending = {
-                pool.submit(_grade_one, {**job_base, "name": sub.name, "path": str(sub.path)}): (sub, key)
-                for sub, key in todo
-            }
+            pending = {pool.submit(_grade_one, job, sub.name, sub.path): (sub, key) for sub, key in todo}
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:

@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 
 from grader import __version__, inert, isolation, manual
-from grader.batch import Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
+from grader.batch import Job, Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
 from grader.class_reports import write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
 from grader.gradescope import write_results_json
@@ -293,12 +293,7 @@ def _grade_class(
         return 2
     secret_paths = (_seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
     options = _options(args, seed, secret_paths)
-    job = {
-        "assignment": name,
-        "fixtures": str(assignment.fixtures),
-        "reference": str(assignment.reference) if assignment.reference else None,
-        "options": options.to_json(),
-    }
+    job = Job(assignment, options)
     settings = {
         "rubric": assignment.rubric.sha256,
         "fixtures": hashlib.sha256((assignment.fixtures / "manifest.json").read_bytes()).hexdigest(),

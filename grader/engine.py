@@ -27,7 +27,7 @@ from grader.kinds.base import NotebookContext, TrustedCall
 from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, run_notebooks
 from grader.options import GradeOptions
 from grader.project import find_project_root
-from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Report
+from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Origin, Report
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
 from grader.sandbox import SandboxError
@@ -185,7 +185,7 @@ def attempted_items(submission: Path, rubric: Rubric, fingerprints: dict[str, st
     by_file: dict[str, dict[str, str]] = {}
     attempted = {}
     for item in rubric.code_items:
-        rel = item.notebook or item.module.replace(".", "/") + ".py"
+        rel = item.source_file
         if rel not in by_file:
             by_file[rel] = _source_fingerprints(submission / rel)
         template_fp = fingerprints.get(item.id)
@@ -216,7 +216,21 @@ def _prepare(submission: Path, scratch: Path, assignment: Assignment) -> list[st
     return notes
 
 
-Plan = dict[str, list[tuple[str, dict[str, Any], dict[str, Any] | None]]]
+@dataclass(frozen=True)
+class PlannedCase:
+    origin: Origin
+    label: str  # what a student reads: "public case 2", "hidden case 1", "self-check 3"
+    inputs: dict[str, Any]
+    expected: dict[str, Any] | None  # a public case's, from the fixtures; the others' come later or never
+
+
+def _cases(origin: Origin, cases: list[dict[str, Any]], expected: list[Any] | None = None) -> list[PlannedCase]:
+    name = {"public": "public case", "hidden": "hidden case", "self-check": "self-check"}[origin]
+    answers = expected if expected is not None else [None] * len(cases)
+    return [PlannedCase(origin, f"{name} {i + 1}", x, e) for i, (x, e) in enumerate(zip(cases, answers))]
+
+
+Plan = dict[str, list[PlannedCase]]
 
 
 def _plan(
@@ -224,7 +238,7 @@ def _plan(
     hidden_seed: str | None,
     items: tuple[Item, ...],
 ) -> tuple[Plan, list[tuple[Item, list[dict[str, Any]]]]]:
-    """Every case of every code item: (label, inputs, expected or None), and the hidden work."""
+    """Every case of every code item, and the hidden work (the reference's answers to find)."""
     rubric = assignment.rubric
     plans: Plan = {}
     hidden_work: list[tuple[Item, list[dict[str, Any]]]] = []
@@ -233,28 +247,24 @@ def _plan(
         if item.self_check:  # the student's own design: only the student's own numerical gradient judges it
             seed = hidden_seed if assignment.reference is not None and hidden_seed is not None else SELF_CHECK_SEED
             cases = inputs + hidden_cases(rubric.name, item, seed, rubric.hidden_cases)
-            plans[item.id] = [(f"self-check {i + 1}", x, None) for i, x in enumerate(cases)]
+            plans[item.id] = _cases("self-check", cases)
             continue
-        plans[item.id] = [(f"public case {i + 1}", x, e) for i, (x, e) in enumerate(zip(inputs, expected))]
+        plans[item.id] = _cases("public", inputs, expected)
         if assignment.reference is not None:
             if hidden_seed is None:
                 raise SetupError("instructor mode needs a hidden seed")
             cases = hidden_cases(rubric.name, item, hidden_seed, rubric.hidden_cases)
             hidden_work.append((item, cases))
             # The student runs hidden inputs without knowing the answers.
-            plans[item.id].extend((f"hidden case {i + 1}", x, None) for i, x in enumerate(cases))
+            plans[item.id] += _cases("hidden", cases)
         elif kinds.get(item.kind).self_checks(item):
-            for i, x in enumerate(hidden_cases(rubric.name, item, SELF_CHECK_SEED, 1)):
-                plans[item.id].append((f"self-check {i + 1}", x, None))
+            plans[item.id] += _cases("self-check", hidden_cases(rubric.name, item, SELF_CHECK_SEED, 1))
     return plans, hidden_work
 
 
 def _case_params(plans: Plan, items: tuple[Item, ...]) -> dict[str, list[dict[str, Any]]]:
     """Numerical gradients of the student's code only feed messages; hidden cases skip them."""
-    return {
-        it.id: [{"numeric": False} if label.startswith("hidden") else {} for label, _, _ in plans[it.id]]
-        for it in items
-    }
+    return {it.id: [{"numeric": False} if case.origin == "hidden" else {} for case in plans[it.id]] for it in items}
 
 
 def _score_code(
@@ -273,22 +283,22 @@ def _score_code(
         runs = []
         fault = ""
         expected_hidden = iter(reference.get(item.id, []))
-        for (label, _, public_expected), result in zip(plans[item.id], student[item.id]):
-            expected = public_expected
-            if label.startswith("hidden"):
+        for case, result in zip(plans[item.id], student[item.id]):
+            expected = case.expected
+            if case.origin == "hidden":
                 ref = next(expected_hidden)
                 if ref.status != "ok":
-                    fault = fault or messages.reference_failed(label, ref.meta.get("message", ref.status))
+                    fault = fault or messages.reference_failed(case.label, ref.meta.get("message", ref.status))
                     continue
                 expected = ref.outputs["returned"]
-            runs.append(CaseRun(label, result, expected))
+            runs.append(CaseRun(case.label, result, expected, case.origin))
         if fault:
             out.append(grader_error(item, fault))
             continue
         timeout = timeout_override if timeout_override is not None else item.timeout_s
         out.append(score_item(item, runs, attempted[item.id], timeout))
-        public = [r for r in runs if r.label.startswith("public")]
-        hidden = [r for r in runs if r.label.startswith("hidden")]
+        public = [r for r in runs if r.origin == "public"]
+        hidden = [r for r in runs if r.origin == "hidden"]
         if (
             public
             and hidden
@@ -354,16 +364,12 @@ def _run_trusted(
 
 
 def _probe_work(
-    plans: Plan, items: tuple[Item, ...], params: dict[str, list[dict[str, Any]]], labels: str | None = None
+    plans: Plan, items: tuple[Item, ...], params: dict[str, list[dict[str, Any]]]
 ) -> dict[str, list[ProbeWork]]:
     work: dict[str, list[ProbeWork]] = {}
     for item in items:
-        cases = [
-            (x, p)
-            for (label, x, _), p in zip(plans[item.id], params[item.id])
-            if labels is None or label.startswith(labels)
-        ]
-        work.setdefault(item.notebook, []).append(ProbeWork(item, [x for x, _ in cases], [p for _, p in cases]))
+        cases = [case.inputs for case in plans[item.id]]
+        work.setdefault(item.notebook, []).append(ProbeWork(item, cases, params[item.id]))
     return work
 
 
@@ -456,7 +462,7 @@ def _grade(
             student_future = pool.submit(
                 run_cases,
                 scratch,
-                [(it, [x for _, x, _ in plans[it.id]]) for it in module_items],
+                [(it, [case.inputs for case in plans[it.id]]) for it in module_items],
                 rubric.submission_timeout_s,
                 timeout_override,
                 case_params=params,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import inert
+from grader.project import source_file
 
 
 def _points(x: float) -> str:
@@ -50,8 +51,7 @@ def annotation_lines(report: dict[str, Any], prefix: str = "") -> list[str]:
         item_id = i["id"]
         target = ""
         if ":" in item_id and not item_id.startswith(("notebook:", "threshold:", "manual:")):
-            where = item_id.split(":", 1)[0]
-            path = where if where.endswith(".ipynb") else where.replace(".", "/") + ".py"
+            path = source_file(item_id.split(":", 1)[0])
             target = f"file={inert.workflow_property((prefix + '/' if prefix else '') + path)},"
         level = "warning" if i["status"] == "not_attempted" else "error"
         title = f"{item_id} ({_points(i['points'])}/{_points(i['max_points'])}, {i['status']})"

@@ -19,28 +19,6 @@ class GradeOptions:
     # Paths no child may see besides the fixtures and the reference (the hidden seed's folder).
     secrets: tuple[Path, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        """For a batch worker in another process (the seed travels, as it must)."""
-        return {
-            "hidden_seed": self.hidden_seed,
-            "timeout_override": self.timeout_override,
-            "dataset": self.dataset,
-            "data_dir": str(self.data_dir) if self.data_dir is not None else None,
-            "notebooks": self.notebooks,
-            "secrets": [str(p) for p in self.secrets],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> GradeOptions:
-        return cls(
-            hidden_seed=data["hidden_seed"],
-            timeout_override=data["timeout_override"],
-            dataset=data["dataset"],
-            data_dir=Path(data["data_dir"]) if data["data_dir"] is not None else None,
-            notebooks=bool(data["notebooks"]),
-            secrets=tuple(Path(p) for p in data["secrets"]),
-        )
-
     def cache_settings(self) -> dict[str, Any]:
         """Every option that can change a grade, for the cache key; the seed only as its hash, and
         not the secrets' paths (hiding them changes nothing a correct grade depends on)."""

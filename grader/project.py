@@ -28,6 +28,12 @@ class Layout:
         return self.root / "fixtures" / self.name
 
 
+def source_file(where: str) -> str:
+    """The file an item's code lives in, relative to the submission, from the part of its id before
+    the colon: a notebook as it is, a dotted module as its `.py` file."""
+    return where if where.endswith(".ipynb") else where.replace(".", "/") + ".py"
+
+
 def find_project_root(start: Path) -> Path | None:
     """The nearest folder at or above start that holds reference/ or fixtures/."""
     for folder in [start, *start.parents]:

@@ -12,6 +12,9 @@ Status = Literal["pass", "fail", "partial", "error", "timeout", "not_attempted",
 STATUSES: tuple[Status, ...] = get_args(Status)
 # Student mode grades the public cases and self-checks; instructor mode adds the hidden cases.
 Mode = Literal["student", "instructor"]
+# Where a case comes from: the published fixtures, the hidden seed (instructor mode), or a self-check
+# (judged only against the numerical gradient of the student's own code).
+Origin = Literal["public", "hidden", "self-check"]
 # What one request to a child came to: ok | exception | not_implemented | bad_return | timeout | crashed.
 ChildStatus = Literal["ok", "exception", "not_implemented", "bad_return", "timeout", "crashed"]
 # An item the grader could not grade through a fault of its own (a child or kernel that could not
@@ -41,6 +44,7 @@ class CaseRun:
     label: str
     result: ChildResult
     expected: dict[str, Any] | None
+    origin: Origin
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import kinds
+from grader.project import source_file
 
 ASSIGNMENT_KEYS = {
     "name",
@@ -88,6 +89,11 @@ class Item:
         """Graded only against the numerical gradient of the student's own code, never against the
         reference: for a network whose design (layer sizes, names) is the student's to choose."""
         return bool(self.params.get("self_check", False))
+
+    @property
+    def source_file(self) -> str:
+        """The file the item's code lives in, relative to the submission ('' for notebook kinds)."""
+        return source_file(self.notebook or self.module) if self.qualname else ""
 
     @property
     def slug(self) -> str:

@@ -96,7 +96,7 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
 
     fingerprints: dict[str, str] = {}
     for item in rubric.code_items:
-        rel = item.notebook or item.module.replace(".", "/") + ".py"
+        rel = item.source_file
         if rel in template_files:
             data = template_files[rel]
             found = notebook_fingerprints(data) if item.notebook else function_fingerprints(data.decode("utf-8"))
