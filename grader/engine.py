@@ -23,7 +23,7 @@ from grader.backends import Backend, Policy
 from grader.cases import hidden_cases
 from grader.fingerprints import function_fingerprints, notebook_fingerprints
 from grader.isolation import hidden_path_problems
-from grader.kinds.base import NotebookContext, TrustedCall
+from grader.kinds.context import NotebookContext, TrustedCall
 from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, run_notebooks
 from grader.options import GradeOptions
 from grader.project import find_project_root

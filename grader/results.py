@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
@@ -122,6 +120,9 @@ def file_stem(name: str) -> str:
     """A file name for a submission's own outputs (feedback, cache entry, figures): only safe
     characters, at most 100 of them, and a short hash of the name whenever it had to be changed, so
     that two names never share a file."""
+    import hashlib  # here, not above: a child imports this module, and needs neither
+    import re
+
     base = name.rsplit("/", 1)[-1]
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".")[:100]
     if safe == base and safe:

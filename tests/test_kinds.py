@@ -236,3 +236,14 @@ def test_every_built_in_kind_keeps_its_rubric_keys_to_itself() -> None:
 
     for name in kinds.names():
         assert not kinds.get(name).keys & COMMON_ITEM_KEYS, name
+
+
+def test_the_registry_knows_which_built_in_kinds_have_probes() -> None:
+    """A child imports the kinds with probes only; a kind whose probes it missed could not be run."""
+    import importlib
+
+    from grader.kinds import _BUILT_IN, _WITH_PROBES
+
+    for name in _BUILT_IN:
+        module = importlib.import_module(f"grader.kinds.{name}")
+        assert (name in _WITH_PROBES) == hasattr(module, "PROBES"), name

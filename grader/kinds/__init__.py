@@ -13,6 +13,8 @@ import importlib
 from grader.kinds.base import Kind, KindError, Probe
 
 _BUILT_IN = ("compare", "gradient", "optimizer", "model", "speedup", "notebook", "threshold", "manual")
+# The built-in kinds with probes (`PROBES`): the only kind modules a child imports.
+_WITH_PROBES = ("compare", "gradient", "optimizer", "model", "speedup", "threshold")
 _REGISTERED: dict[str, Kind] = {}
 
 
@@ -53,8 +55,8 @@ _PROBES: dict[str, Probe] = {}
 def preload_probes() -> None:
     """Import every built-in kind's probes now. The child does this before any student code runs:
     a submission that planted a module in sys.modules cannot stand in for a probe imported later."""
-    for kind in _BUILT_IN:
-        for name, fn in getattr(importlib.import_module(f"grader.kinds.{kind}"), "PROBES", {}).items():
+    for kind in _WITH_PROBES:
+        for name, fn in importlib.import_module(f"grader.kinds.{kind}").PROBES.items():
             _PROBES[f"{kind}:{name}"] = fn
 
 
@@ -65,7 +67,7 @@ def probe(address: str) -> Probe:
         preload_probes()
     if address not in _PROBES:
         kind, _, name = address.partition(":")
-        if kind not in _BUILT_IN:
+        if kind not in _WITH_PROBES:
             raise KindError(f"no built-in kind {kind!r} has probes")
         raise KindError(f"kind {kind!r} has no probe {name!r}")
     return _PROBES[address]

@@ -6,21 +6,21 @@ either that of a *code kind*, whose cases run in a child (or a notebook's kernel
 through a probe and are scored part by part, or that of a *notebook kind*, scored
 from a notebook's run as a whole (a run, an accuracy threshold, a written answer).
 
-Kind modules are imported by the child too (for their probes), so at module level they
-import only the standard library, numpy and the grader's light data modules.
+Kind modules are imported by every child too (for their probes), before it serves a request:
+at module level they import only the standard library, numpy, `grader.probes` and
+`grader.compare`; what only the parent uses is imported where it is used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from grader.compare import Mismatch, compare_value
-from grader.results import CaseRun, ChildResult, ItemResult, Status
 
 if TYPE_CHECKING:
+    from grader.kinds.context import NotebookContext
+    from grader.results import CaseRun, ItemResult, Status
     from grader.rubric import Item
 
 # A probe runs in the child: (the student's object, the request's parameters, its inputs) -> data.
@@ -99,33 +99,7 @@ class Kind:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
-class TrustedCall:
-    """One request to trusted code (the reference, or the course's provided files)."""
-
-    module: str
-    qualname: str
-    probe: str
-    params: dict[str, Any]
-    inputs: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class NotebookContext:
-    """What a notebook kind may read to score its items: nothing that runs student code."""
-
-    runs: Mapping[str, Any]  # notebook name -> notebooks.NotebookRun
-    original: Path  # the submission as handed in
-    scratch: Path  # the copy the notebooks ran in, with what they saved
-    dataset: str
-    mode: str  # a results.Mode
-    # Runs calls to trusted code in a child of its own, in order.
-    run_trusted: Callable[[list[TrustedCall]], list[ChildResult]] = field(repr=False)
-
-    @property
-    def instructor(self) -> bool:
-        return self.mode == "instructor"
-
-
 def item_result(item: Item, points: float, status: Status, message: str, duration: float = 0.0) -> ItemResult:
+    from grader.results import ItemResult
+
     return ItemResult(item.id, item.title, round(points, 6), item.points, status, message, round(duration, 3))

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader.inputs import rng_for
 from grader.kinds.base import Kind, KindError, Probe, require
 from grader.probes import ProbeError, changed, copy_value, default_rng, numerical_gradient, unpack
 
@@ -61,6 +60,8 @@ class Gradient(Kind):
 
     def finish_inputs(self, item: Item, inputs: dict[str, Any], rng_parts: tuple[object, ...]) -> dict[str, Any]:
         # The upstream gradient is drawn in the child once the output's shape is known.
+        from grader.inputs import rng_for  # the parent's only
+
         inputs["dout_seed"] = int(rng_for(*rng_parts, "dout").integers(0, 2**31 - 1))
         return inputs
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from grader.answer_cells import ANSWER_PLACEHOLDER, answer_tag
-from grader.kinds.base import Kind, NotebookContext, item_result, require
-from grader.results import ItemResult
-from grader.untrusted import read_file
+from grader.kinds.base import Kind, item_result, require
 
 if TYPE_CHECKING:
+    from grader.kinds.context import NotebookContext
+    from grader.results import ItemResult
     from grader.rubric import Item
 
 
@@ -19,7 +18,9 @@ def answer_text(notebook_source: str | None, tag: str) -> str | None:
     """The student's answer in the markdown cell tagged `tag`; None when absent or left as the placeholder."""
     if notebook_source is None:
         return None
-    import nbformat  # the parent's only: a child never imports this kind
+    import nbformat  # the parent's only, as below: a child imports this module but never calls it
+
+    from grader.answer_cells import ANSWER_PLACEHOLDER, answer_tag
 
     try:
         nb = nbformat.reads(notebook_source, as_version=4)
@@ -51,7 +52,8 @@ class Manual(Kind):
         return {"parts": [self.name]}
 
     def score_notebook(self, items: Sequence[Item], context: NotebookContext) -> list[ItemResult]:
-        from grader.notebooks import MAX_NOTEBOOK_BYTES  # the parent's only, like nbformat
+        from grader.notebooks import MAX_NOTEBOOK_BYTES
+        from grader.untrusted import read_file
 
         results = []
         for item in items:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from grader.kinds.base import Kind, NotebookContext, item_result
-from grader.results import ItemResult, Status
+from grader.kinds.base import Kind, item_result
 
 if TYPE_CHECKING:
+    from grader.kinds.context import NotebookContext
     from grader.notebooks import NotebookRun
+    from grader.results import ItemResult, Status
     from grader.rubric import Item
 
 

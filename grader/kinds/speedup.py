@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from grader.compare import Mismatch, compare_speedup
 from grader.kinds.base import Kind, Probe, require
 from grader.probes import copy_value, perf_counter, unpack
-from grader.results import CaseRun
 
 if TYPE_CHECKING:
+    from grader.results import CaseRun
     from grader.rubric import Item
 
 

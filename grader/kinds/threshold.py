@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from grader.codec import CodecError, load_saved_arrays
-from grader.kinds.base import Kind, KindError, NotebookContext, Probe, TrustedCall, item_result, require
-from grader.kinds.notebook import run_problem
+from grader.kinds.base import Kind, KindError, Probe, item_result, require
 from grader.probes import import_callable
-from grader.results import ItemResult, Status
-from grader.scratch import SAVED_DIR
 
 if TYPE_CHECKING:
+    from grader.kinds.context import NotebookContext
+    from grader.results import ItemResult, Status
     from grader.rubric import Item
 
 MAX_SAVED_BYTES = 100 * 1024**2
@@ -119,6 +118,8 @@ class Threshold(Kind):
         return {"curve": curve, "parts": [self.name]}
 
     def score_notebook(self, items: Sequence[Item], context: NotebookContext) -> list[ItemResult]:
+        from grader.scratch import SAVED_DIR  # the parent's only
+
         saved: dict[str, dict[str, Any]] = {}  # item id -> arrays, or an error message
         for item in items:
             path = context.scratch / SAVED_DIR / f"{item.params['saved']}.npz"
@@ -136,6 +137,8 @@ class Threshold(Kind):
             if item.params["data"] == item.params.get("public_data"):
                 where = "training"
             if entry is None:
+                from grader.kinds.notebook import run_problem  # the parent's only
+
                 stopped = run_problem(context.runs[item.notebook])
                 results.append(score_threshold(item, context.dataset, None, None, 0, where, stopped))
             elif "error" in entry:
@@ -151,6 +154,8 @@ class Threshold(Kind):
         """Accuracy of every saved network, computed by trusted code: (accuracy, count, problem)."""
         if not todo:
             return {}
+        from grader.kinds.context import TrustedCall
+
         calls = []
         for item in todo:
             data = item.params["data"] if context.instructor else item.params.get("public_data", item.params["data"])
