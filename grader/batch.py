@@ -27,7 +27,7 @@ from grader import __version__, inert, messages
 from grader.atomic import atomic_write
 from grader.options import GradeOptions
 from grader.project import MARKER
-from grader.results import GRADER_ERROR, ItemResult, Report, file_stem
+from grader.results import GRADER_ERROR, ItemResult, Report, Status, file_stem
 from grader.submissions import SubmissionError, extract_zip
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def _grade_one(job: Job, name: str, given: Path) -> dict[str, Any]:
     return {"report": report_to_json(report), "seconds": round(time.monotonic() - started, 3)}
 
 
-def unreadable(name: str, assignment: str, why: str, status: str = "error") -> Report:
+def unreadable(name: str, assignment: str, why: str, status: Status = "error") -> Report:
     """A submission that cannot be graded still gets a report: zero, with the reason."""
     return Report(
         assignment=assignment,

@@ -27,7 +27,7 @@ from grader.kinds.context import NotebookContext, TrustedCall
 from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, run_notebooks
 from grader.options import GradeOptions
 from grader.project import find_project_root
-from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Origin, Report
+from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Mode, Origin, Report, Status
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
 from grader.sandbox import SandboxError
@@ -78,7 +78,7 @@ class Assignment:
     reference: Path | None
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         return "instructor" if self.reference is not None else "student"
 
 
@@ -87,7 +87,9 @@ def grader_error(item: Item, message: str) -> ItemResult:
     return ItemResult(item.id, item.title, 0.0, item.points, GRADER_ERROR, message, 0.0)
 
 
-def whole_report(assignment: Assignment, name: str, status: str, message: str, notes: tuple[str, ...] = ()) -> Report:
+def whole_report(
+    assignment: Assignment, name: str, status: Status, message: str, notes: tuple[str, ...] = ()
+) -> Report:
     """Every item with one status and message: a submission refused whole, or a grader fault."""
     items = tuple(
         grader_error(i, message)

@@ -11,7 +11,7 @@ import csv
 from dataclasses import replace
 from pathlib import Path
 
-from grader.results import Report
+from grader.results import ItemResult, Report
 
 COLUMNS = ("submission", "id", "points", "comment")
 
@@ -38,6 +38,14 @@ def read(path: Path) -> dict[tuple[str, str], tuple[float, str]]:
     return grades
 
 
+GRADED = "graded by a person"  # how a merged item's message starts; the JSON format has no field for it
+
+
+def graded_by_person(item: ItemResult) -> bool:
+    """Whether a TA's points were merged into this item (see merge)."""
+    return item.status == "manual" and item.message.startswith(GRADED)
+
+
 def merge(report: Report, grades: dict[tuple[str, str], tuple[float, str]]) -> Report:
     """The report with every graded manual item's points and comment filled in."""
     name = Path(report.submission).name
@@ -52,5 +60,5 @@ def merge(report: Report, grades: dict[tuple[str, str], tuple[float, str]]) -> R
         points, comment = grades[key]
         if not 0 <= points <= item.max_points:
             raise ManualGradesError(f"{name} {item.id}: points {points:g} outside 0..{item.max_points:g}")
-        items.append(replace(item, points=points, message=f"graded by a person: {comment}".rstrip(": ")))
+        items.append(replace(item, points=points, message=f"{GRADED}: {comment}".rstrip(": ")))
     return replace(report, items=tuple(items))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from grader import inert
 from grader.atomic import atomic_write
+from grader.manual import graded_by_person
 from grader.results import Report, file_stem
 
 if TYPE_CHECKING:
@@ -65,9 +66,7 @@ def table(report: Report, width: int | None = None) -> str:
             body = i.message.replace("\n", "\n    ")
             out.append(f"- {i.id} ({_points(i.points)}/{_points(i.max_points)}, {i.status}):\n    {body}")
     waiting = [
-        i
-        for i in report.items
-        if i.status == "manual" and i.message != "unanswered" and not i.message.startswith("graded by a person")
+        i for i in report.items if i.status == "manual" and i.message != "unanswered" and not graded_by_person(i)
     ]
     if waiting:
         out.append(

@@ -17,7 +17,7 @@ Origin = Literal["public", "hidden", "self-check"]
 ChildStatus = Literal["ok", "exception", "not_implemented", "bad_return", "timeout", "crashed"]
 # An item the grader could not grade through a fault of its own (a child or kernel that could not
 # start, a reference that failed): never a student's loss, so the report as a whole is not a grade.
-GRADER_ERROR = "grader_error"
+GRADER_ERROR: Status = "grader_error"
 FLAG_PREFIX = "flag: "  # a note that a TA should look at: integrity, not points
 
 
@@ -53,7 +53,7 @@ class ItemResult:
     title: str
     points: float
     max_points: float
-    status: str
+    status: Status
     message: str
     duration_s: float
 
@@ -72,7 +72,7 @@ class Report:
     """One submission's grade: the JSON report of DESIGN.md, plus notes for the terminal."""
 
     assignment: str
-    mode: str
+    mode: Mode | Literal["none"]  # "none": a submission that could not be opened at all
     grader_version: str
     submission: str
     items: tuple[ItemResult, ...]

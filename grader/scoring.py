@@ -12,7 +12,7 @@ from typing import Any
 
 from grader import kinds, messages
 from grader.compare import Mismatch, compare_gradient
-from grader.results import GRADER_ERROR, CaseRun, ItemResult
+from grader.results import GRADER_ERROR, CaseRun, ItemResult, Status
 from grader.rubric import Item
 
 
@@ -29,7 +29,7 @@ def _gradient_note(item: Item, part: str, outputs: dict[str, Any]) -> str:
     return messages.gradient_note(part, _forward_name(item), problem)
 
 
-def _failure_of_run(item: Item, run: CaseRun, timeout_s: float) -> tuple[str, str] | None:
+def _failure_of_run(item: Item, run: CaseRun, timeout_s: float) -> tuple[Status, str] | None:
     """(status, message) when the case did not produce outputs at all."""
     r = run.result
     if r.status == "ok":
@@ -53,7 +53,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
     """Points, status and message of one item from all of its case runs."""
     duration = round(sum(run.result.duration_s for run in runs), 3)
 
-    def result(points: float, status: str, message: str) -> ItemResult:
+    def result(points: float, status: Status, message: str) -> ItemResult:
         return ItemResult(item.id, item.title, round(points, 6), item.points, status, message, duration)
 
     if not attempted:
@@ -61,7 +61,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
 
     failures: dict[str, str] = {}  # part -> first message
     hinted = False  # the rubric's hint helps with wrong values, not with errors or shapes
-    hard_status: str | None = None
+    hard_status: Status | None = None
     for run in runs:
         outcome = _failure_of_run(item, run, timeout_s)
         if outcome is not None:
