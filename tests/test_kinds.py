@@ -247,3 +247,47 @@ def test_the_registry_knows_which_built_in_kinds_have_probes() -> None:
     for name in _BUILT_IN:
         module = importlib.import_module(f"grader.kinds.{name}")
         assert (name in _WITH_PROBES) == hasattr(module, "PROBES"), name
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("min_speedup", '"fast"', "min_speedup must be a number, got 'fast'"),
+        ("repeats", "2.5", "repeats must be a whole number, got 2.5"),
+        ("compare", '"loss"', "compare must be a list of strings, got 'loss'"),
+        ("baseline", "3", "baseline must be a string, got 3"),
+    ],
+)
+def test_a_kinds_keys_are_read_as_their_types(tmp_path: Path, key: str, value: str, says: str) -> None:
+    """Each built-in kind declares its keys as a typed dataclass; a value of the wrong type is refused
+    when the rubric is loaded, naming the item, the key and the value."""
+    keys = {
+        "params": '["X", "y"]',
+        "returns": '["loss"]',
+        "compare": '["loss"]',
+        "baseline": '"loss_naive"',
+        "min_speedup": "5",
+        "repeats": "3",
+    }
+    keys[key] = value
+    body = "\n".join(f"{k} = {v}" for k, v in keys.items())
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(
+        '[assignment]\nname = "t"\n\n[[item]]\nid = "m:loss_fast"\npoints = 1\nkind = "speedup"\n'
+        f"{body}\n[[item.case]]\nX = {{randn = [2, 3]}}\n"
+    )
+    with pytest.raises(RubricError, match=re.escape(f"item 'm:loss_fast': {says}")):
+        load(rubric)
+    keys[key] = {"min_speedup": "5", "repeats": "3", "compare": '["loss"]', "baseline": '"loss_naive"'}[key]
+    rubric.write_text(rubric.read_text().replace(f"{key} = {value}", f"{key} = {keys[key]}"))
+    assert load(rubric).items[0].params["spec"].min_speedup == 5.0
+
+
+def test_a_required_key_left_out_is_named(tmp_path: Path) -> None:
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(
+        '[assignment]\nname = "t"\n\n[[item]]\nid = "m:f_backward"\npoints = 1\nkind = "gradient"\n'
+        'params = ["x"]\nwrt = ["x"]\ngrads = ["dx"]\n[[item.case]]\nx = {randn = [2]}\n'
+    )
+    with pytest.raises(RubricError, match=re.escape("item 'm:f_backward': missing required key 'forward'")):
+        load(rubric)

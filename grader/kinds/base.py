@@ -13,8 +13,10 @@ at module level they import only the standard library, numpy, `grader.probes` an
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from grader.compare import Mismatch, compare_value
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from grader.kinds.context import NotebookContext
     from grader.results import CaseRun, ItemResult, Status
     from grader.rubric import Item
+
+S = TypeVar("S")
 
 # A probe runs in the child: (the student's object, the request's parameters, its inputs) -> data.
 Probe = Callable[[Any, dict[str, Any], dict[str, Any]], dict[str, Any]]
@@ -37,19 +41,40 @@ def require(table: Mapping[str, Any], key: str, where: str) -> Any:
     return table[key]
 
 
+@dataclass(frozen=True)
+class NoKeys:
+    """A kind with no rubric keys of its own."""
+
+
 class Kind:
     """The defaults of both faces; a kind overrides what it does differently."""
 
     name: ClassVar[str]
-    # The rubric keys of this kind, beyond those every item has (id, title, points, ...).
-    keys: ClassVar[frozenset[str]] = frozenset()
+    # The rubric keys of this kind, beyond those every item has (id, title, points, ...): a frozen
+    # dataclass whose fields are the keys, their types (bool, int, float, str, a list of strings as
+    # tuple[str, ...], a table as dict, any of them `| None`) and their defaults.
+    Spec: ClassVar[type] = NoKeys
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(f.name for f in fields(self.Spec))
+
     # "cases": cases run through a probe in a child or kernel. "notebook_run": scored from a notebook's run.
     scored_from: ClassVar[Literal["cases", "notebook_run"]] = "cases"
 
     def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        """The item's params beyond its keys as written (validated and defaulted), with `parts`;
-        raises KindError."""
-        raise NotImplementedError
+        """The item's params: its keys read into the kind's Spec (typed, defaulted), checked
+        together, and the `parts` they credit; raises KindError naming the key."""
+        spec: Any = read_spec(self.Spec, raw, where)
+        self.check(spec, where)
+        return {**asdict(spec), "spec": spec, "parts": list(self.parts(spec))}
+
+    def check(self, spec: Any, where: str) -> None:
+        """What the keys' types cannot say (two lists of one length); raises KindError."""
+
+    def parts(self, spec: Any) -> Sequence[str]:
+        """The separately credited outputs of an item with these keys."""
+        return [self.name]
 
     # --- code kinds -------------------------------------------------------------------------
 
@@ -62,7 +87,7 @@ class Kind:
 
     def request_params(self, item: Item) -> dict[str, Any]:
         """What the probe is told: the rubric's parameters and the name of its target."""
-        params = {k: v for k, v in item.params.items() if k != "parts"}
+        params = {k: v for k, v in item.params.items() if k not in ("parts", "spec")}
         params["target"] = item.qualname
         return params
 
@@ -103,3 +128,54 @@ def item_result(item: Item, points: float, status: Status, message: str, duratio
     from grader.results import ItemResult
 
     return ItemResult(item.id, item.title, round(points, 6), item.points, status, message, round(duration, 3))
+
+
+# --- an item's own keys, as a typed value -------------------------------------------------------
+
+
+def _read(value: Any, hint: Any, key: str, where: str) -> Any:
+    """One rubric value as its field's type says, or KindError naming the key."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType) and type(None) in args:
+        if value is None:
+            return None
+        (inner,) = (a for a in args if a is not type(None))
+        return _read(value, inner, key, where)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise KindError(f"{where}: {key} must be true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise KindError(f"{where}: {key} must be a whole number, got {value!r}")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise KindError(f"{where}: {key} must be a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise KindError(f"{where}: {key} must be a string, got {value!r}")
+    if origin is tuple and args[1:] == (Ellipsis,):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise KindError(f"{where}: {key} must be a list of strings, got {value!r}")
+    if origin in (dict, Mapping) or hint in (dict, Mapping):
+        if isinstance(value, dict):
+            return dict(value)
+        raise KindError(f"{where}: {key} must be a table, got {value!r}")
+    raise TypeError(f"a rubric key's type must be bool, int, float, str, tuple[str, ...] or a table: {hint!r}")
+
+
+def read_spec(spec: type[S], raw: Mapping[str, Any], where: str) -> S:
+    """The kind's keys of one rubric item as its Spec dataclass: each present key checked against its
+    field's type, each absent one defaulted, a required one missing an error naming it."""
+    hints = get_type_hints(spec)
+    values: dict[str, Any] = {}
+    for f in fields(spec):  # type: ignore[arg-type]
+        if f.name in raw:
+            values[f.name] = _read(raw[f.name], hints[f.name], f.name, where)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise KindError(f"{where}: missing required key {f.name!r}")
+    return spec(**values)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from grader.kinds.base import Kind, Probe, require
+from grader.kinds.base import Kind, Probe
 from grader.probes import changed, copy_value, unpack
 
 if TYPE_CHECKING:
@@ -34,17 +34,21 @@ def call(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[st
 PROBES: dict[str, Probe] = {"call": call}
 
 
+@dataclass(frozen=True)
+class CompareKeys:
+    params: tuple[str, ...]  # the function's parameters, in order, each drawn from the case
+    returns: tuple[str, ...]  # names for what it returns (a tuple's parts, in order)
+    # The outputs compared with the reference's, each credited apart; "arg.key" is what the
+    # function leaves in a dict argument ("bn_param.running_mean").
+    compare: tuple[str, ...]
+
+
 class Compare(Kind):
     name = "compare"
-    keys = frozenset({"params", "returns", "compare"})
+    Spec = CompareKeys
 
-    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        return {
-            "params": require(raw, "params", where),
-            "returns": require(raw, "returns", where),
-            "compare": require(raw, "compare", where),
-            "parts": list(require(raw, "compare", where)),
-        }
+    def parts(self, spec: CompareKeys) -> list[str]:
+        return list(spec.compare)
 
     def probe(self, item: Item) -> str:
         return "compare:call"

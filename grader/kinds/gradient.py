@@ -3,12 +3,12 @@ student's own forward pass (which tells a wrong backward from a wrong forward)."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader.kinds.base import Kind, KindError, Probe, require
+from grader.kinds.base import Kind, KindError, Probe
 from grader.probes import ProbeError, changed, copy_value, default_rng, numerical_gradient, unpack
 
 if TYPE_CHECKING:
@@ -43,20 +43,27 @@ def gradient(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dic
 PROBES: dict[str, Probe] = {"gradient": gradient}
 
 
+@dataclass(frozen=True)
+class GradientKeys:
+    params: tuple[str, ...]  # the forward pass's parameters, in order, each drawn from the case
+    forward: str  # the forward pass whose cache the backward pass takes
+    wrt: tuple[str, ...]  # the parameters the gradients are of...
+    grads: tuple[str, ...]  # ...and the names of the backward pass's outputs, in the same order
+    # Judged only against the numerical gradient of the student's own forward pass, never against
+    # the reference: for a design that is the student's to choose.
+    self_check: bool = False
+
+
 class Gradient(Kind):
     name = "gradient"
-    keys = frozenset({"params", "forward", "wrt", "grads", "self_check"})
+    Spec = GradientKeys
 
-    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        params: dict[str, Any] = {}
-        params["params"] = require(raw, "params", where)
-        params["forward"] = require(raw, "forward", where)
-        params["wrt"] = require(raw, "wrt", where)
-        params["grads"] = require(raw, "grads", where)
-        if len(params["wrt"]) != len(params["grads"]):
+    def check(self, spec: GradientKeys, where: str) -> None:
+        if len(spec.wrt) != len(spec.grads):
             raise KindError(f"{where}: wrt and grads must have the same length")
-        params["parts"] = list(params["grads"])
-        return params
+
+    def parts(self, spec: GradientKeys) -> list[str]:
+        return list(spec.grads)
 
     def finish_inputs(self, item: Item, inputs: dict[str, Any], rng_parts: tuple[object, ...]) -> dict[str, Any]:
         # The upstream gradient is drawn in the child once the output's shape is known.

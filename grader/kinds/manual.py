@@ -3,10 +3,11 @@ empty until a TA's grades are merged (`--manual-grades`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from grader.kinds.base import Kind, item_result, require
+from grader.kinds.base import Kind, item_result
 
 if TYPE_CHECKING:
     from grader.kinds.context import NotebookContext
@@ -41,15 +42,16 @@ def score_manual(item: Item, answer: str | None) -> ItemResult:
     return item_result(item, 0.0, "manual", f"answer for a human to grade:\n{answer[:4000]}")
 
 
+@dataclass(frozen=True)
+class ManualKeys:
+    cell: str  # the tag of the markdown cell that holds the answer ("answer:q1")
+
+
 class Manual(Kind):
     name = "manual"
-    keys = frozenset({"cell"})
+    Spec = ManualKeys
     scored_from = "notebook_run"
     needs_kernel = False  # the answer is read from the file, run or not
-
-    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        require(raw, "cell", where)
-        return {"parts": [self.name]}
 
     def score_notebook(self, items: Sequence[Item], context: NotebookContext) -> list[ItemResult]:
         from grader.notebooks import MAX_NOTEBOOK_BYTES

@@ -4,12 +4,13 @@ its loss and gradients, its predictions, or its training."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from grader.compare import Mismatch, compare_init, compare_progress, compare_training
-from grader.kinds.base import Kind, KindError, Probe, require
+from grader.kinds.base import Kind, KindError, Probe
 from grader.probes import ProbeError, numerical_gradient, unpack
 
 if TYPE_CHECKING:
@@ -97,18 +98,37 @@ def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[s
 PROBES: dict[str, Probe] = {"init": init, "loss": loss, "predict": predict, "train": train}
 
 
+@dataclass(frozen=True)
+class ModelKeys:
+    probe: str  # what is exercised: init, loss, predict or train
+    compare: tuple[str, ...] = ()  # the outputs compared, each credited apart; () for the probe's own
+    dtype_args: tuple[str, ...] = ()  # constructor arguments given as a dtype's name ("float64")
+    # Training that draws its own minibatches: the loss history must end within this fraction of ours.
+    final_loss_slack: float | None = None
+    # Training whose minibatches and masks are the student's: the loss must come down at least this
+    # fraction of how far ours comes down, from the same start.
+    min_progress: float | None = None
+    self_check: bool = False  # judged only against the numerical gradient of the student's own loss
+
+
 class Model(Kind):
     name = "model"
-    keys = frozenset({"probe", "compare", "dtype_args", "final_loss_slack", "min_progress", "self_check"})
+    Spec = ModelKeys
 
     def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        probe = require(raw, "probe", where)
-        if probe not in PROBES:
-            raise KindError(f"{where}: probe {probe!r} is not one of {', '.join(PROBES)}")
-        compare = list(raw.get("compare", DEFAULT_COMPARE[probe]))
-        if raw.get("self_check") and compare != ["grads"]:
+        probe = raw.get("probe")
+        if isinstance(probe, str) and probe in DEFAULT_COMPARE and "compare" not in raw:
+            raw = {**raw, "compare": DEFAULT_COMPARE[probe]}
+        return super().parse(raw, where)
+
+    def check(self, spec: ModelKeys, where: str) -> None:
+        if spec.probe not in PROBES:
+            raise KindError(f"{where}: probe {spec.probe!r} is not one of {', '.join(PROBES)}")
+        if spec.self_check and spec.compare != ("grads",):
             raise KindError(f'{where}: a self_check model item compares grads only (compare = ["grads"])')
-        return {"compare": compare, "parts": list(compare)}
+
+    def parts(self, spec: ModelKeys) -> list[str]:
+        return list(spec.compare)
 
     def probe(self, item: Item) -> str:
         return f"model:{item.params['probe']}"
@@ -122,15 +142,15 @@ class Model(Kind):
         return "grads" in item.parts
 
     def compare_part(self, item: Item, part: str, got: Any, want: Any) -> Mismatch | None:
-        probe = item.params["probe"]
-        if probe == "init":
+        spec: ModelKeys = item.params["spec"]
+        if spec.probe == "init":
             return compare_init(part, got, want, item.tolerance[part])
-        if probe == "train" and "min_progress" in item.params:
+        if spec.probe == "train" and spec.min_progress is not None:
             # Minibatches and dropout masks the student's code draws: judged by how far the loss comes down.
-            return compare_progress(part, got, want, float(item.params["min_progress"]))
-        if probe == "train" and "final_loss_slack" in item.params:
+            return compare_progress(part, got, want, spec.min_progress)
+        if spec.probe == "train" and spec.final_loss_slack is not None:
             # Training that draws its own minibatches: the history must end near ours, not match it.
-            return compare_training(part, got, want, float(item.params["final_loss_slack"]))
+            return compare_training(part, got, want, spec.final_loss_slack)
         return super().compare_part(item, part, got, want)
 
 

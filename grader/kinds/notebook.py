@@ -3,8 +3,9 @@ Its item also sets the limits of the notebook's run (`cell_timeout_s`, `timeout_
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from grader.kinds.base import Kind, item_result
 
@@ -39,14 +40,16 @@ def score_run(item: Item, run: NotebookRun) -> ItemResult:
     return item_result(item, 0.0, status, run_problem(run), run.duration_s)
 
 
+@dataclass(frozen=True)
+class NotebookKeys:
+    cell_timeout_s: float = 60.0  # each cell's limit; the item's timeout_s is the whole run's
+
+
 class Notebook(Kind):
     name = "notebook"
-    keys = frozenset({"cell_timeout_s"})
+    Spec = NotebookKeys
     scored_from = "notebook_run"
     sets_notebook_limits = True
-
-    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        return {"parts": [self.name]}
 
     def score_notebook(self, items: Sequence[Item], context: NotebookContext) -> list[ItemResult]:
         return [score_run(item, context.runs[item.notebook]) for item in items]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from grader.kinds.base import Kind, Probe
@@ -28,16 +28,18 @@ def optimizer(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> di
 PROBES: dict[str, Probe] = {"optimizer": optimizer}
 
 
+@dataclass(frozen=True)
+class OptimizerKeys:
+    state: tuple[str, ...] = ()  # the config entries the rule keeps (velocity, m, v, t), each credited apart
+    steps: int = 1  # update steps per case, each from the config the last one returned
+
+
 class Optimizer(Kind):
     name = "optimizer"
-    keys = frozenset({"state", "steps"})
+    Spec = OptimizerKeys
 
-    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        params: dict[str, Any] = {}
-        params["state"] = list(raw.get("state", []))
-        params["steps"] = int(raw.get("steps", 1))
-        params["parts"] = ["next_w"] + [f"config['{k}']" for k in params["state"]]
-        return params
+    def parts(self, spec: OptimizerKeys) -> list[str]:
+        return ["next_w"] + [f"config['{k}']" for k in spec.state]
 
 
 KIND = Optimizer()

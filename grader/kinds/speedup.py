@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from grader.compare import Mismatch, compare_speedup
-from grader.kinds.base import Kind, Probe, require
+from grader.kinds.base import Kind, Probe
 from grader.probes import copy_value, perf_counter, unpack
 
 if TYPE_CHECKING:
@@ -45,22 +46,24 @@ def speedup(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict
 PROBES: dict[str, Probe] = {"speedup": speedup}
 
 
+@dataclass(frozen=True)
+class SpeedupKeys:
+    params: tuple[str, ...]  # the parameters both functions take, in order, each drawn from the case
+    returns: tuple[str, ...]  # names for what they return
+    compare: tuple[str, ...]  # the outputs that must agree
+    baseline: str  # the slow function the item's function replaces
+    min_speedup: float  # how many times faster, at least (best of `repeats` runs each)
+    repeats: int = 3
+
+
 class Speedup(Kind):
     name = "speedup"
-    keys = frozenset({"params", "returns", "compare", "baseline", "min_speedup", "repeats"})
+    Spec = SpeedupKeys
     # The part is scored against min_speedup, not a tolerance.
     fixed_tolerance: ClassVar[Mapping[str, float]] = {"speedup": 0.0}
 
-    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        return {
-            "params": require(raw, "params", where),
-            "returns": require(raw, "returns", where),
-            "compare": require(raw, "compare", where),
-            "baseline": require(raw, "baseline", where),
-            "min_speedup": float(require(raw, "min_speedup", where)),
-            "repeats": int(raw.get("repeats", 3)),
-            "parts": ["agreement", "speedup"],
-        }
+    def parts(self, spec: SpeedupKeys) -> list[str]:
+        return ["agreement", "speedup"]
 
     def compare_part(self, item: Item, part: str, got: Any, want: Any) -> Mismatch | None:
         if part == "speedup":

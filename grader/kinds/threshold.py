@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -103,19 +104,26 @@ def _curve(raw: Any, where: str) -> dict[str, Any]:
     return dict(raw)
 
 
+@dataclass(frozen=True)
+class ThresholdKeys:
+    saved: str  # the name the notebook saves its network's parameters under (save_for_grading)
+    scores: str  # trusted 'pkg.module:function': class scores from (saved parameters, X)
+    data: str  # trusted 'pkg.module:function' returning (X, y): held-out data, for instructor mode
+    # Per data set: {kind = "linear", zero, full[, floor_percent]} or {kind = "step", at}.
+    curve: dict[str, Any]
+    public_data: str | None = None  # the (X, y) student mode measures on; data when absent
+
+
 class Threshold(Kind):
     name = "threshold"
-    keys = frozenset({"saved", "scores", "data", "public_data", "curve"})
+    Spec = ThresholdKeys
     scored_from = "notebook_run"
 
-    def parse(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
-        for key in ("saved", "scores", "data"):
-            require(raw, key, where)
-        curves = require(raw, "curve", where)
-        curve = {name: _curve(c, f"{where} curve.{name}") for name, c in curves.items()}
-        if not curve:
+    def check(self, spec: ThresholdKeys, where: str) -> None:
+        for name, raw in spec.curve.items():
+            _curve(raw, f"{where} curve.{name}")
+        if not spec.curve:
             raise KindError(f"{where}: give a curve for at least one data set")
-        return {"curve": curve, "parts": [self.name]}
 
     def score_notebook(self, items: Sequence[Item], context: NotebookContext) -> list[ItemResult]:
         from grader.scratch import SAVED_DIR  # the parent's only
@@ -134,7 +142,7 @@ class Threshold(Kind):
         for item in items:
             entry = saved.get(item.id)
             where = "held-out" if context.instructor else "public test"
-            if item.params["data"] == item.params.get("public_data"):
+            if item.params["data"] == item.params["public_data"]:
                 where = "training"
             if entry is None:
                 from grader.kinds.notebook import run_problem  # the parent's only
@@ -158,7 +166,8 @@ class Threshold(Kind):
 
         calls = []
         for item in todo:
-            data = item.params["data"] if context.instructor else item.params.get("public_data", item.params["data"])
+            spec: ThresholdKeys = item.params["spec"]
+            data = spec.data if context.instructor else (spec.public_data or spec.data)
             module, _, qualname = item.params["scores"].partition(":")
             params = {"data": data, "target": qualname}
             calls.append(
