@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader import version_hints
 from grader.compare import Mismatch
 
 
@@ -42,7 +43,10 @@ def crashed(label: str, meta: dict[str, Any]) -> str:
 
 
 def exception(label: str, meta: dict[str, Any]) -> str:
-    text = f"{label}: {meta.get('error_type', 'Exception')}: {meta.get('message', '')}"
+    error_type, message = str(meta.get("error_type", "Exception")), str(meta.get("message", ""))
+    text = f"{label}: {error_type}: {message}"
+    if replaced := version_hints.hint(error_type, message):
+        text += f" ({replaced})"
     trace = meta.get("traceback")
     if trace:
         text += f"\n{trace}"

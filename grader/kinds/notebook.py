@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from grader import version_hints
 from grader.kinds.base import Kind, item_result
 
 if TYPE_CHECKING:
@@ -23,7 +24,9 @@ def run_problem(run: NotebookRun) -> str:
     if run.status != "timeout" and run.errors:
         first = run.errors[0]
         more = f" ({len(run.errors) - 1} more cell(s) failed after it)" if len(run.errors) > 1 else ""
-        return f"cell {first.index + 1} ({first.first_line!r}) raised {first.name}: {first.value}{more}"
+        replaced = version_hints.hint(first.name, first.value)
+        because = f" ({replaced})" if replaced else ""
+        return f"cell {first.index + 1} ({first.first_line!r}) raised {first.name}: {first.value}{because}{more}"
     return run.message
 
 
