@@ -72,7 +72,10 @@ def compare_value(name: str, got: Any, expected: Any, tolerance: float) -> Misma
     if want.ndim == 0 and arr.size == 1:
         arr = arr.reshape(())
     if arr.shape != want.shape:
-        return Mismatch("shape", f"{name} has shape {_shape_text(arr.shape)}; expected {_shape_text(want.shape)}")
+        message = f"{name} has shape {_shape_text(arr.shape)}; expected {_shape_text(want.shape)}"
+        if arr.ndim == 2 and arr.shape == want.shape[::-1] and rel_error(arr.T, want) <= max(tolerance, 1e-6):
+            message += ": it is the transpose of the expected array"
+        return Mismatch("shape", message)
     if want.dtype.kind in "iu" and arr.dtype.kind not in "iu":
         return Mismatch("dtype", f"{name} has dtype {arr.dtype}; expected integers (class labels)")
     finite_expected = np.isfinite(want.astype(float))
@@ -84,8 +87,60 @@ def compare_value(name: str, got: Any, expected: Any, tolerance: float) -> Misma
         )
     err = rel_error(arr, want)
     if err > tolerance:
-        return Mismatch("value", f"{name} is off: relative error {err:.1e} (tolerance {tolerance:.0e})")
+        return Mismatch(
+            "value",
+            f"{name} is off: relative error {err:.1e} (tolerance {tolerance:.0e}); "
+            + describe(name, arr, want, tolerance),
+        )
     return None
+
+
+def describe(name: str, got: np.ndarray, want: np.ndarray, tolerance: float) -> str:
+    """Where and how a wrong value differs: its first wrong entry, how many entries are wrong, and
+    the pattern, when one explains every entry (the opposite sign, a constant factor, a constant
+    offset): what a student needs to find the line."""
+    g, w = got.astype(float), want.astype(float)
+    if w.size == 1:
+        text = _got_expected(float(g.reshape(-1)[0]), float(w.reshape(-1)[0]))
+    else:
+        with np.errstate(all="ignore"):
+            wrong = np.abs(g - w) / np.maximum(1e-8, np.abs(g) + np.abs(w)) > tolerance
+        wrong |= ~np.isfinite(g)
+        if not wrong.any():  # only rounding between the whole and the entries
+            return f"{int(g.size)} entries, the largest difference {float(np.max(np.abs(g - w))):.3g}"
+        first = tuple(int(i) for i in np.argwhere(wrong)[0])
+        where = f"{name}[{', '.join(map(str, first))}]"
+        count = f"{int(wrong.sum())} of {wrong.size} entries differ"
+        text = f"{where}: {_got_expected(float(g[first]), float(w[first]))}; {count}"
+    with np.errstate(all="ignore"):  # a student's values may be anything; a pattern is only a hint
+        pattern = _pattern(g, w, max(tolerance, 1e-12))
+    return f"{text}; {pattern}" if pattern else text
+
+
+def _got_expected(got: float, want: float) -> str:
+    """Both numbers with as many digits as it takes to tell them apart (6 at least)."""
+    for digits in range(6, 18):
+        a, b = f"{got:.{digits}g}", f"{want:.{digits}g}"
+        if a != b:
+            break
+    return f"got {a}, expected {b}"
+
+
+def _pattern(g: np.ndarray, w: np.ndarray, tolerance: float) -> str:
+    nonzero = np.abs(w) > 1e-12
+    if w.size < 2 or not (np.all(np.isfinite(g)) and nonzero.any()):
+        return ""  # one number has every pattern
+    factor = float(np.median(g[nonzero] / w[nonzero]))
+    if abs(factor - 1) > tolerance and rel_error(g, factor * w) <= tolerance:
+        if abs(factor + 1) <= tolerance:
+            return "every entry has the opposite sign"
+        if abs(factor) <= tolerance:
+            return "every entry is 0"
+        return f"every entry is {factor:.4g} times the expected one"
+    offset = float(np.median(g - w))
+    if offset != 0 and rel_error(g, w + offset) <= tolerance:
+        return f"every entry is off by the same {offset:+.4g}"
+    return ""
 
 
 def compare_init(name: str, got: Any, expected: dict[str, Any], tolerance: float) -> Mismatch | None:
