@@ -110,6 +110,26 @@ def report_from_json(data: dict[str, Any]) -> Report:
 _worker_answers: ReferenceAnswers | None = None
 
 
+def _start_worker(answers: ReferenceAnswers | None) -> None:
+    """A worker starts with the answers its parent prepared (see engine.prepare_answers)."""
+    global _worker_answers  # noqa: PLW0603 - one per worker process, which the pool starts
+    _worker_answers = answers
+
+
+def _prepared(job: Job, todo: list[tuple[Submission, str]]) -> ReferenceAnswers | None:
+    """The reference's hidden answers, computed once here; None when that fails (each worker then
+    computes them, and reports a fault of its own as that submission's grader error)."""
+    from grader.engine import prepare_answers
+
+    try:
+        return prepare_answers(job.assignment, job.options, tuple(sub.path for sub, _ in todo))
+    except Exception as exc:  # noqa: BLE001 - the workers try again, and report what fails
+        print(
+            f"grade: the reference's answers could not be prepared ({exc}); each worker computes them", file=sys.stderr
+        )
+        return None
+
+
 def _answers() -> ReferenceAnswers:
     """This worker process's reference answers, reused for every submission it grades."""
     global _worker_answers  # noqa: PLW0603 - one per worker process, which the pool starts
@@ -229,7 +249,8 @@ def run_batch(
     if progress:
         progress.total = len(todo)
     if todo:
-        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        answers = _prepared(job, todo)
+        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_start_worker, initargs=(answers,)) as pool:
             pending = {pool.submit(_grade_one, job, sub.name, sub.path): (sub, key) for sub, key in todo}
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)

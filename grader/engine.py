@@ -375,6 +375,85 @@ def _probe_work(
     return work
 
 
+def _answers_key(assignment: Assignment, hidden_seed: str | None, env: dict[str, str]) -> object:
+    return (str(assignment.reference), assignment.rubric.sha256, hidden_seed, json.dumps(env, sort_keys=True))
+
+
+def _module_answers(
+    reference: Path,
+    work: list[tuple[Item, list[dict[str, Any]]]],
+    env: dict[str, str],
+    hidden: tuple[Path, ...],
+    backend: Backend,
+) -> Answers:
+    policy = Policy(env=env, hidden=hidden)
+    return run_cases(
+        reference, work, submission_timeout_s=3600, extra_params={"numeric": False}, policy=policy, backend=backend
+    )[0]
+
+
+def _notebook_answers(
+    rubric: Rubric,
+    reference: Path,
+    items: tuple[Item, ...],
+    cases: dict[str, list[dict[str, Any]]],
+    env: dict[str, str],
+    hidden: tuple[Path, ...],
+    backend: Backend,
+    tmp: Path,
+) -> Answers:
+    """The objects the reference's own notebooks define, on the hidden cases. Kernels are driven
+    from the calling thread only: nbclient leaves an event loop behind in any other."""
+    ref_scratch = tmp / "reference"
+    copy_submission(reference, ref_scratch)
+    work: dict[str, list[ProbeWork]] = {}
+    for item in items:
+        work.setdefault(item.notebook, []).append(
+            ProbeWork(item, cases[item.id], [{"numeric": False}] * len(cases[item.id]))
+        )
+    (tmp / "reference-requests").mkdir()
+    found: Answers = {}
+    runs = run_notebooks(rubric, ref_scratch, work, tmp / "reference-requests", Policy(env=env, hidden=hidden), backend)
+    for run in runs.values():
+        found.update(run.probes)
+    return found
+
+
+def prepare_answers(
+    assignment: Assignment, options: GradeOptions, submissions: tuple[Path, ...], backend: Backend | None = None
+) -> ReferenceAnswers:
+    """The reference's answers to every hidden case, before any student is graded. A batch computes
+    them once, in its parent, and every worker starts with them: otherwise each worker runs the
+    reference beside its first student, whose timed cases then share the machine with it."""
+    answers = ReferenceAnswers()
+    if assignment.reference is None:
+        return answers
+    backend = backend or backends.default()
+    rubric = assignment.rubric
+    dataset = options.dataset or rubric.datasets[0]
+    if dataset not in rubric.datasets:
+        raise SetupError(f"data set {dataset!r} is not one of {', '.join(rubric.datasets)}")
+    env = _dataset_env(rubric, dataset, options.data_dir)
+    hidden = hidden_paths(assignment, options.secrets, *submissions)
+    notebook_code = tuple(i for i in rubric.code_items if i.notebook) if options.notebooks else ()
+    _, hidden_work = _plan(assignment, options.hidden_seed, rubric.module_items + notebook_code)
+    key = _answers_key(assignment, options.hidden_seed, env)
+    reference = assignment.reference
+    module_hidden = [(i, c) for i, c in hidden_work if not i.notebook]
+    if module_hidden:
+        answers.module(key, lambda: _module_answers(reference, module_hidden, env, hidden, backend))
+    notebook_hidden = {i.id: c for i, c in hidden_work if i.notebook}
+    if notebook_hidden:
+        with tempfile.TemporaryDirectory(prefix="grade-answers-") as tmp:
+            answers.notebook(
+                key,
+                lambda: _notebook_answers(
+                    rubric, reference, notebook_code, notebook_hidden, env, hidden, backend, Path(tmp)
+                ),
+            )
+    return answers
+
+
 def grade(
     submission: Path,
     assignment: Assignment,
@@ -439,25 +518,14 @@ def _grade(
 
         # The hidden inputs depend on the seed, not on the student: the reference runs on them once
         # (module answers, then notebook answers) for every submission graded with `answers`.
-        answers_key = (str(assignment.reference), rubric.sha256, hidden_seed, json.dumps(env, sort_keys=True))
+        answers_key = _answers_key(assignment, hidden_seed, env)
         module_hidden = [(i, c) for i, c in hidden_work if not i.notebook]
 
         def run_reference() -> Answers:
             if assignment.reference is None or not module_hidden:
                 return {}
             reference = assignment.reference
-
-            def compute() -> Answers:
-                return run_cases(
-                    reference,
-                    module_hidden,
-                    submission_timeout_s=3600,
-                    extra_params={"numeric": False},
-                    policy=Policy(env=env, hidden=hidden),
-                    backend=backend,
-                )[0]
-
-            return answers.module(answers_key, compute)
+            return answers.module(answers_key, lambda: _module_answers(reference, module_hidden, env, hidden, backend))
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             reference_future = pool.submit(run_reference)
@@ -483,20 +551,7 @@ def _grade(
             reference = assignment.reference
 
             def compute_notebook_answers() -> Answers:
-                ref_scratch = tmp / "reference"
-                copy_submission(reference, ref_scratch)
-                work: dict[str, list[ProbeWork]] = {}
-                for item in notebook_code:
-                    cases = notebook_hidden[item.id]
-                    work.setdefault(item.notebook, []).append(ProbeWork(item, cases, [{"numeric": False}] * len(cases)))
-                (tmp / "reference-requests").mkdir()
-                found: Answers = {}
-                runs = run_notebooks(
-                    rubric, ref_scratch, work, tmp / "reference-requests", Policy(env=env, hidden=hidden), backend
-                )
-                for run in runs.values():
-                    found.update(run.probes)
-                return found
+                return _notebook_answers(rubric, reference, notebook_code, notebook_hidden, env, hidden, backend, tmp)
 
             reference_results.update(answers.notebook(answers_key, compute_notebook_answers))
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.engine import ReferenceAnswers
+
 ROOT = Path(__file__).resolve().parent.parent
 # The suite grades its own fixtures in instructor mode on hosts with and without bubblewrap; the
 # refusal to grade unisolated is tested on its own (tests/test_isolation.py).
@@ -44,6 +46,13 @@ def reference_nndl() -> Iterator[Path]:
     root = ROOT / "reference" / "nndl"
     with submission_on_path(root, "nndl", "utils"):
         yield root
+
+
+@pytest.fixture(scope="session")
+def shared_answers() -> ReferenceAnswers:
+    """The reference's hidden answers, kept between the tests that grade many submissions in this
+    process, as the command line keeps them between the paths it grades."""
+    return ReferenceAnswers()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

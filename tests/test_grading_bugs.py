@@ -9,7 +9,7 @@ import pytest
 from bugs import TEST_SEED, assignment_of, bug_names, check_golden, golden_path, load_bug, materialize
 from conftest import ROOT
 
-from grader.engine import Assignment, grade, load_assignment
+from grader.engine import Assignment, ReferenceAnswers, grade, load_assignment
 from grader.options import GradeOptions
 from grader.project import Layout
 
@@ -30,7 +30,11 @@ def instructor() -> Callable[[str], Assignment]:
 
 @pytest.mark.parametrize("name", bug_names())
 def test_bug_loses_exactly_its_items(
-    name: str, tmp_path: Path, instructor: Callable[[str], Assignment], request: pytest.FixtureRequest
+    name: str,
+    tmp_path: Path,
+    instructor: Callable[[str], Assignment],
+    request: pytest.FixtureRequest,
+    shared_answers: ReferenceAnswers,
 ) -> None:
     bug = load_bug(name)
     assignment = instructor(assignment_of(bug))
@@ -39,6 +43,7 @@ def test_bug_loses_exactly_its_items(
         submission,
         assignment,
         GradeOptions(hidden_seed=TEST_SEED, timeout_override=bug.get("timeout"), notebooks=False),
+        answers=shared_answers,
     )
     losers = {i.id for i in report.items if i.points < i.max_points}
     assert losers == set(bug["loses"]), f"{name}: lost {sorted(losers)}"

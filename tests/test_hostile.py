@@ -17,7 +17,7 @@ from bugs import TEST_SEED, apply_spec, check_golden, comparable
 from conftest import ROOT
 
 from grader import cli
-from grader.engine import Assignment, grade, load_assignment
+from grader.engine import Assignment, ReferenceAnswers, grade, load_assignment
 from grader.isolation import level
 from grader.options import GradeOptions
 from grader.project import Layout
@@ -128,6 +128,7 @@ def test_attack(
     secret_seed: Path,
     listener: Listener,
     request: pytest.FixtureRequest,
+    shared_answers: ReferenceAnswers,
 ) -> None:
     attack = spec(name)
     if not stopped_here(name):
@@ -146,6 +147,7 @@ def test_attack(
             notebooks=False,
             secrets=(secret_seed.parent,),
         ),
+        answers=shared_answers,
     )
     losers = {i.id for i in report.items if i.points < i.max_points}
     assert losers == set(attack["loses"]), f"{name}: lost {sorted(losers)}"
