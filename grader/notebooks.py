@@ -38,6 +38,7 @@ from grader.backends import Backend, Policy
 from grader.cases import request_params
 from grader.confine import Confinement
 from grader.isolation import process_limit, wrap
+from grader.kernel import MAX_FIGURE_BYTES, MAX_STREAM_BYTES
 from grader.results import ChildResult
 from grader.rubric import Item, Rubric
 from grader.sandbox import STARTUP_TIMEOUT_S, Exchange, Limits, scrubbed_env, take_over
@@ -46,14 +47,12 @@ KERNEL_NAME = "nn-grader-sandbox"
 GRADER_FAULT = "grader_fault"
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 MAX_FIGURES = 50
-MAX_FIGURE_BYTES = 2 * 1024**2  # base64 text of one PNG
 MAX_FIGURES_BYTES = 20 * 1024**2
 # What the grader keeps of one notebook's outputs (printed text, figures, tracebacks): the rest is
 # dropped as it arrives, so a cell that prints gigabytes cannot fill the grader's memory or reports.
 MAX_OUTPUT_BYTES = 32 * 1024**2
 MAX_MESSAGE_BYTES = 8 * 1024**2
 MAX_QUEUED_MESSAGES = 4
-MAX_STREAM_BYTES = 64 * 1024  # of one printed output; only the figures and errors are ever used
 # Runs before the student's first cell: numpy and the grader's modules are imported
 # from site-packages, and only then is the submission folder put on the path, last,
 # so that a student file named numpy.py cannot stand in for numpy.
