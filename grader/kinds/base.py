@@ -13,10 +13,22 @@ at module level they import only the standard library, numpy, `grader.probes` an
 
 from __future__ import annotations
 
+import threading
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Literal,
+    TypeVar,
+    Union,
+    dataclass_transform,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from grader.compare import Mismatch, compare_value
 
@@ -41,8 +53,26 @@ def require(table: Mapping[str, Any], key: str, where: str) -> Any:
     return table[key]
 
 
-@dataclass(frozen=True)
-class NoKeys:
+@dataclass_transform(frozen_default=True)
+class Keys:
+    """The base of a kind's rubric keys, declared as the fields of a frozen dataclass (types and
+    defaults). The class becomes that dataclass when a rubric is first read (`keys_type`), not when
+    its module is imported: every child imports every kind for its probes and never reads a rubric,
+    and making the dataclasses was a measurable share of a child's start."""
+
+
+_MAKING = threading.Lock()
+
+
+def keys_type(spec: type[S]) -> type[S]:
+    """`spec` as the frozen dataclass it declares (made once; a Spec already a dataclass is kept)."""
+    with _MAKING:
+        if "__dataclass_fields__" not in spec.__dict__:
+            dataclass(frozen=True)(spec)
+    return spec
+
+
+class NoKeys(Keys):
     """A kind with no rubric keys of its own."""
 
 
@@ -50,14 +80,14 @@ class Kind:
     """The defaults of both faces; a kind overrides what it does differently."""
 
     name: ClassVar[str]
-    # The rubric keys of this kind, beyond those every item has (id, title, points, ...): a frozen
-    # dataclass whose fields are the keys, their types (bool, int, float, str, a list of strings as
+    # The rubric keys of this kind, beyond those every item has (id, title, points, ...): a `Keys`
+    # class (or a frozen dataclass) whose fields are the keys, their types (bool, int, float, str, a list of strings as
     # tuple[str, ...], a table as dict, any of them `| None`) and their defaults.
     Spec: ClassVar[type] = NoKeys
 
     @property
     def keys(self) -> frozenset[str]:
-        return frozenset(f.name for f in fields(self.Spec))
+        return frozenset(f.name for f in fields(keys_type(self.Spec)))
 
     # "cases": cases run through a probe in a child or kernel. "notebook_run": scored from a notebook's run.
     scored_from: ClassVar[Literal["cases", "notebook_run"]] = "cases"
@@ -171,6 +201,7 @@ def _read(value: Any, hint: Any, key: str, where: str) -> Any:
 def read_spec(spec: type[S], raw: Mapping[str, Any], where: str) -> S:
     """The kind's keys of one rubric item as its Spec dataclass: each present key checked against its
     field's type, each absent one defaulted, a required one missing an error naming it."""
+    spec = keys_type(spec)
     hints = get_type_hints(spec)
     values: dict[str, Any] = {}
     for f in fields(spec):  # type: ignore[arg-type]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from grader.kinds.base import Kind, Probe
+from grader.kinds.base import Keys, Kind, Probe
 from grader.probes import changed, copy_value, unpack
 
 if TYPE_CHECKING:
@@ -34,8 +33,7 @@ def call(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[st
 PROBES: dict[str, Probe] = {"call": call}
 
 
-@dataclass(frozen=True)
-class CompareKeys:
+class CompareKeys(Keys):
     params: tuple[str, ...]  # the function's parameters, in order, each drawn from the case
     returns: tuple[str, ...]  # names for what it returns (a tuple's parts, in order)
     # The outputs compared with the reference's, each credited apart; "arg.key" is what the

@@ -3,12 +3,11 @@ student's own forward pass (which tells a wrong backward from a wrong forward)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader.kinds.base import Kind, KindError, Probe
+from grader.kinds.base import Keys, Kind, KindError, Probe
 from grader.probes import ProbeError, changed, copy_value, default_rng, numerical_gradient, unpack
 
 if TYPE_CHECKING:
@@ -43,8 +42,7 @@ def gradient(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dic
 PROBES: dict[str, Probe] = {"gradient": gradient}
 
 
-@dataclass(frozen=True)
-class GradientKeys:
+class GradientKeys(Keys):
     params: tuple[str, ...]  # the forward pass's parameters, in order, each drawn from the case
     forward: str  # the forward pass whose cache the backward pass takes
     wrt: tuple[str, ...]  # the parameters the gradients are of...

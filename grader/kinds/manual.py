@@ -4,10 +4,9 @@ empty until a TA's grades are merged (`--manual-grades`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from grader.kinds.base import Kind, item_result
+from grader.kinds.base import Keys, Kind, item_result
 
 if TYPE_CHECKING:
     from grader.kinds.context import NotebookContext
@@ -42,8 +41,7 @@ def score_manual(item: Item, answer: str | None) -> ItemResult:
     return item_result(item, 0.0, "manual", f"answer for a human to grade:\n{answer[:4000]}")
 
 
-@dataclass(frozen=True)
-class ManualKeys:
+class ManualKeys(Keys):
     cell: str  # the tag of the markdown cell that holds the answer ("answer:q1")
 
 

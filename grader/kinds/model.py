@@ -4,13 +4,12 @@ its loss and gradients, its predictions, or its training."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from grader.compare import Mismatch, compare_init, compare_progress, compare_training
-from grader.kinds.base import Kind, KindError, Probe
+from grader.kinds.base import Keys, Kind, KindError, Probe
 from grader.probes import ProbeError, numerical_gradient, unpack
 
 if TYPE_CHECKING:
@@ -98,8 +97,7 @@ def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[s
 PROBES: dict[str, Probe] = {"init": init, "loss": loss, "predict": predict, "train": train}
 
 
-@dataclass(frozen=True)
-class ModelKeys:
+class ModelKeys(Keys):
     probe: str  # what is exercised: init, loss, predict or train
     compare: tuple[str, ...] = ()  # the outputs compared, each credited apart; () for the probe's own
     dtype_args: tuple[str, ...] = ()  # constructor arguments given as a dtype's name ("float64")

@@ -4,11 +4,10 @@ Its item also sets the limits of the notebook's run (`cell_timeout_s`, `timeout_
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from grader import version_hints
-from grader.kinds.base import Kind, item_result
+from grader.kinds.base import Keys, Kind, item_result
 
 if TYPE_CHECKING:
     from grader.kinds.context import NotebookContext
@@ -43,8 +42,7 @@ def score_run(item: Item, run: NotebookRun) -> ItemResult:
     return item_result(item, 0.0, status, run_problem(run), run.duration_s)
 
 
-@dataclass(frozen=True)
-class NotebookKeys:
+class NotebookKeys(Keys):
     cell_timeout_s: float = 60.0  # each cell's limit; the item's timeout_s is the whole run's
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from grader.kinds.base import Kind, Probe
+from grader.kinds.base import Keys, Kind, Probe
 from grader.probes import ProbeError, changed, unpack
 
 
@@ -28,8 +27,7 @@ def optimizer(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> di
 PROBES: dict[str, Probe] = {"optimizer": optimizer}
 
 
-@dataclass(frozen=True)
-class OptimizerKeys:
+class OptimizerKeys(Keys):
     state: tuple[str, ...] = ()  # the config entries the rule keeps (velocity, m, v, t), each credited apart
     steps: int = 1  # update steps per case, each from the config the last one returned
 

@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from grader.compare import Mismatch, compare_speedup
-from grader.kinds.base import Kind, Probe
+from grader.kinds.base import Keys, Kind, Probe
 from grader.probes import copy_value, perf_counter, unpack
 
 if TYPE_CHECKING:
@@ -46,8 +45,7 @@ def speedup(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict
 PROBES: dict[str, Probe] = {"speedup": speedup}
 
 
-@dataclass(frozen=True)
-class SpeedupKeys:
+class SpeedupKeys(Keys):
     params: tuple[str, ...]  # the parameters both functions take, in order, each drawn from the case
     returns: tuple[str, ...]  # names for what they return
     compare: tuple[str, ...]  # the outputs that must agree

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from grader.codec import CodecError, load_saved_arrays
-from grader.kinds.base import Kind, KindError, Probe, item_result, require
+from grader.kinds.base import Keys, Kind, KindError, Probe, item_result, require
 from grader.probes import import_callable
 
 if TYPE_CHECKING:
@@ -104,8 +103,7 @@ def _curve(raw: Any, where: str) -> dict[str, Any]:
     return dict(raw)
 
 
-@dataclass(frozen=True)
-class ThresholdKeys:
+class ThresholdKeys(Keys):
     saved: str  # the name the notebook saves its network's parameters under (save_for_grading)
     scores: str  # trusted 'pkg.module:function': class scores from (saved parameters, X)
     data: str  # trusted 'pkg.module:function' returning (X, y): held-out data, for instructor mode
