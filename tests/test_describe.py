@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.compare import compare_value
+from grader.compare import compare_gradient, compare_value
 
 W = np.arange(1.0, 13.0).reshape(3, 4)
 
@@ -49,3 +49,17 @@ def test_values_that_overflow_still_get_a_description() -> None:
     assert "contains inf" in message(got)
     tiny = np.full((2, 2), 1e-20)
     assert "entries differ" in message(tiny + 1, tiny)
+
+
+def test_a_gradient_of_zero_against_round_off_is_close_and_a_real_difference_is_not() -> None:
+    noise = np.array([[1e-11, -3e-12], [0.0, 2e-11]])
+    assert compare_gradient("db", np.zeros((2, 2)), noise) is None
+    assert compare_gradient("db", np.zeros((2, 2), dtype=int), noise) is None
+    wrong = compare_gradient("dW", np.ones((2, 2)), np.full((2, 2), 2.0))
+    assert wrong is not None and wrong.code == "value" and "0.5 times the expected" in wrong.message
+    nan = compare_gradient("dW", np.array([np.nan, 0.0]), np.zeros(2))
+    assert nan is not None and nan.code == "nonfinite"
+    # A sampled numerical gradient is NaN where it was not estimated: only the estimated entries count.
+    assert compare_gradient("dW", np.array([1.0, 5.0]), np.array([1.0, np.nan])) is None
+    shape = compare_gradient("dW", np.zeros(3), np.zeros(2))
+    assert shape is not None and shape.code == "shape"
