@@ -72,6 +72,16 @@ def keys_type(spec: type[S]) -> type[S]:
     return spec
 
 
+_KEY_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def _key_types(spec: type) -> dict[str, Any]:
+    """Each key's type, resolved once per Spec (resolving annotations compiles them)."""
+    if spec not in _KEY_TYPES:
+        _KEY_TYPES[spec] = get_type_hints(keys_type(spec))
+    return _KEY_TYPES[spec]
+
+
 class NoKeys(Keys):
     """A kind with no rubric keys of its own."""
 
@@ -202,7 +212,7 @@ def read_spec(spec: type[S], raw: Mapping[str, Any], where: str) -> S:
     """The kind's keys of one rubric item as its Spec dataclass: each present key checked against its
     field's type, each absent one defaulted, a required one missing an error naming it."""
     spec = keys_type(spec)
-    hints = get_type_hints(spec)
+    hints = _key_types(spec)
     values: dict[str, Any] = {}
     for f in fields(spec):  # type: ignore[arg-type]
         if f.name in raw:
