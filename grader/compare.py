@@ -239,6 +239,38 @@ GRADIENT_CHECK_TOLERANCE = 1e-5
 ABSOLUTE_NOISE = 1e-8
 
 
+MAX_GRADIENT_ENTRIES = 1_000_000
+
+
+def numerical_gradient(values: Any, dout: np.ndarray) -> np.ndarray | None:
+    """The centered-difference gradient of sum(f(x) * dout), from f's outputs on perturbed inputs as
+    a child reported them (`grader.probes.perturbed_values`); NaN where no entry was moved. None when
+    the values do not have that form: they come from the child, and are read as untrusted data."""
+    try:
+        shape = tuple(int(n) for n in values["shape"])
+        entries = np.asarray(values["entries"])
+        h = float(values["h"])
+        pos, neg = values["pos"], values["neg"]
+        size = int(np.prod(shape, dtype=np.int64))
+        if (
+            entries.dtype.kind not in "iu"
+            or entries.ndim != 1
+            or not 0 < size <= MAX_GRADIENT_ENTRIES
+            or not h > 0
+            or len(pos) != len(entries)
+            or len(neg) != len(entries)
+            or (entries.size and not (entries.min() >= 0 and entries.max() < size))
+        ):
+            return None
+        grad = np.full(size, np.nan) if len(entries) < size else np.zeros(size)
+        for i, up, down in zip(entries, pos, neg):
+            moved = np.asarray(up, dtype=float).reshape(dout.shape) - np.asarray(down, dtype=float).reshape(dout.shape)
+            grad[int(i)] = np.sum(moved * dout) / (2 * h)
+        return grad.reshape(shape)
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
 def compare_gradient(name: str, analytic: Any, numeric: Any) -> Mismatch | None:
     """An analytic gradient against a numerical one: relatively close, or both zero up to noise.
 

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -265,8 +265,14 @@ def _plan(
 
 
 def _case_params(plans: Plan, items: tuple[Item, ...]) -> dict[str, list[dict[str, Any]]]:
-    """Numerical gradients of the student's code only feed messages; hidden cases skip them."""
-    return {it.id: [{"numeric": False} if case.origin == "hidden" else {} for case in plans[it.id]] for it in items}
+    """Numerical gradients of the student's code feed messages, and the points of a kind that
+    carries errors forward; hidden cases skip them where they feed messages only."""
+
+    def params(item: Item, case: PlannedCase) -> dict[str, Any]:
+        skip = case.origin == "hidden" and not kinds.get(item.kind).carries_forward
+        return {"numeric": False} if skip else {}
+
+    return {it.id: [params(it, case) for case in plans[it.id]] for it in items}
 
 
 def _score_code(
@@ -285,7 +291,7 @@ def _score_code(
         runs = []
         fault = ""
         expected_hidden = iter(reference.get(item.id, []))
-        for case, result in zip(plans[item.id], student[item.id]):
+        for case, raw in zip(plans[item.id], student[item.id]):
             expected = case.expected
             if case.origin == "hidden":
                 ref = next(expected_hidden)
@@ -293,6 +299,9 @@ def _score_code(
                     fault = fault or messages.reference_failed(case.label, ref.meta.get("message", ref.status))
                     continue
                 expected = ref.outputs["returned"]
+            result = raw
+            if raw.status == "ok":
+                result = replace(raw, outputs=kinds.get(item.kind).derive(item, case.inputs, raw.outputs))
             runs.append(CaseRun(case.label, result, expected, case.origin))
         if fault:
             out.append(grader_error(item, fault))

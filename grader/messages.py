@@ -66,6 +66,18 @@ def gradient_note(part: str, forward: str, problem: Mismatch | None) -> str:
     return f"; it also disagrees with the numerical gradient of your own {forward}"
 
 
+def carried_forward(parts: list[str], forward: str) -> str:
+    """A part that keeps its points although it differs from the reference's ("" for none)."""
+    if not parts:
+        return ""
+    names = ", ".join(parts)
+    verb = "is" if len(parts) == 1 else "are"
+    return (
+        f"{names} {verb} right for your own {forward}, and differ{'s' if len(parts) == 1 else ''} from the "
+        f"reference's only where {forward} does: no points lost here; a bug costs its points once, where it is"
+    )
+
+
 def self_check(label: str, part: str, forward: str, problem: Mismatch) -> str:
     return (
         f"{label}: {part} disagrees with the numerical gradient of your own {forward} "

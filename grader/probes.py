@@ -4,8 +4,8 @@ Probes (one set per check kind, in `grader/kinds/`) run inside the sandboxed chi
 Each takes the resolved student object, the request's parameters and its decoded
 inputs, and returns a plain value for `codec`. A probe never sees an expected output
 and never judges: it reports what the code returned, which inputs it wrote into, and
-(for gradients) the numerical gradient of the student's own forward pass. The parent
-decides every score.
+(for gradients) the forward pass's outputs on perturbed inputs, from which the parent
+estimates the numerical gradient. The parent decides every score.
 
 This module imports only the standard library and numpy.
 """
@@ -31,6 +31,7 @@ _deepcopy = copy.deepcopy
 _ndarray = np.ndarray
 default_rng = np.random.default_rng
 perf_counter = time.perf_counter
+FINITE_DIFFERENCE_STEP = 1e-5
 
 
 def copy_value(value: Any) -> Any:
@@ -57,32 +58,34 @@ def unpack(result: Any, names: list[str], what: str) -> dict[str, Any]:
     return dict(zip(names, result))
 
 
-def numerical_gradient(
-    f: Callable[[np.ndarray], Any], x: np.ndarray, dout: np.ndarray, h: float = 1e-5, samples: int = 0, seed: int = 0
-) -> np.ndarray:
-    """Centered-difference gradient of sum(f(x) * dout) at x; x is restored.
+def perturbed_values(
+    f: Callable[[np.ndarray], Any], x: np.ndarray, h: float = FINITE_DIFFERENCE_STEP, samples: int = 0, seed: int = 0
+) -> dict[str, Any]:
+    """f's outputs with each chosen entry of x moved by +h and by -h (x is restored): what the
+    parent needs to estimate a numerical gradient. The child reports values, never a gradient.
 
-    With samples > 0 only that many entries, chosen by seed, are estimated and the
-    others are NaN: a model's full numerical gradient costs two forward passes per
-    parameter entry, and a sample finds a wrong gradient just as surely.
+    With samples > 0 only that many entries, chosen by seed, are moved: a model's full numerical
+    gradient costs two forward passes per parameter entry, and a sample finds a wrong gradient
+    just as surely.
     """
     flat = x.reshape(-1)
     if samples and samples < flat.size:
-        grad = np.full(x.shape, np.nan)
-        entries = default_rng(seed).choice(flat.size, samples, replace=False)
+        entries = np.sort(default_rng(seed).choice(flat.size, samples, replace=False))
     else:
-        grad = np.zeros(x.shape)
         entries = np.arange(flat.size)
-    gflat = grad.reshape(-1)
+    pos, neg = [], []
     for i in entries:
         old = flat[i]
         flat[i] = old + h
-        pos = np.array(f(x), dtype=float)
+        pos.append(np.array(f(x), dtype=float))
         flat[i] = old - h
-        neg = np.array(f(x), dtype=float)
+        neg.append(np.array(f(x), dtype=float))
         flat[i] = old
-        gflat[i] = np.sum((pos - neg) * dout) / (2 * h)
-    return grad
+    try:  # one array for each direction, not one per entry: a reply holds a bounded number of arrays
+        moved = {"pos": np.stack(pos), "neg": np.stack(neg)} if pos else {"pos": np.zeros(0), "neg": np.zeros(0)}
+    except ValueError:
+        raise ProbeError("the forward pass returns outputs of another shape when its input moves slightly") from None
+    return {"shape": list(x.shape), "entries": entries.astype(np.int64), "h": h, **moved}
 
 
 def import_callable(spec: str) -> Any:

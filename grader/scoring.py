@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from grader import kinds, messages
-from grader.compare import Mismatch, compare_gradient
+from grader.compare import ABSOLUTE_NOISE, Mismatch, compare_gradient
 from grader.results import GRADER_ERROR, CaseRun, ItemResult, Status
 from grader.rubric import Item
 
@@ -27,6 +29,28 @@ def _gradient_note(item: Item, part: str, outputs: dict[str, Any]) -> str:
         return ""
     problem = compare_gradient(part, outputs["returned"].get(part), numeric)
     return messages.gradient_note(part, _forward_name(item), problem)
+
+
+def _carried_forward(item: Item, part: str, run: CaseRun) -> bool:
+    """Whether a part that differs from the reference's is the exact gradient of the student's own
+    upstream code on this case, judged against the numerical gradient the parent estimated from that
+    code's outputs. A gradient of an upstream that does nothing (all zeros where the reference's is
+    not) is no gradient at all, and carries nothing."""
+    if not kinds.get(item.kind).carries_forward:
+        return False
+    numeric = run.result.outputs.get("numeric", {}).get(part)
+    expected = (run.expected or {}).get(part)
+    if numeric is None or expected is None:
+        return False
+    if compare_gradient(part, run.result.outputs.get("returned", {}).get(part), numeric) is not None:
+        return False
+    return not (_is_zero(numeric) and not _is_zero(expected))
+
+
+def _is_zero(value: Any) -> bool:
+    arr = np.asarray(value, dtype=float)
+    finite = arr[np.isfinite(arr)]
+    return finite.size == 0 or float(np.max(np.abs(finite))) <= ABSOLUTE_NOISE
 
 
 def _failure_of_run(item: Item, run: CaseRun, timeout_s: float) -> tuple[Status, str] | None:
@@ -60,6 +84,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
         return result(0.0, "not_attempted", messages.not_attempted(item.qualname))
 
     failures: dict[str, str] = {}  # part -> first message
+    carried: set[str] = set()  # parts wrong against the reference only because of the student's upstream code
     hinted = False  # the rubric's hint helps with wrong values, not with errors or shapes
     hard_status: Status | None = None
     for run in runs:
@@ -90,6 +115,9 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
                     failures[part] = messages.self_check(run.label, part, _forward_name(item), problem)
                 continue
             problem = _check_part(item, part, run)
+            if problem and problem.code == "value" and _carried_forward(item, part, run):
+                carried.add(part)
+                continue
             if problem:
                 note = _gradient_note(item, part, outputs) if problem.code == "value" else ""
                 failures[part] = f"{run.label}: {problem.message}{note}"
@@ -97,8 +125,9 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
 
     passed = [p for p in item.parts if p not in failures]
     points = item.points * len(passed) / len(item.parts)
+    carried_note = messages.carried_forward(sorted(carried - failures.keys()), _forward_name(item))
     if not failures:
-        return result(points, "pass", "")
+        return result(points, "pass", carried_note)
     if hard_status == "not_attempted" and not passed:
         return result(0.0, "not_attempted", messages.not_implemented(item.qualname))
     first = next(p for p in item.parts if p in failures)
@@ -108,6 +137,8 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
         message += f" (also wrong: {', '.join(others)})"
     if item.hint and hinted:
         message += f" Hint: {item.hint}"
+    if carried_note:
+        message += f" ({carried_note})"
     if passed:
         return result(points, "partial", message)
     return result(0.0, hard_status if hard_status in ("timeout", "error") else "fail", message)

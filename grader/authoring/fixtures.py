@@ -38,7 +38,7 @@ def _sha(data: bytes) -> str:
 
 
 def gradient_check_failures(item_id: str, case: int, outputs: dict[str, Any]) -> list[str]:
-    """The reference's analytic gradients against the numerical ones it reported."""
+    """The reference's analytic gradients against the numerical ones estimated from its outputs."""
     returned, numeric = outputs.get("returned", {}), outputs.get("numeric", {})
     failures = []
     for name, num in numeric.items():
@@ -86,7 +86,8 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
                 detail = result.meta.get("message") or result.meta.get("traceback") or ""
                 problems.append(f"{item.id} case {index}: the reference gave {result.status} {detail}".strip())
                 continue
-            problems.extend(gradient_check_failures(item.id, index, result.outputs))
+            outputs = kinds.get(item.kind).derive(item, cases[index], result.outputs)
+            problems.extend(gradient_check_failures(item.id, index, outputs))
             returned = result.outputs["returned"]
             expected.append(kinds.get(item.kind).fixture_expected(item, returned))
         files[f"items/{item.slug}.inputs.npz"] = codec.dumps({"cases": cases})

@@ -139,6 +139,23 @@ class Kind:
         """Whether student mode adds cases judged by the numerical gradient of the student's own code."""
         return False
 
+    # Whether a part wrong against the reference keeps its points when it is the exact gradient of
+    # the student's own upstream code on every case (a bug costs its points once, where it is).
+    carries_forward: ClassVar[bool] = False
+
+    def derive(self, item: Item, inputs: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
+        """A case's outputs with what the parent computes from the child's raw values: the numerical
+        gradients, from the outputs on perturbed inputs. A gradient the child reports is dropped."""
+        derived = {k: v for k, v in outputs.items() if k not in ("numeric", "perturbed")}
+        perturbed = outputs.get("perturbed")
+        if isinstance(perturbed, dict) and perturbed:
+            derived["numeric"] = self.numeric(item, inputs, perturbed)
+        return derived
+
+    def numeric(self, item: Item, inputs: dict[str, Any], perturbed: dict[str, Any]) -> dict[str, Any]:
+        """The numerical gradients, by part, from the child's outputs on perturbed inputs."""
+        return {}
+
     def compare_part(self, item: Item, part: str, got: Any, want: Any) -> Mismatch | None:
         return compare_value(part, got, want, item.tolerance[part])
 

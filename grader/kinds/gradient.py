@@ -7,15 +7,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from grader.compare import numerical_gradient
 from grader.kinds.base import Keys, Kind, KindError, Probe
-from grader.probes import ProbeError, changed, copy_value, default_rng, numerical_gradient, unpack
+from grader.probes import ProbeError, changed, copy_value, default_rng, perturbed_values, unpack
 
 if TYPE_CHECKING:
     from grader.rubric import Item
 
 
+MAX_MOVED_VALUES = 500_000
+
+
 def gradient(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    """Forward, backward with a seeded upstream gradient, and the numerical gradient."""
+    """Forward, backward with a seeded upstream gradient, and the forward's outputs on perturbed inputs."""
     forward = params["forward_object"]
     names = params["params"]
     args = [inputs[n] for n in names]
@@ -25,7 +29,7 @@ def gradient(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dic
     dout: np.ndarray = np.asarray(default_rng(int(inputs["dout_seed"])).standard_normal(out.shape))
     dout_given = dout.copy()
     grads = unpack(target(dout, cache), params["grads"], params["target"])
-    numeric = {}
+    perturbed = {}
     for wrt, grad_name in zip(params["wrt"], params["grads"]) if params.get("numeric", True) else ():
         i = names.index(wrt)
 
@@ -34,9 +38,12 @@ def gradient(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dic
             trial[i] = v
             return forward(*trial)[0]
 
-        numeric[grad_name] = numerical_gradient(f, np.array(args[i], dtype=float), dout)
+        x = np.array(args[i], dtype=float)
+        # Every entry moved, unless that makes a reply of more than MAX_MOVED_VALUES numbers a direction.
+        samples = 0 if x.size * out.size <= MAX_MOVED_VALUES else max(1, MAX_MOVED_VALUES // max(1, out.size))
+        perturbed[grad_name] = perturbed_values(f, x, samples=samples, seed=i)
     modified = ["dout"] if changed(dout_given, dout) else []
-    return {"returned": grads, "numeric": numeric, "modified": modified}
+    return {"returned": grads, "perturbed": perturbed, "modified": modified}
 
 
 PROBES: dict[str, Probe] = {"gradient": gradient}
@@ -72,6 +79,22 @@ class Gradient(Kind):
 
     def self_checks(self, item: Item) -> bool:
         return True
+
+    carries_forward = True
+
+    def numeric(self, item: Item, inputs: dict[str, Any], perturbed: dict[str, Any]) -> dict[str, Any]:
+        found = {}
+        for part, values in perturbed.items():
+            pos = values.get("pos") if isinstance(values, dict) else None
+            if part not in item.parts or not isinstance(pos, np.ndarray) or pos.ndim < 1 or "dout_seed" not in inputs:
+                continue
+            shape = pos.shape[1:]
+            # The same upstream gradient the child drew, drawn again here from the case's seed.
+            dout = np.asarray(default_rng(int(inputs["dout_seed"])).standard_normal(shape))
+            grad = numerical_gradient(values, dout)
+            if grad is not None:
+                found[part] = grad
+        return found
 
 
 KIND = Gradient()

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader.compare import Mismatch, compare_init, compare_progress, compare_training
+from grader.compare import Mismatch, compare_init, compare_progress, compare_training, numerical_gradient
 from grader.kinds.base import Keys, Kind, KindError, Probe
-from grader.probes import ProbeError, numerical_gradient, unpack
+from grader.probes import ProbeError, perturbed_values, unpack
 
 if TYPE_CHECKING:
     from grader.rubric import Item
@@ -50,7 +50,7 @@ def init(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[st
 
 
 def loss(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    """Scores at test time; loss and gradients at training time; numerical gradients of the loss."""
+    """Scores at test time; loss and gradients at training time; the loss on perturbed weights."""
     model = _construct(target, params, inputs)
     X, y = inputs["X"], inputs["y"]
     kwargs = inputs.get("loss_kwargs", {})
@@ -60,7 +60,7 @@ def loss(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[st
     value, grads = unpack(model.loss(X.copy(), y.copy(), **kwargs), ["loss", "grads"], params["target"]).values()
     if "loss" in params["compare"]:
         returned["loss"] = value
-    numeric = {}
+    perturbed = {}
     if "grads" in params["compare"]:
         if not isinstance(grads, dict):
             raise ProbeError(f"{params['target']} returned {type(grads).__name__} as grads; expected a dict")
@@ -73,10 +73,8 @@ def loss(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[st
             def f(_: np.ndarray) -> Any:
                 return model.loss(X.copy(), y.copy(), **kwargs)[0]
 
-            numeric[name] = numerical_gradient(
-                f, weights, np.array(1.0), samples=int(params.get("numeric_samples", 12)), seed=index
-            )
-    return {"returned": returned, "numeric": {"grads": numeric} if numeric else {}, "modified": []}
+            perturbed[name] = perturbed_values(f, weights, samples=int(params.get("numeric_samples", 12)), seed=index)
+    return {"returned": returned, "perturbed": {"grads": perturbed} if perturbed else {}, "modified": []}
 
 
 def predict(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +133,17 @@ class Model(Kind):
         params = super().request_params(item)
         params["class"] = item.qualname.rsplit(".", 1)[0]  # the item names a method; the probe needs its class
         return params
+
+    def numeric(self, item: Item, inputs: dict[str, Any], perturbed: dict[str, Any]) -> dict[str, Any]:
+        by_param = perturbed.get("grads")
+        if "grads" not in item.parts or not isinstance(by_param, dict):
+            return {}
+        found = {}
+        for name, values in by_param.items():
+            grad = numerical_gradient(values, np.array(1.0))  # of the loss itself
+            if grad is not None:
+                found[str(name)] = grad
+        return {"grads": found} if found else {}
 
     def self_checks(self, item: Item) -> bool:
         return "grads" in item.parts

@@ -1,0 +1,82 @@
+"""A bug costs points once: a backward pass that differs from the reference's only because the
+student's own forward pass does keeps its points, judged in the parent from the forward's outputs
+on perturbed inputs; a gradient the child reports itself, or the gradient of a forward that does
+nothing, earns nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader import kinds, rubric
+from grader.compare import numerical_gradient
+from grader.probes import default_rng, perturbed_values
+from grader.results import CaseRun, ChildResult
+from grader.scoring import score_item
+
+ROOT = Path(__file__).resolve().parent.parent
+ITEM = next(
+    i for i in rubric.load(ROOT / "reference" / "nndl" / "rubric.toml").items if i.id.endswith(":dropout_backward")
+)
+KIND = kinds.get(ITEM.kind)
+Array = np.ndarray
+
+
+def run(
+    forward: Callable[[Array], Array],
+    backward: Callable[[Array], Array],
+    reference: Callable[[Array], Array],
+    seed: int = 3,
+    **raw: Any,
+) -> CaseRun:
+    """One public case as the parent scores it: the student's backward output, the student's forward
+    on perturbed inputs, and the reference's backward output."""
+    x = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    dout = default_rng(seed).standard_normal(x.shape)
+    outputs = {"returned": {"dx": backward(dout)}, "perturbed": {"dx": perturbed_values(forward, x.copy())}, **raw}
+    derived = KIND.derive(ITEM, {"x": x, "dout_seed": seed}, outputs)
+    return CaseRun("public case 1", ChildResult("ok", derived), {"dx": reference(dout)}, "public")
+
+
+def twice(d: Array) -> Array:
+    return 2 * d
+
+
+def test_a_backward_pass_right_for_its_own_wrong_forward_keeps_its_points() -> None:
+    result = score_item(ITEM, [run(lambda x: 3 * x, lambda d: 3 * d, twice, seed=s) for s in (1, 2)], True, 10)
+    assert (result.points, result.status) == (ITEM.points, "pass")
+    assert "dx is right for your own dropout_forward" in result.message
+
+
+def test_it_must_be_right_on_every_case() -> None:
+    runs = [run(lambda x: 3 * x, lambda d: 3 * d, twice), run(lambda x: 3 * x, lambda d: 4 * d, twice, seed=4)]
+    result = score_item(ITEM, runs, True, 10)
+    assert (result.points, result.status) == (0.0, "fail")
+    assert "disagrees with the numerical gradient of your own dropout_forward" in result.message
+
+
+def test_the_gradient_of_a_forward_that_does_nothing_carries_nothing() -> None:
+    result = score_item(ITEM, [run(lambda x: 0 * x, lambda d: 0 * d, twice)], True, 10)
+    assert (result.points, result.status) == (0.0, "fail")
+
+
+def test_a_gradient_the_child_reports_is_not_believed() -> None:
+    # The forward does nothing; the child also claims a numerical gradient equal to its backward.
+    forged = run(lambda x: 0 * x, lambda d: 3 * d, twice, numeric={"dx": np.full((3, 4), 99.0)})
+    assert not np.any(forged.result.outputs["numeric"]["dx"])
+    assert score_item(ITEM, [forged], True, 10).points == 0.0
+
+
+def test_outputs_on_perturbed_inputs_that_do_not_add_up_are_no_gradient() -> None:
+    good = perturbed_values(lambda x: 3 * x, np.ones((2, 2)))
+    dout = np.ones((2, 2))
+    grad = numerical_gradient(good, dout)
+    assert grad is not None and np.allclose(grad, 3.0)
+    assert numerical_gradient({**good, "entries": np.array([0, 1, 2, 9])}, dout) is None
+    assert numerical_gradient({**good, "pos": good["pos"][:2]}, dout) is None
+    assert numerical_gradient({**good, "h": -1.0}, dout) is None
+    assert numerical_gradient({**good, "shape": [10**7, 10**7]}, dout) is None
+    assert numerical_gradient("not a table", dout) is None
