@@ -14,11 +14,11 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, backends, codec, isolation, kinds, messages
+from grader import __version__, backends, codec, isolation, kinds, messages, variants
 from grader.backends import Backend, Policy
 from grader.cases import hidden_cases
 from grader.fingerprints import function_fingerprints, notebook_fingerprints
@@ -195,11 +195,23 @@ def attempted_items(submission: Path, rubric: Rubric, fingerprints: dict[str, st
     return attempted
 
 
-def _public(assignment: Assignment, item: Item) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _public(
+    assignment: Assignment, item: Item
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The public cases' inputs, expected outputs, and each variant's outputs (by name) for each case."""
     base = assignment.fixtures / "items" / item.slug
     inputs = codec.load(Path(f"{base}.inputs.npz"))["cases"]
     expected = codec.load(Path(f"{base}.expected.npz"))["cases"]
-    return inputs, expected
+    by_case: list[dict[str, Any]] = [{} for _ in inputs]
+    if item.variants:
+        path = Path(f"{base}.variants.npz")
+        if not path.is_file():
+            raise SetupError(f"{assignment.fixtures} has no outputs for the variants of {item.id}; run `grade-build`")
+        outputs = codec.load(path)["variants"]
+        for variant in item.variants:
+            for case, value in zip(by_case, outputs.get(variant.name, [])):
+                case[variant.name] = value
+    return inputs, expected, by_case
 
 
 def _prepare(submission: Path, scratch: Path, assignment: Assignment) -> list[str]:
@@ -224,12 +236,19 @@ class PlannedCase:
     label: str  # what a student reads: "public case 2", "hidden case 1", "self-check 3"
     inputs: dict[str, Any]
     expected: dict[str, Any] | None  # a public case's, from the fixtures; the others' come later or never
+    variants: dict[str, Any] = field(default_factory=dict)  # each variant's outputs, likewise
 
 
-def _cases(origin: Origin, cases: list[dict[str, Any]], expected: list[Any] | None = None) -> list[PlannedCase]:
+def _cases(
+    origin: Origin,
+    cases: list[dict[str, Any]],
+    expected: list[Any] | None = None,
+    variant_outputs: list[dict[str, Any]] | None = None,
+) -> list[PlannedCase]:
     name = {"public": "public case", "hidden": "hidden case", "self-check": "self-check"}[origin]
     answers = expected if expected is not None else [None] * len(cases)
-    return [PlannedCase(origin, f"{name} {i + 1}", x, e) for i, (x, e) in enumerate(zip(cases, answers))]
+    others = variant_outputs if variant_outputs is not None else [{} for _ in cases]
+    return [PlannedCase(origin, f"{name} {i + 1}", x, e, v) for i, (x, e, v) in enumerate(zip(cases, answers, others))]
 
 
 Plan = dict[str, list[PlannedCase]]
@@ -245,13 +264,13 @@ def _plan(
     plans: Plan = {}
     hidden_work: list[tuple[Item, list[dict[str, Any]]]] = []
     for item in items:
-        inputs, expected = _public(assignment, item)
+        inputs, expected, variant_outputs = _public(assignment, item)
         if item.self_check:  # the student's own design: only the student's own numerical gradient judges it
             seed = hidden_seed if assignment.reference is not None and hidden_seed is not None else SELF_CHECK_SEED
             cases = inputs + hidden_cases(rubric.name, item, seed, rubric.hidden_cases)
             plans[item.id] = _cases("self-check", cases)
             continue
-        plans[item.id] = _cases("public", inputs, expected)
+        plans[item.id] = _cases("public", inputs, expected, variant_outputs)
         if assignment.reference is not None:
             if hidden_seed is None:
                 raise SetupError("instructor mode needs a hidden seed")
@@ -290,19 +309,25 @@ def _score_code(
     for item in items:
         runs = []
         fault = ""
-        expected_hidden = iter(reference.get(item.id, []))
+        hidden_index = 0
         for case, raw in zip(plans[item.id], student[item.id]):
-            expected = case.expected
+            expected, alternatives = case.expected, case.variants
             if case.origin == "hidden":
-                ref = next(expected_hidden)
-                if ref.status != "ok":
-                    fault = fault or messages.reference_failed(case.label, ref.meta.get("message", ref.status))
+                answers = [reference.get(item.id, [])] + [
+                    reference.get(variants.answers_key(item.id, v), []) for v in item.variants
+                ]
+                found = [a[hidden_index] if hidden_index < len(a) else ChildResult("missing") for a in answers]
+                hidden_index += 1
+                failed = next((r for r in found if r.status != "ok"), None)
+                if failed is not None:
+                    fault = fault or messages.reference_failed(case.label, failed.meta.get("message", failed.status))
                     continue
-                expected = ref.outputs["returned"]
+                expected = found[0].outputs["returned"]
+                alternatives = {v.name: r.outputs["returned"] for v, r in zip(item.variants, found[1:])}
             result = raw
             if raw.status == "ok":
                 result = replace(raw, outputs=kinds.get(item.kind).derive(item, case.inputs, raw.outputs))
-            runs.append(CaseRun(case.label, result, expected, case.origin))
+            runs.append(CaseRun(case.label, result, expected, case.origin, alternatives))
         if fault:
             out.append(grader_error(item, fault))
             continue
@@ -396,9 +421,22 @@ def _module_answers(
     backend: Backend,
 ) -> Answers:
     policy = Policy(env=env, hidden=hidden)
-    return run_cases(
+    found = run_cases(
         reference, work, submission_timeout_s=3600, extra_params={"numeric": False}, policy=policy, backend=backend
     )[0]
+    # Each variant of the reference that an item names, on that item's hidden cases.
+    for item, cases in work:
+        for variant in item.variants:
+            with tempfile.TemporaryDirectory(prefix="grade-variant-") as tmp:
+                try:
+                    root = variants.make(reference, variant, Path(tmp) / "reference")
+                except variants.VariantError as exc:
+                    raise SetupError(f"{item.id}: {exc}") from exc
+                results = run_cases(
+                    root, [(item, cases)], 3600, extra_params={"numeric": False}, policy=policy, backend=backend
+                )[0]
+            found[variants.answers_key(item.id, variant)] = results[item.id]
+    return found
 
 
 def _notebook_answers(

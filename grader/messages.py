@@ -6,6 +6,7 @@ from typing import Any
 
 from grader import version_hints
 from grader.compare import Mismatch
+from grader.variants import Variant
 
 
 def not_attempted(qualname: str) -> str:
@@ -76,6 +77,17 @@ def carried_forward(parts: list[str], forward: str) -> str:
         f"{names} {verb} right for your own {forward}, and differ{'s' if len(parts) == 1 else ''} from the "
         f"reference's only where {forward} does: no points lost here; a bug costs its points once, where it is"
     )
+
+
+def accepted_variant(parts: list[str], variant: Variant) -> str:
+    names = ", ".join(parts)
+    return (
+        f"{names} {'matches' if len(parts) == 1 else 'match'} the accepted alternative {variant.name!r}: {variant.says}"
+    )
+
+
+def known_mistake(variant: Variant) -> str:
+    return f"This is a known mistake, {variant.name}: {variant.says}"
 
 
 def self_check(label: str, part: str, forward: str, problem: Mismatch) -> str:

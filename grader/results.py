@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
@@ -43,6 +44,8 @@ class CaseRun:
     result: ChildResult
     expected: dict[str, Any] | None
     origin: Origin
+    # The outputs of each variant of the reference the item names (`grader.variants`), by name.
+    variants: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

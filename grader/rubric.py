@@ -15,6 +15,8 @@ from typing import Any
 
 from grader import kinds
 from grader.project import source_file
+from grader.variants import Variant, VariantError
+from grader.variants import read as read_variants
 
 ASSIGNMENT_KEYS = {
     "name",
@@ -46,6 +48,7 @@ COMMON_ITEM_KEYS = {
     "hint",
     "depends",
     "adapter",
+    "variant",
     NOTEBOOK_KEY,
 }
 
@@ -73,6 +76,7 @@ class Item:
     modifies: tuple[str, ...] = ()
     hint: str = ""
     depends: tuple[str, ...] = ()
+    variants: tuple[Variant, ...] = ()  # accepted alternatives and known mistakes (`grader.variants`)
 
     @property
     def notebook(self) -> str:
@@ -176,6 +180,8 @@ def _kind_params(raw: Mapping[str, Any], kind: kinds.Kind, where: str) -> dict[s
 def _notebook_item(raw: Mapping[str, Any], default_timeout: float, item_id: str, kind: kinds.Kind) -> Item:
     where = f"item {item_id!r}"
     _require(raw, NOTEBOOK_KEY, where)
+    if "variant" in raw:
+        raise RubricError(f"{where}: variants are for module code, not for a {kind.name} item")
     params = _kind_params(raw, kind, where)
     points = _require(raw, "points", where)
     return Item(
@@ -235,6 +241,12 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     points = _require(raw, "points", where)
     if not isinstance(points, (int, float)) or points < 0:
         raise RubricError(f"{where}: points must be a non-negative number")
+    try:
+        variants = read_variants(raw.get("variant"), where)
+    except VariantError as exc:
+        raise RubricError(str(exc)) from exc
+    if variants and not module:
+        raise RubricError(f"{where}: variants are for module code; a notebook's objects cannot have them yet")
     return Item(
         id=item_id,
         title=str(raw.get("title", qualname)),
@@ -251,6 +263,7 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         modifies=tuple(raw.get("modifies", ())),
         hint=str(raw.get("hint", "")),
         depends=tuple(raw.get("depends", ())),
+        variants=variants,
     )
 
 

@@ -8,6 +8,7 @@ instructor mode. Every failure says which case, which output, and what was wrong
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from grader import kinds, messages
 from grader.compare import ABSOLUTE_NOISE, Mismatch, compare_gradient
 from grader.results import GRADER_ERROR, CaseRun, ItemResult, Status
 from grader.rubric import Item
+from grader.variants import Variant
 
 
 def _forward_name(item: Item) -> str:
@@ -85,6 +87,8 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
 
     failures: dict[str, str] = {}  # part -> first message
     carried: set[str] = set()  # parts wrong against the reference only because of the student's upstream code
+    self_failed: set[str] = set()  # parts failed against the student's own numerical gradient
+    tally = _VariantTally(item)
     hinted = False  # the rubric's hint helps with wrong values, not with errors or shapes
     hard_status: Status | None = None
     for run in runs:
@@ -92,6 +96,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
         if outcome is not None:
             status, message = outcome
             hard_status = hard_status or status
+            tally.spoil()
             for part in item.parts:
                 failures.setdefault(part, message)
             continue
@@ -99,22 +104,25 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
         modified = [m for m in outputs.get("modified", []) if m not in item.modifies]
         if modified:
             message = messages.modified_in_place(run.label, item.qualname, modified[0])
+            tally.spoil()
             for part in item.parts:
                 failures.setdefault(part, message)
             continue
         returned = outputs.get("returned", {})
         for part in item.parts:
-            if part in failures:
-                continue
             if run.expected is None:
                 numeric = outputs.get("numeric", {}).get(part)
-                if numeric is None:
+                if part in failures or numeric is None:
                     continue
                 problem = compare_gradient(part, returned.get(part), numeric)
                 if problem:
                     failures[part] = messages.self_check(run.label, part, _forward_name(item), problem)
+                    self_failed.add(part)
                 continue
             problem = _check_part(item, part, run)
+            tally.count(part, run, wrong=problem is not None)
+            if part in failures:
+                continue
             if problem and problem.code == "value" and _carried_forward(item, part, run):
                 carried.add(part)
                 continue
@@ -123,11 +131,19 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
                 failures[part] = f"{run.label}: {problem.message}{note}"
                 hinted = hinted or problem.code in ("value", "nonfinite")
 
+    accepted: dict[str, list[str]] = {}  # variant name -> the parts it lets pass
+    for part in [p for p in item.parts if p in failures and p not in self_failed]:
+        variant = tally.accepted(part)
+        if variant is not None:
+            accepted.setdefault(variant.name, []).append(part)
+            del failures[part]
     passed = [p for p in item.parts if p not in failures]
     points = item.points * len(passed) / len(item.parts)
-    carried_note = messages.carried_forward(sorted(carried - failures.keys()), _forward_name(item))
+    notes = [messages.carried_forward(sorted(carried - failures.keys()), _forward_name(item))]
+    notes += [messages.accepted_variant(parts, v) for v in item.variants if (parts := accepted.get(v.name))]
+    note = " ".join(n for n in notes if n)
     if not failures:
-        return result(points, "pass", carried_note)
+        return result(points, "pass", note)
     if hard_status == "not_attempted" and not passed:
         return result(0.0, "not_attempted", messages.not_implemented(item.qualname))
     first = next(p for p in item.parts if p in failures)
@@ -135,13 +151,53 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
     others = [p for p in item.parts if p in failures and p != first]
     if others and len(set(failures.values())) > 1:
         message += f" (also wrong: {', '.join(others)})"
-    if item.hint and hinted:
+    mistake = tally.mistake([p for p in item.parts if p in failures])
+    if mistake is not None:
+        message += f". {messages.known_mistake(mistake)}"
+    elif item.hint and hinted:
         message += f" Hint: {item.hint}"
-    if carried_note:
-        message += f" ({carried_note})"
+    if note:
+        message += f" ({note})"
     if passed:
         return result(points, "partial", message)
     return result(0.0, hard_status if hard_status in ("timeout", "error") else "fail", message)
+
+
+class _VariantTally:
+    """How a part's outputs compare with each variant of the reference, case by case: an accepted
+    alternative must match on every case, a known mistake on every case where the part is wrong."""
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.compared: dict[tuple[str, str], int] = {}
+        self.matched: dict[tuple[str, str], int] = {}
+        self.spoiled = False  # a case that crashed or wrote into its inputs: no variant explains it
+
+    def spoil(self) -> None:
+        self.spoiled = True
+
+    def count(self, part: str, run: CaseRun, wrong: bool) -> None:
+        for variant in self.item.variants:
+            if variant.accepted or wrong:
+                key = (part, variant.name)
+                self.compared[key] = self.compared.get(key, 0) + 1
+                want = run.variants.get(variant.name)
+                if want is not None and _check_part(self.item, part, replace(run, expected=want)) is None:
+                    self.matched[key] = self.matched.get(key, 0) + 1
+
+    def _holds(self, part: str, variant: Variant) -> bool:
+        key = (part, variant.name)
+        return not self.spoiled and self.compared.get(key, 0) > 0 and self.matched.get(key, 0) == self.compared[key]
+
+    def accepted(self, part: str) -> Variant | None:
+        return next((v for v in self.item.variants if v.accepted and self._holds(part, v)), None)
+
+    def mistake(self, parts: list[str]) -> Variant | None:
+        """The known mistake that explains every wrong part on every case where it is wrong."""
+        return next(
+            (v for v in self.item.variants if not v.accepted and parts and all(self._holds(p, v) for p in parts)),
+            None,
+        )
 
 
 def note_dependencies(item: Item, result: ItemResult, by_id: dict[str, ItemResult]) -> ItemResult:

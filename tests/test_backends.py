@@ -106,6 +106,12 @@ def test_a_recording_backend_sees_every_child_and_kernel_and_changes_no_grade() 
     # of every item but those judged only against the student's own numerical gradient.
     with_answers = {(i.module, i.qualname, i.probe()) for i in rubric.module_items if not i.self_check}
     assert with_answers < module_probes
+    # Each variant of the reference an item names runs that item's hidden cases in a child of its own.
+    variant_work = sorted((i.module, i.qualname, i.probe()) for i in rubric.module_items for _ in i.variants)
+    assert variant_work
+    of_variants = [r for r in children if len(set(r.requests)) == 1 and r.requests[0] in variant_work]
+    assert sorted(r.requests[0] for r in of_variants) == variant_work
+    children = [r for r in children if r not in of_variants]
     assert sorted(set(r.requests) for r in children[:2]) == sorted([module_probes, with_answers])
     thresholds = [i for i in rubric.items if i.kind == "threshold"]
     assert [probe for r in children[2:] for _, _, probe in r.requests] == ["threshold:accuracy"] * len(thresholds)

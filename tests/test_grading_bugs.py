@@ -52,4 +52,8 @@ def test_bug_loses_exactly_its_items(
             assert item.message, f"{item.id} lost points without a message"
         else:
             assert item.status == "pass", item
+    # What the message must say of an item: a diagnosis, an accepted alternative, a carried-forward note.
+    messages = {i.id: i.message for i in report.items}
+    for item_id, text in bug.get("says", {}).items():
+        assert text in messages[item_id], f"{name}: {item_id} does not say {text!r}: {messages[item_id]!r}"
     check_golden(golden_path(name), report.to_dict(), request.config.getoption("--regen-golden"))

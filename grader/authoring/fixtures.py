@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import __version__, codec, kinds
+from grader import __version__, codec, kinds, variants
 from grader.backends import Policy
 from grader.cases import public_cases
 from grader.compare import compare_gradient
@@ -68,6 +68,30 @@ def _notebook_objects(
     return results
 
 
+def _variant_outputs(
+    reference_root: Path, item: Item, cases: list[dict[str, Any]], problems: list[str]
+) -> dict[str, list[Any]]:
+    """Each variant's outputs on the item's public cases, as the fixtures keep them (student mode
+    has no reference to run them from); a variant that cannot run is a problem of the build."""
+    outputs: dict[str, list[Any]] = {}
+    for variant in item.variants:
+        with tempfile.TemporaryDirectory(prefix="grade-build-variant-") as tmp:
+            try:
+                root = variants.make(reference_root, variant, Path(tmp) / "reference")
+            except variants.VariantError as exc:
+                problems.append(f"{item.id}: {exc}")
+                continue
+            results, _ = run_cases(root, [(item, cases)], submission_timeout_s=3600, extra_params={"numeric": False})
+        kept = []
+        for index, result in enumerate(results[item.id]):
+            if result.status != "ok":
+                problems.append(f"{item.id}: {variant.label} gave {result.status} on case {index}")
+                break
+            kept.append(kinds.get(item.kind).fixture_expected(item, result.outputs["returned"]))
+        outputs[variant.name] = kept
+    return outputs
+
+
 def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes]) -> dict[str, bytes]:
     """Every fixture file as relative path -> bytes; raises BuildError when the reference is wrong."""
     work = [(item, public_cases(rubric.name, item)) for item in rubric.code_items]
@@ -92,6 +116,10 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
             expected.append(kinds.get(item.kind).fixture_expected(item, returned))
         files[f"items/{item.slug}.inputs.npz"] = codec.dumps({"cases": cases})
         files[f"items/{item.slug}.expected.npz"] = codec.dumps({"cases": expected})
+    for item, cases in work:
+        if item.variants:
+            outputs = _variant_outputs(reference_root, item, cases, problems)
+            files[f"items/{item.slug}.variants.npz"] = codec.dumps({"variants": outputs})
     if problems:
         raise BuildError("the reference fails its own checks; no fixtures written:\n  " + "\n  ".join(problems))
 
