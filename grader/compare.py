@@ -250,22 +250,20 @@ def numerical_gradient(values: Any, dout: np.ndarray) -> np.ndarray | None:
         shape = tuple(int(n) for n in values["shape"])
         entries = np.asarray(values["entries"])
         h = float(values["h"])
-        pos, neg = values["pos"], values["neg"]
         size = int(np.prod(shape, dtype=np.int64))
         if (
             entries.dtype.kind not in "iu"
             or entries.ndim != 1
             or not 0 < size <= MAX_GRADIENT_ENTRIES
             or not h > 0
-            or len(pos) != len(entries)
-            or len(neg) != len(entries)
             or (entries.size and not (entries.min() >= 0 and entries.max() < size))
         ):
             return None
+        rows = (len(entries), dout.size)
+        pos = np.asarray(values["pos"], dtype=float).reshape(rows)
+        neg = np.asarray(values["neg"], dtype=float).reshape(rows)
         grad = np.full(size, np.nan) if len(entries) < size else np.zeros(size)
-        for i, up, down in zip(entries, pos, neg):
-            moved = np.asarray(up, dtype=float).reshape(dout.shape) - np.asarray(down, dtype=float).reshape(dout.shape)
-            grad[int(i)] = np.sum(moved * dout) / (2 * h)
+        grad[entries.astype(np.int64)] = (pos - neg) @ dout.reshape(-1).astype(float) / (2 * h)
         return grad.reshape(shape)
     except (KeyError, TypeError, ValueError, IndexError, OverflowError):
         return None

@@ -1,0 +1,90 @@
+"""Two versions of the grader, each installed from its commit with `pip install .`, grading the same
+reference submission in turns (A B A B ...): the median ratio new/old of wall time, pair by pair.
+
+    .venv/bin/python benchmarks/compare_versions.py OLD_REV [NEW_REV] [--runs 20] [--instructor] [--no-notebooks]
+
+NEW_REV defaults to HEAD. Each version grades its own `reference/<assignment>` with its own
+fixtures, as a course that pins a grader version would. Pairing keeps the ratio meaningful when the
+machine's speed drifts; quote the median ratio and its spread, not a single time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _install(rev: str, where: Path) -> Path:
+    """A worktree of rev at where/src with its own virtual environment; returns the worktree."""
+    src = where / "src"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(src), rev], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(where / "venv")], check=True)
+    subprocess.run([str(where / "venv" / "bin" / "pip"), "install", "-q", str(src)], check=True)
+    return src
+
+
+def _command(where: Path, src: Path, args: argparse.Namespace, seed_file: Path) -> list[str]:
+    cmd = [str(where / "venv" / "bin" / "grade"), str(src / "reference" / args.assignment), "--quiet"]
+    cmd += ["--fixtures", str(src / "fixtures" / args.assignment)]
+    if args.instructor:
+        cmd += ["--reference", str(src / "reference" / args.assignment), "--hidden-seed-file", str(seed_file)]
+    else:
+        cmd += ["--student-mode"]
+    return cmd + (["--no-notebooks"] if args.no_notebooks else [])
+
+
+def _wall(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {done.stderr.decode()[-2000:]}")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("old")
+    parser.add_argument("new", nargs="?", default="HEAD")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--assignment", default="nndl")
+    parser.add_argument("--instructor", action="store_true", help="instructor mode (hidden cases); else student mode")
+    parser.add_argument("--no-notebooks", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="compare-versions-") as tmp:
+        base = Path(tmp)
+        seed_dir = base / "seed"  # a folder of its own: the grader refuses a seed beside its environment
+        seed_dir.mkdir()
+        seed_file = seed_dir / "hidden-seed"
+        seed_file.write_text("benchmark-seed\n")
+        commands = []
+        try:
+            for label, rev in (("old", args.old), ("new", args.new)):
+                src = _install(rev, base / label)
+                commands.append(_command(base / label, src, args, seed_file))
+            old_cmd, new_cmd = commands
+            _wall(old_cmd), _wall(new_cmd)  # warm the file cache once; not counted
+            pairs = [(_wall(new_cmd), _wall(old_cmd)) for _ in range(args.runs)]
+        finally:
+            for label in ("old", "new"):
+                if (base / label / "src").exists():
+                    remove = ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base / label / "src")]
+                    subprocess.run(remove, check=False)
+    ratios = sorted(new / old for new, old in pairs)
+    new_wall, old_wall = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    mode = "instructor" if args.instructor else "student"
+    print(
+        f"{args.assignment}, {mode} mode{', no notebooks' if args.no_notebooks else ''}, {args.runs} pairs: "
+        f"wall new/old median {statistics.median(ratios):.3f} (min {ratios[0]:.3f}, max {ratios[-1]:.3f}); "
+        f"median wall new {new_wall:.2f} s, old {old_wall:.2f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
