@@ -14,10 +14,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Mismatch:
-    """Why one output is not accepted. `code`: none, type, shape, dtype, nonfinite, value, missing."""
+    """Why one output is not accepted. `code`: none, type, shape, dtype, nonfinite, value, missing.
+    `pattern`, for a wrong value, when one explains every entry: sign, zero, factor or offset."""
 
     code: str
     message: str
+    pattern: str = ""
 
 
 def rel_error(x: Any, y: Any) -> float:
@@ -87,10 +89,9 @@ def compare_value(name: str, got: Any, expected: Any, tolerance: float) -> Misma
         )
     err = rel_error(arr, want)
     if err > tolerance:
+        words, pattern = _described(name, arr, want, tolerance)
         return Mismatch(
-            "value",
-            f"{name} is off: relative error {err:.1e} (tolerance {tolerance:.0e}); "
-            + describe(name, arr, want, tolerance),
+            "value", f"{name} is off: relative error {err:.1e} (tolerance {tolerance:.0e}); {words}", pattern
         )
     return None
 
@@ -99,6 +100,11 @@ def describe(name: str, got: np.ndarray, want: np.ndarray, tolerance: float) -> 
     """Where and how a wrong value differs: its first wrong entry, how many entries are wrong, and
     the pattern, when one explains every entry (the opposite sign, a constant factor, a constant
     offset): what a student needs to find the line."""
+    return _described(name, got, want, tolerance)[0]
+
+
+def _described(name: str, got: np.ndarray, want: np.ndarray, tolerance: float) -> tuple[str, str]:
+    """The description, and the kind of pattern it names ("" for none)."""
     g, w = got.astype(float), want.astype(float)
     if w.size == 1:
         text = _got_expected(float(g.reshape(-1)[0]), float(w.reshape(-1)[0]))
@@ -107,14 +113,14 @@ def describe(name: str, got: np.ndarray, want: np.ndarray, tolerance: float) -> 
             wrong = np.abs(g - w) / np.maximum(1e-8, np.abs(g) + np.abs(w)) > tolerance
         wrong |= ~np.isfinite(g)
         if not wrong.any():  # only rounding between the whole and the entries
-            return f"{int(g.size)} entries, the largest difference {float(np.max(np.abs(g - w))):.3g}"
+            return f"{int(g.size)} entries, the largest difference {float(np.max(np.abs(g - w))):.3g}", ""
         first = tuple(int(i) for i in np.argwhere(wrong)[0])
         where = f"{name}[{', '.join(map(str, first))}]"
         count = f"{int(wrong.sum())} of {wrong.size} entries differ"
         text = f"{where}: {_got_expected(float(g[first]), float(w[first]))}; {count}"
     with np.errstate(all="ignore"):  # a student's values may be anything; a pattern is only a hint
-        pattern = _pattern(g, w, max(tolerance, 1e-12))
-    return f"{text}; {pattern}" if pattern else text
+        kind, pattern = _pattern(g, w, max(tolerance, 1e-12))
+    return (f"{text}; {pattern}" if pattern else text), kind
 
 
 def _got_expected(got: float, want: float) -> str:
@@ -126,21 +132,22 @@ def _got_expected(got: float, want: float) -> str:
     return f"got {a}, expected {b}"
 
 
-def _pattern(g: np.ndarray, w: np.ndarray, tolerance: float) -> str:
+def _pattern(g: np.ndarray, w: np.ndarray, tolerance: float) -> tuple[str, str]:
+    """(kind, words) of the one pattern that explains every entry, or ("", "")."""
     nonzero = np.abs(w) > 1e-12
     if w.size < 2 or not (np.all(np.isfinite(g)) and nonzero.any()):
-        return ""  # one number has every pattern
+        return "", ""  # one number has every pattern
     factor = float(np.median(g[nonzero] / w[nonzero]))
     if abs(factor - 1) > tolerance and rel_error(g, factor * w) <= tolerance:
         if abs(factor + 1) <= tolerance:
-            return "every entry has the opposite sign"
+            return "sign", "every entry has the opposite sign"
         if abs(factor) <= tolerance:
-            return "every entry is 0"
-        return f"every entry is {factor:.4g} times the expected one"
+            return "zero", "every entry is 0"
+        return "factor", f"every entry is {factor:.4g} times the expected one"
     offset = float(np.median(g - w))
     if offset != 0 and rel_error(g, w + offset) <= tolerance:
-        return f"every entry is off by the same {offset:+.4g}"
-    return ""
+        return "offset", f"every entry is off by the same {offset:+.4g}"
+    return "", ""
 
 
 def compare_init(name: str, got: Any, expected: dict[str, Any], tolerance: float) -> Mismatch | None:

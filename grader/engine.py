@@ -237,6 +237,7 @@ class PlannedCase:
     inputs: dict[str, Any]
     expected: dict[str, Any] | None  # a public case's, from the fixtures; the others' come later or never
     variants: dict[str, Any] = field(default_factory=dict)  # each variant's outputs, likewise
+    number: int = 0  # the public case (from 1) it was drawn after
 
 
 def _cases(
@@ -244,11 +245,18 @@ def _cases(
     cases: list[dict[str, Any]],
     expected: list[Any] | None = None,
     variant_outputs: list[dict[str, Any]] | None = None,
+    per_case: int = 1,
+    first: int = 0,
 ) -> list[PlannedCase]:
+    """`per_case` cases drawn after each public case, in order (hidden cases); labels count from
+    `first` + 1."""
     name = {"public": "public case", "hidden": "hidden case", "self-check": "self-check"}[origin]
     answers = expected if expected is not None else [None] * len(cases)
     others = variant_outputs if variant_outputs is not None else [{} for _ in cases]
-    return [PlannedCase(origin, f"{name} {i + 1}", x, e, v) for i, (x, e, v) in enumerate(zip(cases, answers, others))]
+    return [
+        PlannedCase(origin, f"{name} {first + i + 1}", x, e, v, i // per_case + 1)
+        for i, (x, e, v) in enumerate(zip(cases, answers, others))
+    ]
 
 
 Plan = dict[str, list[PlannedCase]]
@@ -267,8 +275,9 @@ def _plan(
         inputs, expected, variant_outputs = _public(assignment, item)
         if item.self_check:  # the student's own design: only the student's own numerical gradient judges it
             seed = hidden_seed if assignment.reference is not None and hidden_seed is not None else SELF_CHECK_SEED
-            cases = inputs + hidden_cases(rubric.name, item, seed, rubric.hidden_cases)
-            plans[item.id] = _cases("self-check", cases)
+            drawn = hidden_cases(rubric.name, item, seed, rubric.hidden_cases)
+            plans[item.id] = _cases("self-check", inputs)
+            plans[item.id] += _cases("self-check", drawn, per_case=rubric.hidden_cases, first=len(inputs))
             continue
         plans[item.id] = _cases("public", inputs, expected, variant_outputs)
         if assignment.reference is not None:
@@ -277,7 +286,7 @@ def _plan(
             cases = hidden_cases(rubric.name, item, hidden_seed, rubric.hidden_cases)
             hidden_work.append((item, cases))
             # The student runs hidden inputs without knowing the answers.
-            plans[item.id] += _cases("hidden", cases)
+            plans[item.id] += _cases("hidden", cases, per_case=rubric.hidden_cases)
         elif kinds.get(item.kind).self_checks(item):
             plans[item.id] += _cases("self-check", hidden_cases(rubric.name, item, SELF_CHECK_SEED, 1))
     return plans, hidden_work
@@ -327,7 +336,7 @@ def _score_code(
             result = raw
             if raw.status == "ok":
                 result = replace(raw, outputs=kinds.get(item.kind).derive(item, case.inputs, raw.outputs))
-            runs.append(CaseRun(case.label, result, expected, case.origin, alternatives))
+            runs.append(CaseRun(case.label, result, expected, case.origin, alternatives, case.number))
         if fault:
             out.append(grader_error(item, fault))
             continue

@@ -46,6 +46,7 @@ class CaseRun:
     origin: Origin
     # The outputs of each variant of the reference the item names (`grader.variants`), by name.
     variants: Mapping[str, Any] = field(default_factory=dict)
+    number: int = 0  # the public case (from 1) this case was drawn after; 0 when unknown
 
 
 @dataclass(frozen=True)

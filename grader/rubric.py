@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from grader import kinds
+from grader.hints import Hint, HintError
+from grader.hints import read as read_hints
 from grader.project import source_file
 from grader.variants import Variant, VariantError
 from grader.variants import read as read_variants
@@ -74,7 +76,7 @@ class Item:
     timeout_s: float
     params: Mapping[str, Any] = field(default_factory=dict)
     modifies: tuple[str, ...] = ()
-    hint: str = ""
+    hints: tuple[Hint, ...] = ()  # each shown only when the failure it explains is the one seen
     depends: tuple[str, ...] = ()
     variants: tuple[Variant, ...] = ()  # accepted alternatives and known mistakes (`grader.variants`)
 
@@ -180,8 +182,9 @@ def _kind_params(raw: Mapping[str, Any], kind: kinds.Kind, where: str) -> dict[s
 def _notebook_item(raw: Mapping[str, Any], default_timeout: float, item_id: str, kind: kinds.Kind) -> Item:
     where = f"item {item_id!r}"
     _require(raw, NOTEBOOK_KEY, where)
-    if "variant" in raw:
-        raise RubricError(f"{where}: variants are for module code, not for a {kind.name} item")
+    for key in ("variant", "hint"):
+        if key in raw:
+            raise RubricError(f"{where}: a {kind.name} item cannot have a {key}; its checks say what went wrong")
     params = _kind_params(raw, kind, where)
     points = _require(raw, "points", where)
     return Item(
@@ -247,6 +250,10 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         raise RubricError(str(exc)) from exc
     if variants and not module:
         raise RubricError(f"{where}: variants are for module code; a notebook's objects cannot have them yet")
+    try:
+        hints = read_hints(raw.get("hint"), where, tuple(params["parts"]), len(cases))
+    except HintError as exc:
+        raise RubricError(str(exc)) from exc
     return Item(
         id=item_id,
         title=str(raw.get("title", qualname)),
@@ -261,7 +268,7 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         timeout_s=float(raw.get("timeout_s", default_timeout)),
         params=params,
         modifies=tuple(raw.get("modifies", ())),
-        hint=str(raw.get("hint", "")),
+        hints=hints,
         depends=tuple(raw.get("depends", ())),
         variants=variants,
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import kinds, messages
+from grader import hints, kinds, messages
 from grader.compare import ABSOLUTE_NOISE, Mismatch, compare_gradient
 from grader.results import GRADER_ERROR, CaseRun, ItemResult, Status
 from grader.rubric import Item
@@ -89,7 +89,8 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
     carried: set[str] = set()  # parts wrong against the reference only because of the student's upstream code
     self_failed: set[str] = set()  # parts failed against the student's own numerical gradient
     tally = _VariantTally(item)
-    hinted = False  # the rubric's hint helps with wrong values, not with errors or shapes
+    wrong: list[hints.Wrong] = []  # the evidence the rubric's hints are judged against
+    failing: set[int] = set()  # the public cases after which some case failed in any way
     hard_status: Status | None = None
     for run in runs:
         outcome = _failure_of_run(item, run, timeout_s)
@@ -97,6 +98,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
             status, message = outcome
             hard_status = hard_status or status
             tally.spoil()
+            failing.add(run.number)
             for part in item.parts:
                 failures.setdefault(part, message)
             continue
@@ -105,6 +107,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
         if modified:
             message = messages.modified_in_place(run.label, item.qualname, modified[0])
             tally.spoil()
+            failing.add(run.number)
             for part in item.parts:
                 failures.setdefault(part, message)
             continue
@@ -121,15 +124,16 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
                 continue
             problem = _check_part(item, part, run)
             tally.count(part, run, wrong=problem is not None)
-            if part in failures:
+            if problem is None:
                 continue
-            if problem and problem.code == "value" and _carried_forward(item, part, run):
+            if problem.code == "value" and _carried_forward(item, part, run):
                 carried.add(part)
                 continue
-            if problem:
+            wrong.append(hints.Wrong(part, run.number, problem))
+            failing.add(run.number)
+            if part not in failures:
                 note = _gradient_note(item, part, outputs) if problem.code == "value" else ""
                 failures[part] = f"{run.label}: {problem.message}{note}"
-                hinted = hinted or problem.code in ("value", "nonfinite")
 
     accepted: dict[str, list[str]] = {}  # variant name -> the parts it lets pass
     for part in [p for p in item.parts if p in failures and p not in self_failed]:
@@ -154,8 +158,8 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
     mistake = tally.mistake([p for p in item.parts if p in failures])
     if mistake is not None:
         message += f". {messages.known_mistake(mistake)}"
-    elif item.hint and hinted:
-        message += f" Hint: {item.hint}"
+    else:
+        message += "".join(f" Hint: {h.text}" for h in hints.holding(item.hints, wrong, failing))
     if note:
         message += f" ({note})"
     if passed:

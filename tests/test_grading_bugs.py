@@ -56,4 +56,7 @@ def test_bug_loses_exactly_its_items(
     messages = {i.id: i.message for i in report.items}
     for item_id, text in bug.get("says", {}).items():
         assert text in messages[item_id], f"{name}: {item_id} does not say {text!r}: {messages[item_id]!r}"
+    # What it must not say: a hint whose condition does not hold.
+    for item_id, text in bug.get("never_says", {}).items():
+        assert text not in messages[item_id], f"{name}: {item_id} says {text!r}: {messages[item_id]!r}"
     check_golden(golden_path(name), report.to_dict(), request.config.getoption("--regen-golden"))
