@@ -150,6 +150,59 @@ def _pattern(g: np.ndarray, w: np.ndarray, tolerance: float) -> tuple[str, str]:
     return "", ""
 
 
+# How far a kept fraction may stray from the reference's, in standard deviations of the difference
+# of two binomial proportions: a correct mask fails one case in about two million.
+MASK_SIGMAS = 5.0
+
+
+def compare_mask(name: str, got: Any, x: Any, expected: Any, tolerance: float) -> Mismatch | None:
+    """An output that is `x` under a random mask (dropout), judged by what the mask must do, not by
+    which random numbers drew it: every entry is either dropped (0) or kept and scaled as the
+    reference scales it, and the fraction kept is the reference's up to sampling noise. Where the
+    reference drops nothing (test mode), the output must equal it."""
+    exact = compare_value(name, got, expected, tolerance)
+    if exact is None or exact.code != "value":
+        return exact
+    x_arr, want, arr = np.asarray(x, dtype=float), np.asarray(expected, dtype=float), np.asarray(got, dtype=float)
+    if x_arr.shape != want.shape:
+        return exact
+    live = np.abs(x_arr) > 1e-12  # where x is 0, kept and dropped look alike
+    kept_ref = live & (np.abs(want) > 1e-12)
+    if not live.any() or kept_ref.sum() == live.sum() or not kept_ref.any():
+        return exact  # the reference drops nothing, or everything: no randomness to allow for
+    scale = float(np.median(want[kept_ref] / x_arr[kept_ref]))
+    kept = live & (np.abs(arr) > 1e-12)
+    with np.errstate(all="ignore"):
+        off = kept & (np.abs(arr - scale * x_arr) > tolerance * np.maximum(1e-8, np.abs(arr) + np.abs(scale * x_arr)))
+    if off.any():
+        first = tuple(int(i) for i in np.argwhere(off)[0])
+        factor = float(arr[first] / x_arr[first])
+        return Mismatch(
+            "value",
+            f"{name} is off: a kept entry should be the input times {scale:.6g} (the reference's scale), "
+            f"but {name}[{', '.join(map(str, first))}] is the input times {factor:.6g}; "
+            f"{int(off.sum())} of {int(kept.sum())} kept entries are scaled differently",
+            "factor" if np.allclose(arr[kept] / x_arr[kept], factor, rtol=tolerance, atol=0) else "",
+        )
+    if arr.ndim >= 2 and arr.shape[0] > 1 and (kept == kept[:1]).all() and not (kept_ref == kept_ref[:1]).all():
+        return Mismatch(
+            "value",
+            f"{name} drops the same entries for every example (row): draw a mask of the input's whole "
+            "shape, one random number per entry",
+        )
+    n = int(live.sum())
+    want_rate, got_rate = float(kept_ref.sum()) / n, float(kept.sum()) / n
+    spread = MASK_SIGMAS * float(np.sqrt(2 * want_rate * (1 - want_rate) / n))
+    if abs(got_rate - want_rate) > spread:
+        return Mismatch(
+            "value",
+            f"{name} keeps {got_rate:.1%} of the entries; the reference keeps {want_rate:.1%} "
+            f"(any mask that keeps each entry with that probability is accepted: between "
+            f"{max(0.0, want_rate - spread):.1%} and {min(1.0, want_rate + spread):.1%} on {n} entries)",
+        )
+    return None
+
+
 def compare_init(name: str, got: Any, expected: dict[str, Any], tolerance: float) -> Mismatch | None:
     """Initialization is random: compare keys, shapes, constants exactly, and the spread of weights."""
     if got is None or not isinstance(got, dict):

@@ -297,7 +297,7 @@ def _case_params(plans: Plan, items: tuple[Item, ...]) -> dict[str, list[dict[st
     carries errors forward; hidden cases skip them where they feed messages only."""
 
     def params(item: Item, case: PlannedCase) -> dict[str, Any]:
-        skip = case.origin == "hidden" and not kinds.get(item.kind).carries_forward
+        skip = case.origin == "hidden" and not kinds.get(item.kind).carries_forward and not item.own_parts(case.number)
         return {"numeric": False} if skip else {}
 
     return {it.id: [params(it, case) for case in plans[it.id]] for it in items}
@@ -336,7 +336,7 @@ def _score_code(
             result = raw
             if raw.status == "ok":
                 result = replace(raw, outputs=kinds.get(item.kind).derive(item, case.inputs, raw.outputs))
-            runs.append(CaseRun(case.label, result, expected, case.origin, alternatives, case.number))
+            runs.append(CaseRun(case.label, result, expected, case.origin, alternatives, case.number, case.inputs))
         if fault:
             out.append(grader_error(item, fault))
             continue

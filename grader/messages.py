@@ -75,7 +75,8 @@ def carried_forward(parts: list[str], forward: str) -> str:
     verb = "is" if len(parts) == 1 else "are"
     return (
         f"{names} {verb} right for your own {forward}, and differ{'s' if len(parts) == 1 else ''} from the "
-        f"reference's only where {forward} does: no points lost here; a bug costs its points once, where it is"
+        f"reference's only where {forward}'s outputs do (its random draws, or a bug that costs its points "
+        f"there): no points lost here"
     )
 
 

@@ -47,6 +47,7 @@ class CaseRun:
     # The outputs of each variant of the reference the item names (`grader.variants`), by name.
     variants: Mapping[str, Any] = field(default_factory=dict)
     number: int = 0  # the public case (from 1) this case was drawn after; 0 when unknown
+    inputs: Mapping[str, Any] = field(default_factory=dict)  # what the case was called with
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,13 @@ COMMON_ITEM_KEYS = {
     NOTEBOOK_KEY,
 }
 
+# Keys of an `[[item.case]]` that say how the case is judged, not what it is called with.
+# self_check: the parts that, on this case, are judged against the student's own code only (a
+# gradient against the numerical gradient of the student's own function, any other value for its
+# type and shape): for a case whose values the reference's random draws decide (a network with
+# dropout), which the course itself checks only that way.
+CASE_KEYS = {"self_check"}
+
 
 class RubricError(ValueError):
     """The rubric is malformed; the message names the item and the key."""
@@ -79,6 +86,12 @@ class Item:
     hints: tuple[Hint, ...] = ()  # each shown only when the failure it explains is the one seen
     depends: tuple[str, ...] = ()
     variants: tuple[Variant, ...] = ()  # accepted alternatives and known mistakes (`grader.variants`)
+    case_self_check: tuple[tuple[str, ...], ...] = ()  # per case, its `self_check` parts
+
+    def own_parts(self, number: int) -> tuple[str, ...]:
+        """The parts judged against the student's own code only on the public case `number` (from 1)
+        and on the hidden cases drawn after it."""
+        return self.case_self_check[number - 1] if 0 < number <= len(self.case_self_check) else ()
 
     @property
     def notebook(self) -> str:
@@ -204,6 +217,13 @@ def _notebook_item(raw: Mapping[str, Any], default_timeout: float, item_id: str,
     )
 
 
+def _case_self_check(case: Mapping[str, Any], parts: list[str], where: str) -> tuple[str, ...]:
+    value = case.get("self_check", [])
+    if not isinstance(value, list) or any(p not in parts for p in value):
+        raise RubricError(f"{where}: self_check must be a list of the item's parts ({', '.join(parts)})")
+    return tuple(value)
+
+
 def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     where = f"item {raw.get('id', '?')!r}"
     item_id = _require(raw, "id", "an item")
@@ -224,10 +244,12 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         if module != (notebook := raw[NOTEBOOK_KEY]):
             raise RubricError(f"{where}: the id of a notebook object must start with its notebook, {notebook!r}")
         module = ""
-    cases = tuple(_require(raw, "case", where))
-    if not cases:
+    written = tuple(_require(raw, "case", where))
+    if not written:
         raise RubricError(f"{where}: needs at least one [[item.case]]")
     params = _kind_params(raw, kind, where)
+    cases = tuple({k: v for k, v in case.items() if k not in CASE_KEYS} for case in written)
+    own = tuple(_case_self_check(case, params["parts"], f"{where}, case {i + 1}") for i, case in enumerate(written))
     if "adapter" in raw:
         # Course code that maps a class-based API (layers with .forward/.backward, optimizers
         # with .step()) onto the probe's function contract; called with the student's module.
@@ -269,6 +291,7 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         params=params,
         modifies=tuple(raw.get("modifies", ())),
         hints=hints,
+        case_self_check=own if any(own) else (),
         depends=tuple(raw.get("depends", ())),
         variants=variants,
     )

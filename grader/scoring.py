@@ -75,6 +75,31 @@ def _check_part(item: Item, part: str, run: CaseRun) -> Mismatch | None:
     return kinds.get(item.kind).check_part(item, part, run)
 
 
+def _own_check(item: Item, part: str, run: CaseRun) -> str | None:
+    """A part judged against the student's own code only: a gradient against the numerical gradient
+    of the student's own function; another value for its type, shape and finiteness. Self-consistent
+    is not enough where the part gives what a known mistake gives (a network that never applies its
+    dropout is self-consistent too). The message when it fails, or None."""
+    outputs = run.result.outputs
+    numeric = outputs.get("numeric", {}).get(part)
+    if numeric is not None:
+        problem = compare_gradient(part, outputs.get("returned", {}).get(part), numeric)
+        if problem is not None:
+            return messages.self_check(run.label, part, _forward_name(item), problem)
+    if run.expected is None or part not in run.expected:
+        return None
+    problem = _check_part(item, part, run)
+    if problem is None:
+        return None
+    if problem.code != "value":
+        return f"{run.label}: {problem.message}"
+    for variant in item.variants:
+        want = run.variants.get(variant.name)
+        if not variant.accepted and want is not None and _check_part(item, part, replace(run, expected=want)) is None:
+            return f"{run.label}: {part} is what the known mistake {variant.name!r} gives: {variant.says}"
+    return None
+
+
 def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: float) -> ItemResult:
     """Points, status and message of one item from all of its case runs."""
     duration = round(sum(run.result.duration_s for run in runs), 3)
@@ -111,16 +136,15 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
             for part in item.parts:
                 failures.setdefault(part, message)
             continue
-        returned = outputs.get("returned", {})
+        own = item.own_parts(run.number)
         for part in item.parts:
-            if run.expected is None:
-                numeric = outputs.get("numeric", {}).get(part)
-                if part in failures or numeric is None:
-                    continue
-                problem = compare_gradient(part, returned.get(part), numeric)
-                if problem:
-                    failures[part] = messages.self_check(run.label, part, _forward_name(item), problem)
+            if run.expected is None or part in own:
+                failed = _own_check(item, part, run)
+                if failed and part not in failures:
+                    failures[part] = failed
                     self_failed.add(part)
+                if failed:
+                    failing.add(run.number)
                 continue
             problem = _check_part(item, part, run)
             tally.count(part, run, wrong=problem is not None)
@@ -230,4 +254,5 @@ def case_passes(item: Item, run: CaseRun) -> bool:
     outputs = run.result.outputs
     if [m for m in outputs.get("modified", []) if m not in item.modifies]:
         return False
-    return all(_check_part(item, p, run) is None for p in item.parts)
+    own = item.own_parts(run.number)
+    return all(_check_part(item, p, run) is None for p in item.parts if p not in own)

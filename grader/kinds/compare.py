@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from grader.kinds.base import Keys, Kind, Probe
+from grader.compare import Mismatch, compare_mask
+from grader.kinds.base import Keys, Kind, KindError, Probe
 from grader.probes import changed, copy_value, unpack
 
 if TYPE_CHECKING:
+    from grader.results import CaseRun
     from grader.rubric import Item
 
 
@@ -39,6 +41,10 @@ class CompareKeys(Keys):
     # The outputs compared with the reference's, each credited apart; "arg.key" is what the
     # function leaves in a dict argument ("bn_param.running_mean").
     compare: tuple[str, ...]
+    # Outputs that are an input under a random mask (dropout): part -> that input. Judged by what the
+    # mask must do (drop or keep and scale each entry, keep the reference's fraction), not by which
+    # random numbers the code drew: every correct way of drawing it passes.
+    random_mask: dict[str, str] | None = None
 
 
 class Compare(Kind):
@@ -48,8 +54,23 @@ class Compare(Kind):
     def parts(self, spec: CompareKeys) -> list[str]:
         return list(spec.compare)
 
+    def check(self, spec: CompareKeys, where: str) -> None:
+        for part, source in (spec.random_mask or {}).items():
+            if part not in spec.compare or not isinstance(source, str) or source not in spec.params:
+                raise KindError(
+                    f"{where}: random_mask maps a compared output to a parameter, not {part!r} to {source!r}"
+                )
+
     def probe(self, item: Item) -> str:
         return "compare:call"
+
+    def check_part(self, item: Item, part: str, run: CaseRun) -> Mismatch | None:
+        source = (item.params.get("random_mask") or {}).get(part)
+        if source is None or source not in run.inputs:
+            return super().check_part(item, part, run)
+        got = run.result.outputs.get("returned", {}).get(part)
+        want = (run.expected or {}).get(part)
+        return compare_mask(part, got, run.inputs[source], want, item.tolerance[part])
 
 
 KIND = Compare()
