@@ -35,5 +35,9 @@ def hidden_cases(assignment: str, item: Item, seed: str, per_case: int) -> list[
 
 
 def request_params(item: Item) -> dict[str, Any]:
-    """The probe's parameters: the rubric's, plus what the child needs to find its target."""
-    return kinds.get(item.kind).request_params(item)
+    """The probe's parameters: the rubric's, plus what the child needs to find its target, and the
+    items it depends on, as [id, module, qualname], whose calls the child notes (`trace`)."""
+    params = kinds.get(item.kind).request_params(item)
+    if item.depends:
+        params["trace"] = [[d, d.split(":", 1)[0], d.split(":", 1)[1].split("[", 1)[0]] for d in item.depends]
+    return params

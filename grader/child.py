@@ -13,6 +13,7 @@ Only the standard library, numpy and the grader's own data modules are imported.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
@@ -21,6 +22,7 @@ import sys
 import time
 import traceback
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,42 @@ def _targets(resolve: Any, module: str, qualname: str, params: dict[str, Any]) -
     return functools.partial(getattr(adapters, adapter_name), scope)
 
 
+def _dependency_codes(resolve: Any, trace: Any) -> dict[types.CodeType, list[str]]:
+    """The code objects of the items an item depends on, each with the ids it is graded under; an
+    item that cannot be found (not written yet, a notebook's in a plain child) is left out."""
+    codes: dict[types.CodeType, list[str]] = {}
+    for entry in trace or ():
+        try:
+            item_id, module, qualname = entry
+            obj = resolve(module, qualname)
+        except BaseException:  # noqa: BLE001 - finding it may run student code; notes are best effort
+            continue
+        code = getattr(getattr(obj, "__func__", obj), "__code__", None)
+        if isinstance(code, types.CodeType):
+            codes.setdefault(code, []).append(str(item_id))
+    return codes
+
+
+@contextlib.contextmanager
+def _noting_calls(codes: dict[types.CodeType, list[str]], called: set[str]) -> Iterator[None]:
+    """Note which of `codes` run while the probe does: a dependency note names what the student's
+    code called, not what the rubric expects it to call."""
+    if not codes:
+        yield
+        return
+
+    def profile(frame: types.FrameType, event: str, arg: Any) -> None:
+        if event == "call" and (ids := codes.get(frame.f_code)):
+            called.update(ids)
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+
+
 def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None) -> None:
     """Answer the request in request_dir with result.npz and meta.json in a new reply_dir (made
     before any student code runs; the grader reads it as untrusted data in any case)."""
@@ -125,11 +163,15 @@ def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None
     meta: dict[str, Any] = {"status": "ok"}
     started = time.perf_counter()
     resolve = resolve or _resolve
+    params = dict(request["params"])
+    trace = params.pop("trace", None)
+    called: set[str] = set()
     try:
         inputs = codec.load(request_dir / "inputs.npz")
-        params = dict(request["params"])
         target = _targets(resolve, request["module"], request["qualname"], params)
-        result = kinds.probe(request["probe"])(target, params, inputs)
+        probe = kinds.probe(request["probe"])
+        with _noting_calls(_dependency_codes(resolve, trace), called):
+            result = probe(target, params, inputs)
         payload = codec.dumps(result)
         if len(payload) > MAX_RESULT_BYTES:
             raise ProbeError(f"the outputs take {len(payload)} bytes, more than the {MAX_RESULT_BYTES}-byte limit")
@@ -154,6 +196,8 @@ def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None
             "traceback": _student_traceback(exc, root),
         }
     meta["duration_s"] = time.perf_counter() - started
+    if trace is not None:
+        meta["called"] = sorted(called)
     if _SUSPICIOUS:
         meta["suspicious"] = list(_SUSPICIOUS)
         _SUSPICIOUS.clear()

@@ -31,7 +31,7 @@ from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Mode,
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
 from grader.sandbox import SandboxError
-from grader.scoring import case_passes, note_dependencies, score_item
+from grader.scoring import calls_made, case_passes, note_dependencies, score_item
 from grader.scratch import SAVED_DIR, ScratchError, copy_submission, restore_provided
 from grader.untrusted import read_file
 
@@ -241,22 +241,28 @@ class PlannedCase:
 
 
 def _cases(
+    item: Item,
     origin: Origin,
     cases: list[dict[str, Any]],
     expected: list[Any] | None = None,
     variant_outputs: list[dict[str, Any]] | None = None,
-    per_case: int = 1,
+    per_case: int = 0,
     first: int = 0,
 ) -> list[PlannedCase]:
-    """`per_case` cases drawn after each public case, in order (hidden cases); labels count from
-    `first` + 1."""
+    """The public cases themselves (`per_case` 0), or `per_case` cases drawn after each of them, in
+    order (hidden cases, self-checks); labels count from `first` + 1."""
     name = {"public": "public case", "hidden": "hidden case", "self-check": "self-check"}[origin]
     answers = expected if expected is not None else [None] * len(cases)
     others = variant_outputs if variant_outputs is not None else [{} for _ in cases]
-    return [
-        PlannedCase(origin, f"{name} {first + i + 1}", x, e, v, i // per_case + 1)
-        for i, (x, e, v) in enumerate(zip(cases, answers, others))
-    ]
+    planned = []
+    for i, (x, e, v) in enumerate(zip(cases, answers, others)):
+        number = i // per_case + 1 if per_case else i + 1
+        about = item.about(number)
+        if per_case and len(item.cases) > 1:  # a student reads which public case to study, and what it is
+            about = f"drawn like public case {number}" + (f": {about}" if about else "")
+        label = f"{name} {first + i + 1}" + (f" ({about})" if about else "")
+        planned.append(PlannedCase(origin, label, x, e, v, number))
+    return planned
 
 
 Plan = dict[str, list[PlannedCase]]
@@ -276,19 +282,20 @@ def _plan(
         if item.self_check:  # the student's own design: only the student's own numerical gradient judges it
             seed = hidden_seed if assignment.reference is not None and hidden_seed is not None else SELF_CHECK_SEED
             drawn = hidden_cases(rubric.name, item, seed, rubric.hidden_cases)
-            plans[item.id] = _cases("self-check", inputs)
-            plans[item.id] += _cases("self-check", drawn, per_case=rubric.hidden_cases, first=len(inputs))
+            plans[item.id] = _cases(item, "self-check", inputs)
+            plans[item.id] += _cases(item, "self-check", drawn, per_case=rubric.hidden_cases, first=len(inputs))
             continue
-        plans[item.id] = _cases("public", inputs, expected, variant_outputs)
+        plans[item.id] = _cases(item, "public", inputs, expected, variant_outputs)
         if assignment.reference is not None:
             if hidden_seed is None:
                 raise SetupError("instructor mode needs a hidden seed")
             cases = hidden_cases(rubric.name, item, hidden_seed, rubric.hidden_cases)
             hidden_work.append((item, cases))
             # The student runs hidden inputs without knowing the answers.
-            plans[item.id] += _cases("hidden", cases, per_case=rubric.hidden_cases)
+            plans[item.id] += _cases(item, "hidden", cases, per_case=rubric.hidden_cases)
         elif kinds.get(item.kind).self_checks(item):
-            plans[item.id] += _cases("self-check", hidden_cases(rubric.name, item, SELF_CHECK_SEED, 1))
+            drawn = hidden_cases(rubric.name, item, SELF_CHECK_SEED, 1)
+            plans[item.id] += _cases(item, "self-check", drawn, per_case=1)
     return plans, hidden_work
 
 
@@ -312,6 +319,7 @@ def _score_code(
     original: Path,
     timeout_override: float | None,
     notes: list[str],
+    calls: dict[str, frozenset[str] | None],
 ) -> list[ItemResult]:
     attempted = attempted_items(original, assignment.rubric, assignment.manifest.get("template_fingerprints", {}))
     out = []
@@ -342,6 +350,7 @@ def _score_code(
             continue
         timeout = timeout_override if timeout_override is not None else item.timeout_s
         out.append(score_item(item, runs, attempted[item.id], timeout))
+        calls[item.id] = calls_made(runs)
         public = [r for r in runs if r.origin == "public"]
         hidden = [r for r in runs if r.origin == "hidden"]
         if (
@@ -567,6 +576,7 @@ def _grade(
     notebook_code = tuple(i for i in rubric.code_items if i.notebook) if options.notebooks else ()
     plans, hidden_work = _plan(assignment, hidden_seed, module_items + notebook_code)
     params = _case_params(plans, module_items + notebook_code)
+    calls: dict[str, frozenset[str] | None] = {}  # item id -> the items it depends on that it called
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp_name:
         tmp = Path(tmp_name)
         scratch = tmp / "submission"
@@ -633,6 +643,7 @@ def _grade(
             submission,
             timeout_override,
             notes,
+            calls,
         )
     flagged = sorted(
         {
@@ -652,7 +663,9 @@ def _grade(
     ]
     by_id = {r.id: r for r in items}
     order = {item.id: k for k, item in enumerate(rubric.items)}
-    items = sorted((note_dependencies(rubric.item(r.id), r, by_id) for r in items), key=lambda r: order[r.id])
+    items = sorted(
+        (note_dependencies(rubric.item(r.id), r, by_id, calls.get(r.id)) for r in items), key=lambda r: order[r.id]
+    )
     if not options.notebooks and rubric.notebooks:
         notes.append("notebooks not run (--no-notebooks): their items are not in this report")
     return Report(

@@ -54,12 +54,13 @@ COMMON_ITEM_KEYS = {
     NOTEBOOK_KEY,
 }
 
-# Keys of an `[[item.case]]` that say how the case is judged, not what it is called with.
-# self_check: the parts that, on this case, are judged against the student's own code only (a
-# gradient against the numerical gradient of the student's own function, any other value for its
-# type and shape): for a case whose values the reference's random draws decide (a network with
-# dropout), which the course itself checks only that way.
-CASE_KEYS = {"self_check"}
+# Keys of an `[[item.case]]` that describe the case or say how it is judged, not what it is called
+# with. about: what the case is, in a few words a student reads in every message about it ("with
+# regularization", "scores near 1000"). self_check: the parts that, on this case, are judged
+# against the student's own code only (a gradient against the numerical gradient of the student's
+# own function, any other value for its type and shape): for a case whose values the reference's
+# random draws decide (a network with dropout), which the course itself checks only that way.
+CASE_KEYS = {"about", "self_check"}
 
 
 class RubricError(ValueError):
@@ -87,6 +88,11 @@ class Item:
     depends: tuple[str, ...] = ()
     variants: tuple[Variant, ...] = ()  # accepted alternatives and known mistakes (`grader.variants`)
     case_self_check: tuple[tuple[str, ...], ...] = ()  # per case, its `self_check` parts
+    case_about: tuple[str, ...] = ()  # per case, its `about` ("" for none)
+
+    def about(self, number: int) -> str:
+        """What the public case `number` (from 1) is, as the rubric describes it ('' if it does not)."""
+        return self.case_about[number - 1] if 0 < number <= len(self.case_about) else ""
 
     def own_parts(self, number: int) -> tuple[str, ...]:
         """The parts judged against the student's own code only on the public case `number` (from 1)
@@ -224,6 +230,13 @@ def _case_self_check(case: Mapping[str, Any], parts: list[str], where: str) -> t
     return tuple(value)
 
 
+def _case_about(case: Mapping[str, Any], where: str) -> str:
+    value = case.get("about", "")
+    if not isinstance(value, str) or "\n" in value or len(value) > 120:
+        raise RubricError(f"{where}: about must be one line of text (at most 120 characters)")
+    return value
+
+
 def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     where = f"item {raw.get('id', '?')!r}"
     item_id = _require(raw, "id", "an item")
@@ -250,6 +263,7 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     params = _kind_params(raw, kind, where)
     cases = tuple({k: v for k, v in case.items() if k not in CASE_KEYS} for case in written)
     own = tuple(_case_self_check(case, params["parts"], f"{where}, case {i + 1}") for i, case in enumerate(written))
+    about = tuple(_case_about(case, f"{where}, case {i + 1}") for i, case in enumerate(written))
     if "adapter" in raw:
         # Course code that maps a class-based API (layers with .forward/.backward, optimizers
         # with .step()) onto the probe's function contract; called with the student's module.
@@ -292,6 +306,7 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
         modifies=tuple(raw.get("modifies", ())),
         hints=hints,
         case_self_check=own if any(own) else (),
+        case_about=about if any(about) else (),
         depends=tuple(raw.get("depends", ())),
         variants=variants,
     )

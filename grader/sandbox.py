@@ -266,6 +266,7 @@ META_FIELDS: dict[str, type | tuple[type, ...]] = {
     "traceback": str,
     "duration_s": (int, float),
     "suspicious": list,
+    "called": list,  # the items an item depends on that its code called (words a note, moves no point)
 }
 MAX_META_TEXT = 4000
 

@@ -228,23 +228,33 @@ class _VariantTally:
         )
 
 
-def note_dependencies(item: Item, result: ItemResult, by_id: dict[str, ItemResult]) -> ItemResult:
-    """Say when an item that lost points calls another that lost points too: fix that one first."""
-    if result.points >= result.max_points or result.status in ("not_attempted", GRADER_ERROR):
+def calls_made(runs: list[CaseRun]) -> frozenset[str] | None:
+    """The ids of the items an item depends on that its code called on any case, as the child noted
+    them; None when no case noted any calls (the code never ran, or ran where calls are not noted).
+    Read from the child as untrusted data: it can only word a note, never move a point."""
+    noted = [r.result.meta.get("called") for r in runs]
+    lists = [n for n in noted if isinstance(n, list)]
+    if not lists:
+        return None
+    return frozenset(i for n in lists for i in n if isinstance(i, str))
+
+
+def note_dependencies(
+    item: Item, result: ItemResult, by_id: dict[str, ItemResult], called: frozenset[str] | None
+) -> ItemResult:
+    """Say when an item that lost points called another that lost points too: fix that one first.
+    Only calls the student's code made count, not the rubric's expectation of them."""
+    if result.points >= result.max_points or result.status in ("not_attempted", GRADER_ERROR) or not called:
         return result
-    failing = [d for d in item.depends if by_id[d].points < by_id[d].max_points and by_id[d].status != GRADER_ERROR]
+    failing = [
+        d
+        for d in item.depends
+        if d in called and by_id[d].points < by_id[d].max_points and by_id[d].status != GRADER_ERROR
+    ]
     if not failing:
         return result
     note = messages.dependency(failing)
-    return ItemResult(
-        result.id,
-        result.title,
-        result.points,
-        result.max_points,
-        result.status,
-        f"{result.message} {note}".strip(),
-        result.duration_s,
-    )
+    return replace(result, message=f"{result.message} {note}".strip())
 
 
 def case_passes(item: Item, run: CaseRun) -> bool:
