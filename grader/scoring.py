@@ -100,6 +100,25 @@ def _own_check(item: Item, part: str, run: CaseRun) -> str | None:
     return None
 
 
+def _own_upstream_wrong(item: Item, runs: list[CaseRun]) -> set[str]:
+    """The parts a self-check cannot judge: right against the reference on a public case, where they
+    disagree with the numerical gradient of the student's own upstream code. That code (a loss
+    without its regularization, a forward pass with a bug) is what is wrong there, and a self-check
+    against it would charge a right gradient for it."""
+    found = set()
+    for run in runs:
+        if run.expected is None or run.result.status != "ok":
+            continue
+        outputs = run.result.outputs
+        for part in item.parts:
+            numeric = outputs.get("numeric", {}).get(part)
+            if numeric is None or part in item.own_parts(run.number) or _check_part(item, part, run) is not None:
+                continue
+            if compare_gradient(part, outputs.get("returned", {}).get(part), numeric) is not None:
+                found.add(part)
+    return found
+
+
 def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: float) -> ItemResult:
     """Points, status and message of one item from all of its case runs."""
     duration = round(sum(run.result.duration_s for run in runs), 3)
@@ -117,6 +136,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
     wrong: list[hints.Wrong] = []  # the evidence the rubric's hints are judged against
     failing: set[int] = set()  # the public cases after which some case failed in any way
     hard_status: Status | None = None
+    unjudged = _own_upstream_wrong(item, runs)
     for run in runs:
         outcome = _failure_of_run(item, run, timeout_s)
         if outcome is not None:
@@ -138,6 +158,8 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
             continue
         own = item.own_parts(run.number)
         for part in item.parts:
+            if run.expected is None and part in unjudged:
+                continue
             if run.expected is None or part in own:
                 failed = _own_check(item, part, run)
                 if failed and part not in failures:

@@ -35,7 +35,7 @@ def gradient(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dic
 
         def f(v: np.ndarray, i: int = i) -> Any:
             trial = [copy_value(a) for a in args]
-            trial[i] = v
+            trial[i] = v.copy()  # a forward that writes into its input must not move the next entries
             return forward(*trial)[0]
 
         x = np.array(args[i], dtype=float)
