@@ -183,8 +183,9 @@ def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None
         meta = {
             "status": "exception",
             "error_type": type(error).__name__,
-            "message": f"importing {failure.module} failed: {error}"[:MAX_MESSAGE_CHARS],
+            "message": str(error)[:MAX_MESSAGE_CHARS],
             "traceback": _student_traceback(error, root),
+            "import_failed": failure.module,
         }
     except NotImplementedError as exc:
         meta = {"status": "not_implemented", "message": str(exc)[:MAX_MESSAGE_CHARS]}

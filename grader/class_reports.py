@@ -11,7 +11,7 @@ from pathlib import Path
 
 from grader import inert
 from grader.atomic import atomic_write
-from grader.reports import CSV_COLUMNS, inert_frame, table
+from grader.reports import CSV_COLUMNS, inert_frame, table, what_to_fix
 from grader.results import Report, file_stem
 
 
@@ -102,11 +102,18 @@ def feedback(report: Report, figure_dir: str) -> str:
     ]
     for i in report.items:
         lines.append(f"| `{i.id}` | {i.points:g} / {i.max_points:g} | {i.status} |")
-    to_fix = [i for i in report.items if i.status != "pass" and i.message]
-    if to_fix:
+    stubs, fixes = what_to_fix(report)
+    manual = [i for i in report.items if i.status == "manual" and i.message]
+    if stubs or fixes or manual:
         lines += ["", "## What to fix", ""]
-        for i in to_fix:
-            lines += [f"### `{i.id}` ({i.status})", "", inert.markdown_code_block(i.message), ""]
+    if stubs:
+        lines += [f"### Not started ({len(stubs.items)} item(s), {stubs.points} points)", ""]
+        lines += [f"- `{i.id}`" for i in stubs.items] + [""]
+    for fix in fixes:
+        names = ", ".join(f"`{i.id}`" for i in fix.items)
+        lines += [f"### {names} ({fix.status})", "", inert.markdown_code_block(fix.message), ""]
+    for i in manual:
+        lines += [f"### `{i.id}` ({i.status})", "", inert.markdown_code_block(i.message), ""]
     if report.flags:
         lines += ["", "## Notes for the course staff", ""]
         lines += [inert.markdown_code_block("\n".join(report.flags)), ""]

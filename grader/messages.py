@@ -6,6 +6,7 @@ from typing import Any
 
 from grader import version_hints
 from grader.compare import Mismatch
+from grader.project import source_file
 from grader.variants import Variant
 
 
@@ -45,7 +46,11 @@ def crashed(label: str, meta: dict[str, Any]) -> str:
 
 def exception(label: str, meta: dict[str, Any]) -> str:
     error_type, message = str(meta.get("error_type", "Exception")), str(meta.get("message", ""))
-    text = f"{label}: {error_type}: {message}"
+    module = meta.get("import_failed")
+    if isinstance(module, str) and module:  # the file's error, the same for every case and item
+        text = f"{source_file(module)} cannot be imported: {error_type}: {message}"
+    else:
+        text = f"{label}: {error_type}: {message}"
     if replaced := version_hints.hint(error_type, message):
         text += f" ({replaced})"
     trace = meta.get("traceback")

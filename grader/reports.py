@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from grader import inert
 from grader.atomic import atomic_write
 from grader.manual import graded_by_person
-from grader.results import Report, file_stem
+from grader.results import ItemResult, Report, file_stem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,6 +43,43 @@ def _points(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
+@dataclass(frozen=True)
+class Fix:
+    """One entry of "What to fix": the items one message is about (several when one cause, such
+    as a file that cannot be imported, fails each of them the same way)."""
+
+    items: tuple[ItemResult, ...]
+    message: str
+
+    @property
+    def names(self) -> str:
+        """The items' ids, their shared module (or notebook) written once."""
+        heads = {i.id.split(":", 1)[0] for i in self.items}
+        if len(self.items) > 1 and len(heads) == 1 and all(":" in i.id for i in self.items):
+            return f"{heads.pop()}: " + ", ".join(i.id.split(":", 1)[1] for i in self.items)
+        return ", ".join(i.id for i in self.items)
+
+    @property
+    def status(self) -> str:
+        return "/".join(dict.fromkeys(i.status for i in self.items))
+
+    @property
+    def points(self) -> str:
+        return f"{_points(sum(i.points for i in self.items))}/{_points(sum(i.max_points for i in self.items))}"
+
+
+def what_to_fix(report: Report) -> tuple[Fix | None, list[Fix]]:
+    """The items not started, as one entry (None if there are none), and the others that lost points
+    or say something, in rubric order, items with the very same message in one entry."""
+    not_started = tuple(i for i in report.items if i.status == "not_attempted")
+    stubs = Fix(not_started, "") if not_started else None
+    grouped: dict[str, list[ItemResult]] = {}
+    for i in report.items:
+        if i.status not in ("pass", "manual", "not_attempted") and i.message:
+            grouped.setdefault(i.message, []).append(i)
+    return stubs, [Fix(tuple(items), message) for message, items in grouped.items()]
+
+
 def table(report: Report, width: int | None = None) -> str:
     """A readable table: item, points, max, status, message; then the total and the mode."""
     width = width or shutil.get_terminal_size((120, 20)).columns
@@ -59,12 +97,14 @@ def table(report: Report, width: int | None = None) -> str:
     out.append("-" * min(width, len(out[-1]) + 10))
     out += [line(r) for r in rows]
     out.append(f"total: {_points(report.total)} / {_points(report.max_total)}")
-    to_fix = [i for i in report.items if i.status not in ("pass", "manual") and i.message]
-    if to_fix:
+    stubs, fixes = what_to_fix(report)
+    if stubs or fixes:
         out.append("\nWhat to fix:")
-        for i in to_fix:
-            body = i.message.replace("\n", "\n    ")
-            out.append(f"- {i.id} ({_points(i.points)}/{_points(i.max_points)}, {i.status}):\n    {body}")
+    if stubs:
+        out.append(f"- not started ({len(stubs.items)} item(s), {stubs.points} points): {stubs.names}")
+    for fix in fixes:
+        body = fix.message.replace("\n", "\n    ")
+        out.append(f"- {fix.names} ({fix.points}, {fix.status}):\n    {body}")
     waiting = [
         i for i in report.items if i.status == "manual" and i.message != "unanswered" and not graded_by_person(i)
     ]

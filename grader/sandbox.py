@@ -266,6 +266,7 @@ META_FIELDS: dict[str, type | tuple[type, ...]] = {
     "traceback": str,
     "duration_s": (int, float),
     "suspicious": list,
+    "import_failed": str,  # the module whose import raised: one error of the file, not of each case
     "called": list,  # the items an item depends on that its code called (words a note, moves no point)
 }
 MAX_META_TEXT = 4000

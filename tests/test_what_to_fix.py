@@ -1,0 +1,61 @@
+""" "What to fix" lists each cause once: the functions not started in one line, and one message that
+fails several items the same way (a file that cannot be imported) once, naming them all."""
+
+from __future__ import annotations
+
+from grader.class_reports import feedback
+from grader.reports import table, what_to_fix
+from grader.results import ItemResult, Report
+
+IMPORT_ERROR = (
+    "nndl/optim.py cannot be imported: SyntaxError: unmatched ')' (optim.py, line 52)\n"
+    '  File "nndl/optim.py", line 52'
+)
+
+
+def item(item_id: str, points: float, status: str, message: str) -> ItemResult:
+    return ItemResult(item_id, item_id, points, 2.0, status, message, 0.0)  # type: ignore[arg-type]
+
+
+REPORT = Report(
+    "nndl",
+    "student",
+    "0",
+    "alice",
+    (
+        item("nndl.layers:affine_forward", 2.0, "pass", ""),
+        item(
+            "nndl.layers:relu_forward", 0.0, "not_attempted", "not attempted: relu_forward is still the template's stub"
+        ),
+        item("nndl.layers:svm_loss", 0.0, "not_attempted", "not attempted: svm_loss is still the template's stub"),
+        item("nndl.optim:sgd", 0.0, "error", IMPORT_ERROR),
+        item("nndl.optim:adam", 0.0, "error", IMPORT_ERROR),
+        item("nndl.layers:softmax_loss", 1.0, "partial", "public case 2: dx is off"),
+    ),
+)
+
+
+def test_stubs_and_one_cause_of_several_failures_are_listed_once() -> None:
+    stubs, fixes = what_to_fix(REPORT)
+    assert stubs is not None and stubs.names == "nndl.layers: relu_forward, svm_loss" and stubs.points == "0/4"
+    assert [(f.names, f.points, f.status) for f in fixes] == [
+        ("nndl.optim: sgd, adam", "0/4", "error"),
+        ("nndl.layers:softmax_loss", "1/2", "partial"),
+    ]
+
+
+def test_the_terminal_and_the_feedback_show_each_cause_once() -> None:
+    text = table(REPORT, width=200)
+    fix = text.split("What to fix:\n", 1)[1]
+    assert fix.startswith("- not started (2 item(s), 0/4 points): nndl.layers: relu_forward, svm_loss\n")
+    assert fix.count("cannot be imported") == 1 and "- nndl.optim: sgd, adam (0/4, error):" in fix
+    assert "template's stub" not in fix
+    markdown = feedback(REPORT, "figures")
+    assert markdown.count("cannot be imported") == 1 and "### `nndl.optim:sgd`, `nndl.optim:adam` (error)" in markdown
+    assert "### Not started (2 item(s), 0/4 points)" in markdown and "- `nndl.layers:svm_loss`" in markdown
+
+
+def test_nothing_to_fix_prints_no_heading() -> None:
+    done = Report("nndl", "student", "0", "bob", (item("nndl.layers:affine_forward", 2.0, "pass", ""),))
+    assert what_to_fix(done) == (None, [])
+    assert "What to fix" not in table(done) and "What to fix" not in feedback(done, "figures")
