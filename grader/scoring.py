@@ -208,6 +208,9 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
         message += "".join(f" Hint: {h.text}" for h in hints.holding(item.hints, wrong, failing))
     if note:
         message += f" ({note})"
+    # Each other wrong part as it went wrong, below the first line: a second bug is not hidden
+    # behind the first.
+    message += "".join(f"\n{d}" for d in dict.fromkeys(failures[p] for p in others) if d != failures[first])
     if passed:
         return result(points, "partial", message)
     return result(0.0, hard_status if hard_status in ("timeout", "error") else "fail", message)

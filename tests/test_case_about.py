@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader import rubric
 from grader.engine import _cases
+from grader.results import CaseRun, ChildResult
+from grader.scoring import score_item
 
 RUBRIC = """
 [assignment]
@@ -61,3 +64,18 @@ def test_labels_name_the_case_and_the_public_case_a_hidden_one_was_drawn_like(tm
 def test_an_about_that_is_not_one_short_line_is_refused(tmp_path: Path, about: str) -> None:
     with pytest.raises(rubric.RubricError, match=re.escape("item 'toy.ops:f', case 2: about must be one line of text")):
         _item(tmp_path, about)
+
+
+def test_every_wrong_part_is_described_not_only_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "rubric.toml"
+    path.write_text(
+        RUBRIC.format(about='"with regularization"').replace('compare = ["out"]', 'compare = ["out", "dx"]')
+    )
+    item = rubric.load(path).items[0]
+    returned = {"out": np.array([1.0, 2.0]), "dx": np.array([3.0, 5.0])}
+    expected = {"out": np.array([1.0, 2.5]), "dx": np.array([-3.0, -5.0])}
+    run = CaseRun("public case 2 (with regularization)", ChildResult("ok", {"returned": returned}), expected, "public")
+    message = score_item(item, [run], True, 10).message
+    first, second = message.split("\n")
+    assert first.startswith("public case 2 (with regularization): out is off") and first.endswith("(also wrong: dx)")
+    assert second.startswith("public case 2 (with regularization): dx is off") and "opposite sign" in second
