@@ -254,6 +254,42 @@ def compare_training(name: str, got: Any, expected: Any, slack: float) -> Mismat
     return None
 
 
+def compare_trained_loss(name: str, got: Any, expected: Any, slack: float) -> Mismatch | None:
+    """The loss of the parameters a training run left behind, on the whole training set: at most
+    `slack` above the reference's from the same start (any minibatches the student's code draws)."""
+    arr = _as_numeric(got)
+    if arr is None or arr.size != 1 or not np.all(np.isfinite(arr)):
+        return Mismatch("type", f"{name}: the trained parameters give no finite loss on the training set")
+    value, want = float(arr.reshape(-1)[0]), float(np.asarray(expected, dtype=float).reshape(-1)[0])
+    if value > want * (1 + slack) + 1e-3:
+        return Mismatch(
+            "value",
+            f"the parameters train leaves behind have a loss of {value:.4g} on the training set; ours reach "
+            f"{want:.4g} from the same start: are the updates applied to the model's own parameters?",
+        )
+    return None
+
+
+def compare_minibatches(name: str, got: Any, expected: Any) -> Mismatch | None:
+    """The rows of each minibatch the training loss saw: as many updates as ours, each of our size."""
+    arr, want = _as_numeric(got), np.asarray(expected)
+    if arr is None or arr.ndim != 1:
+        return Mismatch("type", f"{name}: no minibatches were seen")
+    if arr.size != want.size:
+        return Mismatch(
+            "shape", f"training called the loss on {arr.size} minibatches; expected one per update, {want.size}"
+        )
+    wrong = np.flatnonzero(arr != want)
+    if wrong.size:
+        k = int(wrong[0])
+        return Mismatch(
+            "value",
+            f"minibatch {k + 1} has {int(arr[k])} examples; expected {int(want[k])} (batch_size): "
+            f"{wrong.size} of {want.size} minibatches have another size",
+        )
+    return None
+
+
 def compare_progress(name: str, got: Any, expected: Any, fraction: float) -> Mismatch | None:
     """A loss history accepted when, from the same start, it comes down by at least `fraction` of the
     reference's drop; both ends are the mean of the last tenth of the history, so that one noisy

@@ -3,12 +3,21 @@ its loss and gradients, its predictions, or its training."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from grader.compare import Mismatch, compare_init, compare_progress, compare_training, numerical_gradient
+from grader.compare import (
+    Mismatch,
+    compare_init,
+    compare_minibatches,
+    compare_progress,
+    compare_trained_loss,
+    compare_training,
+    numerical_gradient,
+)
 from grader.kinds.base import Keys, Kind, KindError, Probe
 from grader.probes import ProbeError, perturbed_values, unpack
 
@@ -82,13 +91,50 @@ def predict(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict
     return {"returned": {"y_pred": model.predict(inputs["X"].copy())}, "modified": []}
 
 
+# What a training run is judged by beyond the history it reports, measured by the probe itself:
+# the rows of every minibatch its loss was called on (their number is the number of updates), and
+# the loss of the parameters it leaves behind on the whole training set, which a made-up history
+# cannot fake.
+TRAINING_MEASURES = ("minibatch_sizes", "trained_loss")
+
+
+def _count_minibatches(model: Any, sizes: list[int]) -> Any:
+    """Replace the model's loss by one that notes the rows of each training minibatch; returns the
+    student's own loss."""
+    own = model.loss
+    try:
+        signature: inspect.Signature | None = inspect.signature(own)
+    except (TypeError, ValueError):
+        signature = None
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        try:  # (X, y, ...) under whatever names the student's loss gives them
+            data, labels = [*(signature.bind(*args, **kwargs).arguments.values() if signature else ()), None, None][:2]
+        except TypeError:
+            data, labels = None, None
+        if labels is not None:  # a training step's loss, not a prediction's scores
+            sizes.append(int(data.shape[0]) if isinstance(data, np.ndarray) and data.ndim else -1)
+        return own(*args, **kwargs)
+
+    model.loss = counted
+    return own
+
+
 def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     model = _construct(target, params, inputs)
+    X, y = inputs["X"], inputs["y"]
+    measures = [m for m in TRAINING_MEASURES if m in params["compare"]]
+    sizes: list[int] = []
+    own_loss: Any = _count_minibatches(model, sizes) if measures else None
     np.random.seed(params.get("train_seed", 0))
-    stats = model.train(inputs["X"], inputs["y"], inputs["X_val"], inputs["y_val"], **inputs.get("train_kwargs", {}))
+    stats = model.train(X, y, inputs["X_val"], inputs["y_val"], **inputs.get("train_kwargs", {}))
     if not isinstance(stats, dict):
         raise ProbeError(f"train returned {type(stats).__name__}; expected the stats dict")
-    returned = {name: np.array(stats.get(name, []), dtype=float) for name in params["compare"]}
+    returned = {name: np.array(stats.get(name, []), dtype=float) for name in params["compare"] if name not in measures}
+    if "minibatch_sizes" in measures:
+        returned["minibatch_sizes"] = np.array(sizes, dtype=np.int64)
+    if "trained_loss" in measures:
+        returned["trained_loss"] = unpack(own_loss(X.copy(), y.copy()), ["loss", "grads"], params["target"])["loss"]
     return {"returned": returned, "modified": []}
 
 
@@ -120,6 +166,9 @@ class Model(Kind):
     def check(self, spec: ModelKeys, where: str) -> None:
         if spec.probe not in PROBES:
             raise KindError(f"{where}: probe {spec.probe!r} is not one of {', '.join(PROBES)}")
+        if spec.probe != "train" and any(m in spec.compare for m in TRAINING_MEASURES):
+            measures = ", ".join(TRAINING_MEASURES)
+            raise KindError(f'{where}: {measures} are measures of a training run (probe = "train")')
         if spec.self_check and spec.compare != ("grads",):
             raise KindError(f'{where}: a self_check model item compares grads only (compare = ["grads"])')
 
@@ -155,6 +204,10 @@ class Model(Kind):
         if spec.probe == "train" and spec.min_progress is not None:
             # Minibatches and dropout masks the student's code draws: judged by how far the loss comes down.
             return compare_progress(part, got, want, spec.min_progress)
+        if spec.probe == "train" and part == "trained_loss":
+            return compare_trained_loss(part, got, want, spec.final_loss_slack or 0.0)
+        if spec.probe == "train" and part == "minibatch_sizes":
+            return compare_minibatches(part, got, want)
         if spec.probe == "train" and spec.final_loss_slack is not None:
             # Training that draws its own minibatches: the history must end near ours, not match it.
             return compare_training(part, got, want, spec.final_loss_slack)
