@@ -119,40 +119,61 @@ def _targets(resolve: Any, module: str, qualname: str, params: dict[str, Any]) -
     return functools.partial(getattr(adapters, adapter_name), scope)
 
 
-def _dependency_codes(resolve: Any, trace: Any) -> dict[types.CodeType, list[str]]:
-    """The code objects of the items an item depends on, each with the ids it is graded under; an
+def _dependencies(resolve: Any, trace: Any) -> dict[Any, list[str]]:
+    """The functions of the items an item depends on, each with the ids it is graded under; an
     item that cannot be found (not written yet, a notebook's in a plain child) is left out."""
-    codes: dict[types.CodeType, list[str]] = {}
+    found: dict[Any, list[str]] = {}
     for entry in trace or ():
         try:
             item_id, module, qualname = entry
-            obj = resolve(module, qualname)
+            function = resolve(module, qualname)
         except BaseException:  # noqa: BLE001 - finding it may run student code; notes are best effort
             continue
-        code = getattr(getattr(obj, "__func__", obj), "__code__", None)
-        if isinstance(code, types.CodeType):
-            codes.setdefault(code, []).append(str(item_id))
-    return codes
+        if isinstance(function, types.FunctionType):
+            found.setdefault(function, []).append(str(item_id))
+    return found
 
 
 @contextlib.contextmanager
-def _noting_calls(codes: dict[types.CodeType, list[str]], called: set[str]) -> Iterator[None]:
-    """Note which of `codes` run while the probe does: a dependency note names what the student's
-    code called, not what the rubric expects it to call."""
-    if not codes:
+def _noting_calls(functions: dict[Any, list[str]], called: set[str], root: str) -> Iterator[None]:
+    """Note which of `functions` are called while the probe runs: a dependency note names what the
+    student's code called, not what the rubric expects it to call. Each is replaced, for the
+    probe's duration, wherever the submission's modules and classes hold it (a call looks its
+    name up there), by a wrapper that notes the call: only these calls pay, where a trace or
+    profile function would slow every call the probe makes."""
+    if not functions:
         yield
         return
-
-    def profile(frame: types.FrameType, event: str, arg: Any) -> None:
-        if event == "call" and (ids := codes.get(frame.f_code)):
-            called.update(ids)
-
-    previous = sys.getprofile()
-    sys.setprofile(profile)
+    replaced: list[tuple[Any, str, Any]] = []
+    holders: list[Any] = [m for m in list(sys.modules.values()) if _is_under(getattr(m, "__file__", None), root)]
+    holders += [v for m in holders for v in list(vars(m).values()) if isinstance(v, type)]
+    for holder in holders:
+        for name, value in list(vars(holder).items()):
+            if isinstance(value, types.FunctionType) and value in functions:
+                try:
+                    setattr(holder, name, _noted(value, functions[value], called))
+                except (AttributeError, TypeError):  # a class that refuses new attributes: not noted
+                    continue
+                replaced.append((holder, name, value))
     try:
         yield
     finally:
-        sys.setprofile(previous)
+        for holder, name, value in reversed(replaced):
+            setattr(holder, name, value)
+
+
+def _is_under(path: Any, root: str) -> bool:
+    # The submission is imported from `root` as it stands on sys.path: no realpath per module needed.
+    return isinstance(path, str) and path.startswith(root + os.sep)
+
+
+def _noted(function: Any, ids: list[str], called: set[str]) -> Any:
+    @functools.wraps(function)
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        called.update(ids)
+        return function(*args, **kwargs)
+
+    return noted
 
 
 def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None) -> None:
@@ -170,7 +191,7 @@ def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None
         inputs = codec.load(request_dir / "inputs.npz")
         target = _targets(resolve, request["module"], request["qualname"], params)
         probe = kinds.probe(request["probe"])
-        with _noting_calls(_dependency_codes(resolve, trace), called):
+        with _noting_calls(_dependencies(resolve, trace), called, root):
             result = probe(target, params, inputs)
         payload = codec.dumps(result)
         if len(payload) > MAX_RESULT_BYTES:

@@ -3,41 +3,53 @@ too" is noted in the child while the probe runs, never taken from the rubric's `
 
 from __future__ import annotations
 
+import sys
 import types
 from typing import Any
 
-from grader.child import _dependency_codes, _noting_calls
+import pytest
+
+from grader.child import _dependencies, _noting_calls
 from grader.results import CaseRun, ChildResult, ItemResult
 from grader.rubric import Item
 from grader.scoring import calls_made, note_dependencies
 
-
-def helper(x: int) -> int:
+ROOT = "/submission"
+SOURCE = """
+def helper(x):
     return x + 1
 
-
-def unused(x: int) -> int:
+def unused(x):
     return x - 1
 
-
 class Layer:
-    def forward(self, x: int) -> int:
+    def forward(self, x):
         return helper(x) * 2
 
-
-MODULE = types.SimpleNamespace(helper=helper, unused=unused, Layer=Layer)
-
-
-def resolve(module: str, qualname: str) -> Any:
-    if module != "toy.ops":
-        raise ImportError(module)
-    obj: Any = MODULE
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
+def network(x):
+    return Layer().forward(x)
+"""
 
 
-def test_the_child_notes_the_dependencies_the_code_called_and_no_others() -> None:
+@pytest.fixture
+def toy(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """A submission's module, as the child has it imported from the submission's folder."""
+    module = types.ModuleType("toy.ops")
+    module.__file__ = f"{ROOT}/toy/ops.py"
+    exec(compile(SOURCE, module.__file__, "exec"), vars(module))
+    monkeypatch.setitem(sys.modules, "toy.ops", module)
+    return module
+
+
+def test_the_child_notes_the_dependencies_the_code_called_and_no_others(toy: types.ModuleType) -> None:
+    def resolve(module: str, qualname: str) -> Any:
+        if module != "toy.ops":
+            raise ImportError(module)
+        obj: Any = toy
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        return obj
+
     trace = [
         ["toy.ops:helper", "toy.ops", "helper"],
         ["toy.ops:helper[again]", "toy.ops", "helper"],
@@ -47,12 +59,18 @@ def test_the_child_notes_the_dependencies_the_code_called_and_no_others() -> Non
         ["Problem.ipynb:f", "Problem.ipynb", "f"],  # a notebook's, in a plain child
         "not a triple",
     ]
-    codes = _dependency_codes(resolve, trace)
+    functions = _dependencies(resolve, trace)
+    assert sorted(f.__name__ for f in functions) == ["forward", "helper", "unused"]
+    originals = (toy.helper, toy.Layer.forward)
     called: set[str] = set()
-    with _noting_calls(codes, called):
-        Layer().forward(1)
+    with _noting_calls(functions, called, ROOT):
+        assert toy.network(1) == 4
     assert called == {"toy.ops:helper", "toy.ops:helper[again]", "toy.ops:Layer.forward"}
-    assert codes and _dependency_codes(resolve, None) == {}
+    # Every function is itself again once the probe is done, and a call then is not noted.
+    assert (toy.helper, toy.Layer.forward) == originals
+    called.clear()
+    toy.network(1)
+    assert called == set() and _dependencies(resolve, None) == {}
 
 
 ITEM = Item(
