@@ -335,9 +335,11 @@ def _score_code(
                 ]
                 found = [a[hidden_index] if hidden_index < len(a) else ChildResult("missing") for a in answers]
                 hidden_index += 1
-                failed = next((r for r in found if r.status != "ok"), None)
+                failed = next((k for k, r in enumerate(found) if r.status != "ok"), None)
                 if failed is not None:
-                    fault = fault or messages.reference_failed(case.label, failed.meta.get("message", failed.status))
+                    why = found[failed].meta.get("message", found[failed].status)
+                    variant = item.variants[failed - 1].name if failed else ""
+                    fault = fault or messages.reference_failed(case.label, why, variant)
                     continue
                 expected = found[0].outputs["returned"]
                 alternatives = {v.name: r.outputs["returned"] for v, r in zip(item.variants, found[1:])}

@@ -115,5 +115,7 @@ def grader_fault(why: str) -> str:
     )
 
 
-def reference_failed(label: str, status: str) -> str:
-    return grader_fault(f"the reference solution itself failed {label}: {status}")
+def reference_failed(label: str, status: str, variant: str = "") -> str:
+    """The reference (or a variant of it the rubric names) failed a case: the grader's fault."""
+    who = f"the rubric's variant {variant!r} of the reference solution" if variant else "the reference solution itself"
+    return grader_fault(f"{who} failed {label}: {status}")

@@ -12,7 +12,7 @@ import pytest
 from bugs import materialize
 from conftest import ROOT
 
-from grader import rubric, variants
+from grader import engine, rubric, variants
 from grader.engine import grade, load_assignment
 from grader.options import GradeOptions
 from grader.project import Layout
@@ -110,3 +110,24 @@ def test_a_variant_whose_text_is_not_in_the_reference_once_is_refused(tmp_path: 
     once = variants.Variant("v", False, "says", "m.py", "a = 1\na", "b = 1\na")
     made = variants.make(reference, once, tmp_path / "copy")
     assert (made / "m.py").read_text() == "b = 1\na = 1\n" and (reference / "m.py").read_text() == "a = 1\na = 1\n"
+
+
+def test_a_variant_that_fails_a_hidden_case_is_a_grader_error_naming_it() -> None:
+    """The variants' answers to the hidden cases are reference code: one that fails is the grader's
+    fault, which costs the student nothing, and says which variant failed."""
+    layout = Layout(ROOT, "nndl")
+    assignment = load_assignment(layout.fixtures, layout.reference)
+    item = assignment.rubric.item(RMSPROP.id)
+    plans, hidden_work = engine._plan(assignment, "a seed", (item,))
+    hidden = len(hidden_work[0][1])
+    ok = ChildResult("ok", {"returned": {p: np.zeros(2) for p in item.parts}, "modified": []})
+    (variant,) = item.variants
+    reference = {
+        item.id: [ok] * hidden,
+        variants.answers_key(item.id, variant): [ok, ChildResult("exception", meta={"message": "NameError: x"})],
+    }
+    student = {item.id: [ok] * len(plans[item.id])}
+    (result,) = engine._score_code(assignment, plans, student, reference, (item,), layout.reference, None, [], {})
+    assert result.status == "grader_error" and result.points == 0
+    assert f"the rubric's variant {variant.name!r} of the reference solution failed hidden case 2" in result.message
+    assert "not your fault" in result.message
