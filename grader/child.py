@@ -189,9 +189,13 @@ def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None
     called: set[str] = set()
     try:
         inputs = codec.load(request_dir / "inputs.npz")
-        target = _targets(resolve, request["module"], request["qualname"], params)
         probe = kinds.probe(request["probe"])
+        # Found once before the dependencies are wrapped (which imports every module they live in, so
+        # that no module binds a wrapper at its import), and again inside, so that a forward pass the
+        # probe calls itself is the wrapper too.
+        _targets(resolve, request["module"], request["qualname"], dict(params))
         with _noting_calls(_dependencies(resolve, trace), called, root):
+            target = _targets(resolve, request["module"], request["qualname"], params)
             result = probe(target, params, inputs)
         payload = codec.dumps(result)
         if len(payload) > MAX_RESULT_BYTES:
