@@ -8,36 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import toy_rubric
 
 from grader import rubric
 from grader.engine import _cases
 from grader.results import CaseRun, ChildResult
 from grader.scoring import score_item
 
-RUBRIC = """
-[assignment]
-name = "toy"
-[[item]]
-id = "toy.ops:f"
-points = 1
-kind = "compare"
-params = ["x", "reg"]
-returns = ["out"]
-compare = ["out"]
-[[item.case]]
-x = {{randn = [2]}}
-reg = 0.0
-[[item.case]]
-about = {about}
-x = {{randn = [2]}}
-reg = 0.5
-"""
 
-
-def _item(tmp_path: Path, about: str = '"with regularization"') -> rubric.Item:
-    path = tmp_path / "rubric.toml"
-    path.write_text(RUBRIC.format(about=about))
-    return rubric.load(path).items[0]
+def _item(tmp_path: Path, about: str = '"with regularization"', compare: tuple[str, ...] = ("out",)) -> rubric.Item:
+    cases = ("x = {randn = [2]}\nreg = 0.0", f"about = {about}\nx = {{randn = [2]}}\nreg = 0.5")
+    return rubric.load(toy_rubric.write(tmp_path, params=("x", "reg"), compare=compare, cases=cases)).items[0]
 
 
 def test_about_describes_a_case_and_is_not_one_of_its_inputs(tmp_path: Path) -> None:
@@ -67,11 +48,7 @@ def test_an_about_that_is_not_one_short_line_is_refused(tmp_path: Path, about: s
 
 
 def test_every_wrong_part_is_described_not_only_the_first(tmp_path: Path) -> None:
-    path = tmp_path / "rubric.toml"
-    path.write_text(
-        RUBRIC.format(about='"with regularization"').replace('compare = ["out"]', 'compare = ["out", "dx"]')
-    )
-    item = rubric.load(path).items[0]
+    item = _item(tmp_path, compare=("out", "dx"))
     returned = {"out": np.array([1.0, 2.0]), "dx": np.array([3.0, 5.0])}
     expected = {"out": np.array([1.0, 2.5]), "dx": np.array([-3.0, -5.0])}
     run = CaseRun("public case 2 (with regularization)", ChildResult("ok", {"returned": returned}), expected, "public")

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import toy_rubric
 
 from grader import hints, rubric
 from grader.compare import Mismatch, compare_value
@@ -75,22 +76,6 @@ def test_a_misspelled_hint_is_refused_naming_the_item_and_key(raw: object, says:
     assert says in str(caught.value)
 
 
-RUBRIC = """
-[assignment]
-name = "toy"
-[[item]]
-id = "toy.ops:f"
-points = 1
-kind = "compare"
-params = ["x"]
-returns = ["out"]
-compare = ["out"]
-{hint}
-[[item.case]]
-x = {{randn = [2]}}
-"""
-
-
 @pytest.mark.parametrize(
     ("hint", "error"),
     [
@@ -107,7 +92,5 @@ x = {{randn = [2]}}
 def test_the_rubric_refuses_a_hint_that_names_no_case_or_part_of_its_item(
     tmp_path: Path, hint: str, error: str
 ) -> None:
-    path = tmp_path / "rubric.toml"
-    path.write_text(RUBRIC.format(hint=hint))
     with pytest.raises(rubric.RubricError, match=re.escape(error)):
-        rubric.load(path)
+        rubric.load(toy_rubric.write(tmp_path, keys=hint))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import toy_rubric
 
 from grader import rubric
 from grader.compare import compare_mask
@@ -63,24 +64,6 @@ def test_a_wrong_shape_is_reported_as_such() -> None:
     assert problem is not None and problem.code == "shape"
 
 
-RUBRIC = """
-[assignment]
-name = "toy"
-[[item]]
-id = "toy.ops:f"
-points = 1
-kind = "compare"
-params = ["x", "p"]
-returns = ["out"]
-compare = ["out"]
-{keys}
-[[item.case]]
-x = {{randn = [2]}}
-p = 0.5
-{case}
-"""
-
-
 @pytest.mark.parametrize(
     ("keys", "case", "error"),
     [
@@ -90,15 +73,13 @@ p = 0.5
     ],
 )
 def test_the_rubric_refuses_keys_that_name_nothing(tmp_path: Path, keys: str, case: str, error: str) -> None:
-    path = tmp_path / "rubric.toml"
-    path.write_text(RUBRIC.format(keys=keys, case=case))
+    path = toy_rubric.write(tmp_path, params=("x", "p"), keys=keys, cases=(f"x = {{randn = [2]}}\np = 0.5\n{case}",))
     with pytest.raises(rubric.RubricError, match=re.escape(error)):
         rubric.load(path)
 
 
 def test_a_case_s_self_check_key_is_not_an_input(tmp_path: Path) -> None:
-    path = tmp_path / "rubric.toml"
-    path.write_text(RUBRIC.format(keys="", case='self_check = ["out"]'))
-    item = rubric.load(path).items[0]
+    case = 'x = {randn = [2]}\np = 0.5\nself_check = ["out"]'
+    item = rubric.load(toy_rubric.write(tmp_path, params=("x", "p"), cases=(case,))).items[0]
     assert set(item.cases[0]) == {"x", "p"}
     assert item.own_parts(1) == ("out",) and item.own_parts(2) == () and item.own_parts(0) == ()
