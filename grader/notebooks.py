@@ -22,6 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import nbformat
@@ -53,6 +54,9 @@ MAX_FIGURES_BYTES = 20 * 1024**2
 MAX_OUTPUT_BYTES = 32 * 1024**2
 MAX_MESSAGE_BYTES = 8 * 1024**2
 MAX_QUEUED_MESSAGES = 4
+# How long a kernel has to stop a cell once interrupted before it is killed (and the rest of its
+# notebook is lost).
+INTERRUPT_GRACE_S = 5.0
 # Runs before the student's first cell: numpy and the grader's modules are imported
 # from site-packages, and only then is the submission folder put on the path, last,
 # so that a student file named numpy.py cannot stand in for numpy.
@@ -121,6 +125,9 @@ def _kernel_spec_dir(
                 "argv": argv,
                 "display_name": "nn-grader sandbox",
                 "language": "python",
+                # The kernel interrupts itself when asked over its control channel: a signal sent from
+                # outside would have to cross bubblewrap's process and session boundaries.
+                "interrupt_mode": "message",
             }
         )
     )
@@ -135,10 +142,34 @@ def _first_line(source: str) -> str:
 
 
 class BoundedClient(NotebookClient):
-    """An nbclient client that keeps at most MAX_OUTPUT_BYTES of a notebook's outputs."""
+    """An nbclient client that keeps at most MAX_OUTPUT_BYTES of a notebook's outputs, and interrupts
+    a cell past its limit instead of giving up on the whole notebook."""
 
     kept_bytes = 0
     dropped = 0
+    # When the whole notebook's time is up (monotonic); a cell running past it is not interrupted.
+    deadline = math.inf
+    interrupted: tuple[int, ...] = ()  # indices of the cells interrupted at their limit
+
+    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> dict[str, Any] | None:
+        """nbgrader's policy: a cell past its limit is interrupted and the notebook goes on, so that
+        what later cells define is still graded. nbclient's own interrupt waits a full cell limit
+        again and again for a kernel that ignores it; here a kernel that has not answered within
+        INTERRUPT_GRACE_S (a student's `except:` around the loop, or a call that cannot be
+        interrupted), or a notebook out of time, is given up on: CellTimeoutError, and the caller
+        kills the kernel."""
+        assert self.km is not None and self.kc is not None and cell is not None
+        index = next((i for i, c in enumerate(self.nb.cells) if c is cell), -1)
+        if index <= 0 or time.monotonic() >= self.deadline - 0.2:
+            raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout, cell)
+        await ensure_async(self.km.interrupt_kernel())
+        try:
+            # The only request on the shell channel is this cell's: its reply is the next message.
+            reply: dict[str, Any] = await ensure_async(self.kc.shell_channel.get_msg(timeout=INTERRUPT_GRACE_S))
+        except Empty:
+            raise CellTimeoutError.error_from_timeout_and_cell("Cell execution timed out", timeout, cell) from None
+        self.interrupted = (*self.interrupted, index)
+        return reply
 
     async def async_start_new_kernel_client(self) -> Any:
         """nbclient's own, with the client's sockets limited before they connect (the options apply
@@ -227,7 +258,7 @@ def _unrun(work: list[ProbeWork], status: str, message: str) -> dict[str, list[C
 
 
 async def _serve_probes(
-    client: NotebookClient,
+    client: BoundedClient,
     work: list[ProbeWork],
     exchange: Exchange,
     deadline: float,
@@ -236,9 +267,15 @@ async def _serve_probes(
 ) -> dict[str, list[ChildResult]]:
     """Each case as one hidden cell in the notebook's own kernel; only data files come back."""
     results: dict[str, list[ChildResult]] = {}
+    stuck: ChildResult | None = None  # a probe the kernel would not stop: nothing else can run in it
     for w in work:
         out: list[ChildResult] = []
         for inputs, extra in zip(w.cases, w.case_params):
+            if stuck is None and time.monotonic() >= deadline - 0.2:
+                stuck = ChildResult("timeout", meta={"message": "the notebook's time limit was spent"})
+            if stuck is not None:
+                out.append(stuck)
+                continue
             if out and out[-1].status in ("timeout", "crashed"):
                 out.append(ChildResult(out[-1].status, meta=out[-1].meta))
                 continue
@@ -252,16 +289,27 @@ async def _serve_probes(
             )
             started = time.perf_counter()
             client.nb.cells.append(cell)  # executed at its own index, then removed: the notebook is unchanged
+            interrupted = len(client.interrupted)
             try:
                 await client.async_execute_cell(cell, len(client.nb.cells) - 1)
             except CellTimeoutError:
-                out.append(ChildResult("timeout"))
+                spent = time.monotonic() >= deadline - 0.2
+                why = "the notebook's time limit was spent" if spent else "the kernel did not stop when interrupted"
+                stuck = ChildResult("timeout", meta={"message": why})
+                out.append(stuck)
                 continue
             except DeadKernelError:
                 out.append(ChildResult("crashed", meta={"message": "the notebook's kernel died"}))
                 continue
             finally:
                 client.nb.cells.pop()
+            if len(client.interrupted) > interrupted:
+                client.interrupted = client.interrupted[:interrupted]  # a probe's, not a notebook cell's
+                # The limit was the item's, unless the notebook's cell limit or remaining time is shorter.
+                shorter = client.timeout < w.item.timeout_s
+                limit = {"message": f"no answer within {client.timeout} s, the notebook's limit"} if shorter else {}
+                out.append(ChildResult("timeout", meta=limit))
+                continue
             out.append(exchange.collect(reply_dir, time.perf_counter() - started, limits.result_bytes))
         results[w.item.id] = out
     return results
@@ -405,6 +453,7 @@ async def _execute(
         client.timeout = max(1, math.ceil(limit))
 
     client.on_cell_start = on_cell_start
+    client.deadline = deadline
     status, message = "ok", ""
     probe_results: dict[str, list[ChildResult]] = {}
     try:
@@ -419,7 +468,7 @@ async def _execute(
         message = (
             f"{name} did not finish within its {timeout_s:g} s limit"
             if whole
-            else f"a cell of {name} ran longer than {cell_timeout_s:g} s"
+            else f"a cell of {name} ran longer than {cell_timeout_s:g} s and did not stop when interrupted"
         )
     except DeadKernelError:
         status, message = "dead", f"the kernel running {name} died (os._exit, a crash, or a memory limit)"
@@ -440,24 +489,28 @@ async def _execute(
     setup_cell = nb.cells.pop(0)
     if status == "ok" and any(o.get("output_type") == "error" for o in setup_cell.get("outputs", [])):
         status, message = GRADER_FAULT, f"the kernel for {name} could not be set up"
-    errors = _errors(nb)
-    if status == "ok" and errors:
+    interrupted = [i - 1 for i in client.interrupted if i - 1 < len(nb.cells)]  # the set-up cell is gone
+    errors = tuple(e for e in _errors(nb) if e.index not in interrupted)
+    if status == "ok" and interrupted:
+        status, message = "timeout", _interrupted_message(nb, name, interrupted, cell_timeout_s)
+    elif status == "ok" and errors:
         status = "error"
-    if status == "timeout":
-        running = next(
-            (
-                i
-                for i, c in enumerate(nb.cells)
-                if c.cell_type == "code" and not c.get("outputs") and c.get("execution_count") is None
-            ),
-            None,
-        )
-        if running is not None:
-            message += f" (cell {running + 1}: {_first_line(nb.cells[running].source)!r})"
+    running = reached[0] - 1  # the set-up cell is gone
+    if status == "timeout" and not interrupted and 0 <= running < len(nb.cells):
+        message += f" (cell {running + 1}: {_first_line(nb.cells[running].source)!r})"
     if work and not probe_results:
         probe_results = _unrun(work, "crashed", f"{name} did not run to its end: {message}")
     return NotebookRun(
         name, status, message, round(time.monotonic() - started, 3), errors, _figures(nb, path.stem), probe_results
+    )
+
+
+def _interrupted_message(nb: Any, name: str, interrupted: list[int], cell_timeout_s: float) -> str:
+    first = interrupted[0]
+    more = f" ({len(interrupted) - 1} more cell(s) were interrupted too)" if len(interrupted) > 1 else ""
+    return (
+        f"cell {first + 1} of {name} ({_first_line(nb.cells[first].source)!r}) ran longer than "
+        f"{cell_timeout_s:g} s and was interrupted{more}; the cells after it ran, and what they define is graded"
     )
 
 

@@ -296,3 +296,37 @@ def test_under_user_namespaces_a_child_sees_only_its_own_view(tmp_path: Path, mo
         assert (writable / "ok").read_text() == "x"
     finally:
         shutil.rmtree(writable)
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), path)
+    return path
+
+
+def test_a_cell_past_its_limit_is_interrupted_and_the_rest_of_the_notebook_runs(scratch: Path) -> None:
+    """At every isolation level: the kernel stops the cell when asked, and later cells still run."""
+    root = scratch / "root"
+    path = _notebook(
+        root / "loop.ipynb",
+        "def train():\n    while True:\n        pass",
+        "train()",
+        "open('after.txt', 'w').write('ran')",
+    )
+    run = execute(path, root, cell_timeout_s=3, timeout_s=60)
+    assert run.status == "timeout", (run.message, run.errors)
+    assert run.message.startswith("cell 2 of loop.ipynb ('train()') ran longer than 3 s and was interrupted")
+    assert run.errors == ()  # the interrupt is the timeout, not an error of the student's
+    assert (root / "after.txt").read_text() == "ran"
+
+
+def test_a_cell_that_ignores_the_interrupt_costs_the_rest_of_the_notebook(scratch: Path) -> None:
+    root = scratch / "root"
+    path = _notebook(
+        root / "stubborn.ipynb",
+        "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass",
+        "open('after.txt', 'w').write('ran')",
+    )
+    run = execute(path, root, cell_timeout_s=2, timeout_s=60)
+    assert run.status == "timeout"
+    assert "ran longer than 2 s and did not stop when interrupted (cell 1:" in run.message, run.message
+    assert not (root / "after.txt").exists()

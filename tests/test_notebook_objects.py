@@ -81,6 +81,8 @@ id = "notebook:acts.ipynb:runs"
 kind = "notebook"
 notebook = "acts.ipynb"
 points = 1
+cell_timeout_s = 5
+timeout_s = 60
 """
 
 
@@ -145,3 +147,22 @@ def test_a_notebook_that_does_not_define_the_object_says_so(project: Path, tmp_p
     result = _grade(project, sub, False)
     assert result["acts.ipynb:sigmoid"][1] == "error"
     assert "the notebook defines no 'sigmoid'" in result["acts.ipynb:sigmoid"][2]
+
+
+def test_a_loop_costs_the_cells_it_stops_not_the_functions_defined_after_it(project: Path, tmp_path: Path) -> None:
+    """The cell that loops is interrupted at its limit and the notebook goes on (nbgrader's policy): the
+    looping function times out, the notebook loses its point, and a function defined after the loop
+    is still graded."""
+    sub = tmp_path / "student"
+    shutil.copytree(Layout(project, "acts").reference, sub)
+    nb = nbformat.read(sub / "acts.ipynb", as_version=4)
+    looping = nbformat.v4.new_code_cell("def sigmoid(x):\n    while True:\n        pass")
+    nb.cells = [nb.cells[0], looping, nb.cells[4], nb.cells[2], nb.cells[3]]
+    nbformat.write(nb, sub / "acts.ipynb")
+    result = _grade(project, sub, True)
+    assert result["acts.ipynb:sigmoid"] == (0.0, "timeout", "public case 1: no answer within 5 s, the notebook's limit")
+    assert result["acts.ipynb:leaky_relu_backward"][:2] == (2.0, "pass")
+    assert result["notebook:acts.ipynb:runs"][:2] == (0.0, "timeout")
+    assert result["notebook:acts.ipynb:runs"][2].startswith(
+        "cell 3 of acts.ipynb ('print(sigmoid(np.zeros(3)))') ran longer than 5 s and was interrupted"
+    )
