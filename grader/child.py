@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import codec, confine, kinds
+from grader import codec, confine, kinds, replay
 from grader.probes import ProbeError
 
 # Before any student code can run (a notebook's kernel imports this module first, too).
@@ -135,12 +135,13 @@ def _dependencies(resolve: Any, trace: Any) -> dict[Any, list[str]]:
 
 
 @contextlib.contextmanager
-def _noting_calls(functions: dict[Any, list[str]], called: set[str], root: str) -> Iterator[None]:
-    """Note which of `functions` are called while the probe runs: a dependency note names what the
-    student's code called, not what the rubric expects it to call. Each is replaced, for the
-    probe's duration, wherever the submission's modules and classes hold it (a call looks its
-    name up there), by a wrapper that notes the call: only these calls pay, where a trace or
-    profile function would slow every call the probe makes."""
+def _wrapping(functions: dict[Any, list[str]], wrap: Any, root: str) -> Iterator[None]:
+    """Each of `functions` replaced, for the probe's duration, wherever the submission's modules and
+    classes hold it (a call looks its name up there), by `wrap(function, ids)`: only these calls
+    pay, where a trace or profile function would slow every call the probe makes.
+
+    The wrapper notes the call (a dependency note names what the student's code called, not what
+    the rubric expects it to call), or records or replays it (`grader.replay`)."""
     if not functions:
         yield
         return
@@ -151,7 +152,7 @@ def _noting_calls(functions: dict[Any, list[str]], called: set[str], root: str) 
         for name, value in list(vars(holder).items()):
             if isinstance(value, types.FunctionType) and value in functions:
                 try:
-                    setattr(holder, name, _noted(value, functions[value], called))
+                    setattr(holder, name, wrap(value, functions[value]))
                 except (AttributeError, TypeError):  # a class that refuses new attributes: not noted
                     continue
                 replaced.append((holder, name, value))
@@ -176,6 +177,18 @@ def _noted(function: Any, ids: list[str], called: set[str]) -> Any:
     return noted
 
 
+def _raised_is_an_outcome(exc: Exception, recorder: replay.Recorder | None, replayer: replay.Replayer | None) -> bool:
+    """Whether code that raised, while its calls are recorded or replayed, answers with the exception's
+    type instead: code fed a wrong upstream's values may raise where the reference, fed the same
+    values, raises too. Only after a whole recording (every call recorded, or every recorded call
+    replayed)."""
+    if isinstance(exc, (replay.Diverged, NotImplementedError, ProbeError, codec.CodecError)):
+        return False
+    if replayer is not None:
+        return replayer.next == len(replayer.calls)
+    return recorder is not None and recorder.recording() is not None
+
+
 def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None) -> None:
     """Answer the request in request_dir with result.npz and meta.json in a new reply_dir (made
     before any student code runs; the grader reads it as untrusted data in any case)."""
@@ -186,18 +199,41 @@ def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None
     resolve = resolve or _resolve
     params = dict(request["params"])
     trace = params.pop("trace", None)
+    record, replay_of = params.pop("record", None), params.pop("replay", None)
     called: set[str] = set()
+    recorder, replayer = replay.Recorder(), None
     try:
         inputs = codec.load(request_dir / "inputs.npz")
         probe = kinds.probe(request["probe"])
+        if replay_of:
+            replayer = replay.Replayer(inputs.pop(replay.REPLAY_INPUT, None))
         # Found once before the dependencies are wrapped (which imports every module they live in, so
         # that no module binds a wrapper at its import), and again inside, so that a forward pass the
         # probe calls itself is the wrapper too.
         _targets(resolve, request["module"], request["qualname"], dict(params))
-        with _noting_calls(_dependencies(resolve, trace), called, root):
+        if replayer is not None:
+            wrapping = _wrapping(_dependencies(resolve, replay_of), lambda f, ids: replayer.wrap(f, ids[0]), root)
+        elif record:
+            wrapping = _wrapping(_dependencies(resolve, record), lambda f, ids: recorder.wrap(f, ids[0]), root)
+        else:
+            wrapping = _wrapping(_dependencies(resolve, trace), lambda f, ids: _noted(f, ids, called), root)
+        with wrapping:
             target = _targets(resolve, request["module"], request["qualname"], params)
-            result = probe(target, params, inputs)
+            try:
+                result = probe(target, params, inputs)
+            except Exception as exc:
+                if not _raised_is_an_outcome(exc, recorder if record else None, replayer):
+                    raise
+                result = {"raised": type(exc).__name__}
+        if replayer is not None and "raised" not in result:
+            replayer.finish()
         payload = codec.dumps(result)
+        if record and isinstance(result, dict) and recorder.recording() is not None:
+            try:  # a recording too large, or of values that cannot travel, is no recording
+                recorded = codec.dumps({**result, "calls": recorder.recording()})
+                payload = recorded if len(recorded) <= MAX_RESULT_BYTES else payload
+            except codec.CodecError:
+                pass
         if len(payload) > MAX_RESULT_BYTES:
             raise ProbeError(f"the outputs take {len(payload)} bytes, more than the {MAX_RESULT_BYTES}-byte limit")
         (reply_dir / "result.npz").write_bytes(payload)

@@ -20,13 +20,14 @@ from typing import Any
 
 from grader import __version__, backends, codec, isolation, kinds, messages, variants
 from grader.backends import Backend, Policy
-from grader.cases import hidden_cases
+from grader.cases import hidden_cases, request_params
 from grader.fingerprints import function_fingerprints, notebook_fingerprints
 from grader.isolation import hidden_path_problems
 from grader.kinds.context import NotebookContext, TrustedCall
 from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, run_notebooks
 from grader.options import GradeOptions
 from grader.project import find_project_root
+from grader.replay import RAISED, REPLAY_INPUT
 from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Mode, Origin, Report, Status
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
@@ -320,6 +321,7 @@ def _score_code(
     timeout_override: float | None,
     notes: list[str],
     calls: dict[str, frozenset[str] | None],
+    upstream: Upstream | None = None,
 ) -> list[ItemResult]:
     attempted = attempted_items(original, assignment.rubric, assignment.manifest.get("template_fingerprints", {}))
     out = []
@@ -327,7 +329,8 @@ def _score_code(
         runs = []
         fault = ""
         hidden_index = 0
-        for case, raw in zip(plans[item.id], student[item.id]):
+        replayed = (upstream or {}).get(item.id, {})
+        for k, (case, raw) in enumerate(zip(plans[item.id], student[item.id])):
             expected, alternatives = case.expected, case.variants
             if case.origin == "hidden":
                 answers = [reference.get(item.id, [])] + [
@@ -346,7 +349,10 @@ def _score_code(
             result = raw
             if raw.status == "ok":
                 result = replace(raw, outputs=kinds.get(item.kind).derive(item, case.inputs, raw.outputs))
-            runs.append(CaseRun(case.label, result, expected, case.origin, alternatives, case.number, case.inputs))
+            fed, fed_by = replayed.get(k, (None, ""))
+            runs.append(
+                CaseRun(case.label, result, expected, case.origin, alternatives, case.number, case.inputs, fed, fed_by)
+            )
         if fault:
             out.append(grader_error(item, fault))
             continue
@@ -366,6 +372,106 @@ def _score_code(
                 "(answers fitted to the public fixtures?)"
             )
     return out
+
+
+# item id -> case index -> (what the reference gives fed the student's own recorded calls, their names)
+Upstream = dict[str, dict[int, tuple[dict[str, Any], str]]]
+
+
+def _replay_targets(item: Item, by_id: dict[str, ItemResult], called: frozenset[str] | None) -> list[list[str]]:
+    """The functions, as [key, module, qualname], of the items `item` depends on that its code called
+    and that lost points themselves: the upstream code a bug would be carried forward from. Never
+    the item's own function (a method graded under several ids)."""
+    result = by_id.get(item.id)
+    if item.notebook or result is None or result.status not in ("fail", "partial", "error") or not called:
+        return []
+    found: dict[str, list[str]] = {}
+    for dep in item.depends:
+        lost = dep in called and by_id[dep].points < by_id[dep].max_points and by_id[dep].status != GRADER_ERROR
+        module, _, rest = dep.partition(":")
+        qualname = rest.split("[", 1)[0]
+        if lost and (module, qualname) != (item.module, item.qualname):
+            found.setdefault(f"{module}:{qualname}", [f"{module}:{qualname}", module, qualname])
+    return list(found.values())
+
+
+def _replayed_upstream(
+    assignment: Assignment,
+    plans: Plan,
+    student: dict[str, list[ChildResult]],
+    targets: dict[str, list[list[str]]],
+    scratch: Path,
+    tmp: Path,
+    timeout_override: float | None,
+    policy: Policy,
+    backend: Backend,
+) -> Upstream:
+    """For each item in `targets`, on each case: the reference's outputs when fed the student's own
+    recorded calls to those functions (`grader.replay`). The student's code runs again, recording;
+    a case whose outputs differ from the first run's (code that is not deterministic) is left out."""
+    rubric = assignment.rubric
+    chosen = [rubric.item(i) for i in targets]
+    recorded, _ = run_cases(
+        scratch,
+        [(it, [case.inputs for case in plans[it.id]]) for it in chosen],
+        rubric.submission_timeout_s,
+        timeout_override,
+        extra_params={"numeric": False},
+        case_params={it.id: [{"record": targets[it.id]}] * len(plans[it.id]) for it in chosen},
+        scratch=scratch,
+        policy=policy,
+        backend=backend,
+    )
+    asks: list[TrustedCall] = []
+    where: list[tuple[str, int]] = []
+    for it in chosen:
+        for k, (case, first, again) in enumerate(zip(plans[it.id], student[it.id], recorded[it.id])):
+            log = again.outputs.get("calls") if again.status == "ok" and isinstance(again.outputs, dict) else None
+            if not isinstance(log, list) or not _same_outcome(it, first, again):
+                continue
+            params = {**request_params(it), "numeric": False, "replay": targets[it.id]}
+            params.pop("trace", None)
+            asks.append(TrustedCall(it.module, it.qualname, it.probe(), params, {**case.inputs, REPLAY_INPUT: log}))
+            where.append((it.id, k))
+    out: Upstream = {}
+    for (item_id, k), answer in zip(where, _run_trusted(assignment, asks, tmp, policy, backend) if asks else []):
+        outputs = answer.outputs if isinstance(answer.outputs, dict) else {}
+        returned = {RAISED: outputs["raised"]} if "raised" in outputs else outputs.get("returned")
+        if answer.status == "ok" and isinstance(returned, dict):
+            names = ", ".join(t[2] for t in targets[item_id])
+            out.setdefault(item_id, {})[k] = (returned, names)
+    return out
+
+
+def _named(
+    cases: dict[int, tuple[dict[str, Any], str]], item: Item, targets: list[list[str]], final: dict[str, ItemResult]
+) -> dict[int, tuple[dict[str, Any], str]]:
+    """An item's replayed cases named by the functions replayed whose items still lose points (the
+    root of the difference), or by all of them when none does."""
+    losing = [
+        qualname
+        for key, _, qualname in targets
+        if any(
+            d.split("[", 1)[0] == key and final[d].points < final[d].max_points and final[d].status != GRADER_ERROR
+            for d in item.depends
+        )
+    ]
+    names = ", ".join(losing or [t[2] for t in targets])
+    return {k: (outputs, names) for k, (outputs, _) in cases.items()}
+
+
+def _same_outcome(item: Item, first: ChildResult, again: ChildResult) -> bool:
+    """Whether a second run of a case gave the first run's outputs, within the item's tolerance, or
+    raised the first run's exception."""
+    if first.status == "exception":
+        return bool(first.meta.get("error_type")) and again.outputs.get("raised") == first.meta.get("error_type")
+    if first.status != "ok" or "raised" in again.outputs:
+        return False
+    want = again.outputs.get("returned")
+    if not isinstance(want, dict):
+        return False
+    run = CaseRun("", first, want, "public")
+    return all(kinds.get(item.kind).check_part(item, part, run) is None for part in item.parts)
 
 
 def _dataset_env(rubric: Rubric, dataset: str, data_dir: Path | None) -> dict[str, str]:
@@ -647,6 +753,28 @@ def _grade(
             notes,
             calls,
         )
+        if assignment.reference is not None:
+            # A bug costs its points once: an item that lost points while calling upstream code that
+            # lost points too is judged again against the reference fed that code's own outputs.
+            by_id = {r.id: r for r in items}
+            targets = {i.id: t for i in module_items if (t := _replay_targets(i, by_id, calls.get(i.id)))}
+            if targets:
+                upstream = _replayed_upstream(
+                    assignment, plans, student_results, targets, scratch, tmp, timeout_override, policy, backend
+                )
+                again = tuple(rubric.item(i) for i in upstream)
+
+                def rescore(upstream: Upstream) -> list[ItemResult]:
+                    scored = _score_code(
+                        assignment, plans, student_results, reference_results, again, submission, timeout_override, [],
+                        calls, upstream,
+                    )  # fmt: skip
+                    rescored = {r.id: r for r in scored}
+                    return [rescored.get(r.id, r) for r in items]
+
+                # The message names the upstream functions that still lose points once this is done.
+                final = {r.id: r for r in rescore(upstream)}
+                items = rescore({i: _named(upstream[i], rubric.item(i), targets[i], final) for i in upstream})
     flagged = sorted(
         {
             f

@@ -72,6 +72,18 @@ def gradient_note(part: str, forward: str, problem: Mismatch | None) -> str:
     return f"; it also disagrees with the numerical gradient of your own {forward}"
 
 
+def right_for_upstream(parts: list[str], functions: str) -> str:
+    """Parts that keep their points because the reference, fed what the student's own upstream
+    functions returned, gives them ("" for none)."""
+    if not parts:
+        return ""
+    verb = "is" if len(parts) == 1 else "are"
+    return (
+        f"{', '.join(parts)} {verb} right for what your own {functions} computed; the difference from the "
+        "reference's comes from upstream code that loses its points there: no points lost here"
+    )
+
+
 def carried_forward(parts: list[str], forward: str) -> str:
     """A part that keeps its points although it differs from the reference's ("" for none)."""
     if not parts:

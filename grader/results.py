@@ -48,6 +48,10 @@ class CaseRun:
     variants: Mapping[str, Any] = field(default_factory=dict)
     number: int = 0  # the public case (from 1) this case was drawn after; 0 when unknown
     inputs: Mapping[str, Any] = field(default_factory=dict)  # what the case was called with
+    # What the reference gives on this case fed the student's own recorded upstream calls
+    # (`grader.replay`), and the functions replayed; None where nothing was replayed.
+    upstream: Mapping[str, Any] | None = None
+    upstream_of: str = ""
 
 
 @dataclass(frozen=True)

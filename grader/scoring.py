@@ -15,6 +15,7 @@ import numpy as np
 
 from grader import hints, kinds, messages
 from grader.compare import ABSOLUTE_NOISE, Mismatch, compare_gradient
+from grader.replay import RAISED
 from grader.results import GRADER_ERROR, CaseRun, ItemResult, Status
 from grader.rubric import Item
 from grader.variants import Variant
@@ -47,6 +48,21 @@ def _carried_forward(item: Item, part: str, run: CaseRun) -> bool:
     if compare_gradient(part, run.result.outputs.get("returned", {}).get(part), numeric) is not None:
         return False
     return not (_is_zero(numeric) and not _is_zero(expected))
+
+
+def _replayed(item: Item, part: str, run: CaseRun) -> bool:
+    """Whether a part that differs from the reference's is what the reference gives when fed the
+    student's own upstream calls, replayed (`grader.replay`): right for the student's own code."""
+    if run.upstream is None or part not in run.upstream:
+        return False
+    return _check_part(item, part, replace(run, expected=dict(run.upstream))) is None
+
+
+def _raised_as_upstream(run: CaseRun) -> bool:
+    """Whether a case that raised is what the reference does too, fed the student's own upstream
+    calls (a train that fails on the shape a wrong predict returned)."""
+    raised = run.result.meta.get("error_type")
+    return run.result.status == "exception" and run.upstream is not None and run.upstream.get(RAISED) == raised
 
 
 def _is_zero(value: Any) -> bool:
@@ -130,7 +146,8 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
         return result(0.0, "not_attempted", messages.not_attempted(item.qualname))
 
     failures: dict[str, str] = {}  # part -> first message
-    carried: set[str] = set()  # parts wrong against the reference only because of the student's upstream code
+    carried: set[str] = set()  # parts that are the exact gradient of the student's own forward pass
+    replayed: dict[str, str] = {}  # part -> the student's upstream functions it is right for (`grader.replay`)
     self_failed: set[str] = set()  # parts failed against the student's own numerical gradient
     tally = _VariantTally(item)
     wrong: list[hints.Wrong] = []  # the evidence the rubric's hints are judged against
@@ -138,6 +155,10 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
     hard_status: Status | None = None
     unjudged = _own_upstream_wrong(item, runs)
     for run in runs:
+        if _raised_as_upstream(run):
+            for part in item.parts:
+                replayed.setdefault(part, run.upstream_of)
+            continue
         outcome = _failure_of_run(item, run, timeout_s)
         if outcome is not None:
             status, message = outcome
@@ -161,6 +182,10 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
             if run.expected is None and part in unjudged:
                 continue
             if run.expected is None or part in own:
+                if _replayed(item, part, run):  # what the reference gives fed the student's own upstream code
+                    if _own_check(item, part, run) is not None:
+                        replayed.setdefault(part, run.upstream_of)
+                    continue
                 failed = _own_check(item, part, run)
                 if failed and part not in failures:
                     failures[part] = failed
@@ -174,6 +199,9 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
                 continue
             if problem.code == "value" and _carried_forward(item, part, run):
                 carried.add(part)
+                continue
+            if _replayed(item, part, run):  # a shape too may be what the student's upstream code gives
+                replayed.setdefault(part, run.upstream_of)
                 continue
             wrong.append(hints.Wrong(part, run.number, problem))
             failing.add(run.number)
@@ -189,7 +217,11 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
             del failures[part]
     passed = [p for p in item.parts if p not in failures]
     points = item.points * len(passed) / len(item.parts)
-    notes = [messages.carried_forward(sorted(carried - failures.keys()), _forward_name(item))]
+    notes = [messages.carried_forward(sorted(carried - failures.keys() - replayed.keys()), _forward_name(item))]
+    by_upstream: dict[str, list[str]] = {}
+    for part in sorted(replayed.keys() - failures.keys()):
+        by_upstream.setdefault(replayed[part], []).append(part)
+    notes += [messages.right_for_upstream(parts, upstream) for upstream, parts in by_upstream.items()]
     notes += [messages.accepted_variant(parts, v) for v in item.variants if (parts := accepted.get(v.name))]
     note = " ".join(n for n in notes if n)
     if not failures:
