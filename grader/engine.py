@@ -387,10 +387,11 @@ def _replay_targets(item: Item, by_id: dict[str, ItemResult], called: frozenset[
         return []
     found: dict[str, list[str]] = {}
     for dep in item.depends:
-        lost = dep in called and by_id[dep].points < by_id[dep].max_points and by_id[dep].status != GRADER_ERROR
+        upstream = by_id.get(dep)  # absent for a notebook's item when notebooks are not run
+        lost = upstream is not None and upstream.points < upstream.max_points and upstream.status != GRADER_ERROR
         module, _, rest = dep.partition(":")
         qualname = rest.split("[", 1)[0]
-        if lost and (module, qualname) != (item.module, item.qualname):
+        if lost and dep in called and (module, qualname) != (item.module, item.qualname):
             found.setdefault(f"{module}:{qualname}", [f"{module}:{qualname}", module, qualname])
     return list(found.values())
 
