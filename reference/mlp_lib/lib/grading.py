@@ -182,55 +182,100 @@ def tiny_network(module, input_dim, num_classes):
 # -------------------------------------------------------------- optimizers
 
 class _Layer(object):
-    def __init__(self, w, dw):
-        self.name = "opt_fc"
-        self.params = {"opt_fc_w": w}
-        self.grads = {"opt_fc_w": dw}
+    def __init__(self, name, params, grads):
+        self.name = name
+        self.params = params
+        self.grads = grads
 
 
 class _Net(object):
-    def __init__(self, layer):
-        self.layers = [layer]
+    def __init__(self, layers):
+        self.layers = layers
 
 
-def _step(optimizer, layer, config, state):
-    """One step; the returned config carries the optimizer's state for this parameter."""
+# With config['parameters'] = 'several', w and dw are split into three parameters of two layers
+# (as a network's are), so that a rule which keeps one state for all of them, or counts a step
+# per parameter, shows; what comes back is joined again into w's shape.
+_SEVERAL = (("opt_a", "opt_a_w"), ("opt_a", "opt_a_b"), ("opt_b", "opt_b_w"))
+
+
+def _split(array, several):
+    if not several:
+        return {"opt_fc_w": array}
+    flat = np.asarray(array, dtype=float).ravel()
+    if flat.size < 3:
+        raise ValueError("several parameters need at least 3 entries, got %d" % flat.size)
+    cuts = [0, flat.size // 2, (3 * flat.size) // 4, flat.size]
+    return {name: flat[cuts[k]:cuts[k + 1]].copy() for k, (_, name) in enumerate(_SEVERAL)}
+
+
+def _join(values, like, several):
+    if not several:
+        return values.get("opt_fc_w")
+    if any(values.get(name) is None for _, name in _SEVERAL):
+        return None
+    return np.concatenate([np.ravel(values[name]) for _, name in _SEVERAL]).reshape(np.shape(like))
+
+
+def _net(w, dw, config):
+    """The network an optimizer steps: one layer with one parameter, or several (see _SEVERAL)."""
+    several = config.get("parameters") == "several"
+    params, grads = _split(w, several), _split(dw, several)
+    if not several:
+        return _Net([_Layer("opt_fc", params, grads)]), several
+    layers = []
+    for layer_name in dict.fromkeys(layer for layer, _ in _SEVERAL):
+        names = [name for layer, name in _SEVERAL if layer == layer_name]
+        layers.append(_Layer(layer_name, {n: params[n] for n in names}, {n: grads[n] for n in names}))
+    return _Net(layers), several
+
+
+def _state(config, key, w, several):
+    """The optimizer's per-parameter state from config[key], or None for a fresh one."""
+    value = config.get(key)
+    return None if value is None else _split(value, several)
+
+
+def _step(optimizer, net, w, config, state, several):
+    """One step; the returned config carries the optimizer's state, joined as w is."""
     optimizer.step()
     out = dict(config)
     for key, attribute in state.items():
         value = getattr(optimizer, attribute)
-        out[key] = value.get("opt_fc_w") if isinstance(value, dict) else value
-    return layer.params["opt_fc_w"], out
+        out[key] = _join(value, w, several) if isinstance(value, dict) else value
+    return _join({n: p for layer in net.layers for n, p in layer.params.items()}, w, several), out
 
 
 def sgdm_step(module, w, dw, config):
     """SGDM(net, learning_rate, momentum) with config['velocity'] as its velocity, one step."""
-    layer = _Layer(w, dw)
-    optimizer = module.SGDM(_Net(layer), config["learning_rate"], config.get("momentum", 0.9))
-    if config.get("velocity") is not None:
-        optimizer.velocity = {"opt_fc_w": config["velocity"]}
-    return _step(optimizer, layer, config, {"velocity": "velocity"})
+    net, several = _net(w, dw, config)
+    optimizer = module.SGDM(net, config["learning_rate"], config.get("momentum", 0.9))
+    velocity = _state(config, "velocity", w, several)
+    if velocity is not None:
+        optimizer.velocity = velocity
+    return _step(optimizer, net, w, config, {"velocity": "velocity"}, several)
 
 
 def rmsprop_step(module, w, dw, config):
     """RMSProp(net, learning_rate, decay) with config['cache'] as its cache, one step."""
-    layer = _Layer(w, dw)
-    optimizer = module.RMSProp(_Net(layer), config["learning_rate"], config.get("decay", 0.99))
-    if config.get("cache") is not None:
-        optimizer.cache = {"opt_fc_w": config["cache"]}
-    return _step(optimizer, layer, config, {"cache": "cache"})
+    net, several = _net(w, dw, config)
+    optimizer = module.RMSProp(net, config["learning_rate"], config.get("decay", 0.99))
+    cache = _state(config, "cache", w, several)
+    if cache is not None:
+        optimizer.cache = cache
+    return _step(optimizer, net, w, config, {"cache": "cache"}, several)
 
 
 def adam_step(module, w, dw, config):
     """Adam(net, learning_rate, beta1, beta2, t) with config['mt'], config['vt'] as its moments, one step."""
-    layer = _Layer(w, dw)
-    optimizer = module.Adam(_Net(layer), config["learning_rate"], config.get("beta1", 0.9),
+    net, several = _net(w, dw, config)
+    optimizer = module.Adam(net, config["learning_rate"], config.get("beta1", 0.9),
                             config.get("beta2", 0.999), t=int(config.get("t", 0)))
-    if config.get("mt") is not None:
-        optimizer.mt = {"opt_fc_w": config["mt"]}
-    if config.get("vt") is not None:
-        optimizer.vt = {"opt_fc_w": config["vt"]}
-    return _step(optimizer, layer, config, {"mt": "mt", "vt": "vt", "t": "t"})
+    for key in ("mt", "vt"):
+        moments = _state(config, key, w, several)
+        if moments is not None:
+            setattr(optimizer, key, moments)
+    return _step(optimizer, net, w, config, {"mt": "mt", "vt": "vt", "t": "t"}, several)
 
 
 # ---------------------------------------------------------------- training
