@@ -255,17 +255,28 @@ def compare_training(name: str, got: Any, expected: Any, slack: float) -> Mismat
 
 
 def compare_trained_loss(name: str, got: Any, expected: Any, slack: float) -> Mismatch | None:
-    """The loss of the parameters a training run left behind, on the whole training set: at most
-    `slack` above the reference's from the same start (any minibatches the student's code draws)."""
+    """The loss on the whole training set before training and with the parameters it left behind,
+    [before, after]: after at most `slack` above the reference's from the same start (whatever
+    minibatches the student's code draws), and come down at least half as far as the reference's,
+    so that a model which never updates its parameters does not pass on a loose slack."""
     arr = _as_numeric(got)
-    if arr is None or arr.size != 1 or not np.all(np.isfinite(arr)):
+    if arr is None or arr.size != 2 or not np.all(np.isfinite(arr)):
         return Mismatch("type", f"{name}: the trained parameters give no finite loss on the training set")
-    value, want = float(arr.reshape(-1)[0]), float(np.asarray(expected, dtype=float).reshape(-1)[0])
+    before, value = (float(v) for v in arr.reshape(-1))
+    want_before, want = (float(v) for v in np.asarray(expected, dtype=float).reshape(-1)[:2])
     if value > want * (1 + slack) + 1e-3:
         return Mismatch(
             "value",
             f"the parameters train leaves behind have a loss of {value:.4g} on the training set; ours reach "
             f"{want:.4g} from the same start: are the updates applied to the model's own parameters?",
+        )
+    drop, want_drop = before - value, want_before - want
+    if want_drop > 1e-3 and drop < 0.5 * want_drop:
+        return Mismatch(
+            "value",
+            f"training brings the loss on the training set from {before:.4g} to {value:.4g}; ours comes down "
+            f"from {want_before:.4g} to {want:.4g}, and must come down at least half as far: are the updates "
+            f"applied to the model's own parameters?",
         )
     return None
 

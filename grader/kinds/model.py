@@ -120,12 +120,22 @@ def _count_minibatches(model: Any, sizes: list[int]) -> Any:
     return own
 
 
+def _scalar(value: Any) -> float:
+    arr = np.asarray(value, dtype=float)
+    if arr.size != 1:
+        raise ProbeError(f"the loss is an array of shape {arr.shape}; expected one number")
+    return float(arr.reshape(-1)[0])
+
+
 def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     model = _construct(target, params, inputs)
     X, y = inputs["X"], inputs["y"]
     measures = [m for m in TRAINING_MEASURES if m in params["compare"]]
     sizes: list[int] = []
     own_loss: Any = _count_minibatches(model, sizes) if measures else None
+    before = None
+    if "trained_loss" in measures:  # from the same start as ours: what training must bring down
+        before = unpack(own_loss(X.copy(), y.copy()), ["loss", "grads"], params["target"])["loss"]
     np.random.seed(params.get("train_seed", 0))
     stats = model.train(X, y, inputs["X_val"], inputs["y_val"], **inputs.get("train_kwargs", {}))
     if not isinstance(stats, dict):
@@ -134,7 +144,8 @@ def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[s
     if "minibatch_sizes" in measures:
         returned["minibatch_sizes"] = np.array(sizes, dtype=np.int64)
     if "trained_loss" in measures:
-        returned["trained_loss"] = unpack(own_loss(X.copy(), y.copy()), ["loss", "grads"], params["target"])["loss"]
+        after = unpack(own_loss(X.copy(), y.copy()), ["loss", "grads"], params["target"])["loss"]
+        returned["trained_loss"] = np.array([_scalar(before), _scalar(after)], dtype=float)
     return {"returned": returned, "modified": []}
 
 
