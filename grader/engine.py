@@ -32,7 +32,7 @@ from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Mode,
 from grader.rubric import Item, Rubric, load
 from grader.runner import run_cases
 from grader.sandbox import SandboxError
-from grader.scoring import calls_made, case_passes, note_dependencies, score_item
+from grader.scoring import calls_made, case_passes, note_dependencies, same_output, score_item
 from grader.scratch import SAVED_DIR, ScratchError, copy_submission, restore_provided
 from grader.untrusted import read_file
 
@@ -472,7 +472,7 @@ def _same_outcome(item: Item, first: ChildResult, again: ChildResult) -> bool:
     if not isinstance(want, dict):
         return False
     run = CaseRun("", first, want, "public")
-    return all(kinds.get(item.kind).check_part(item, part, run) is None for part in item.parts)
+    return all(same_output(item, part, run, want) for part in item.parts)
 
 
 def _dataset_env(rubric: Rubric, dataset: str, data_dir: Path | None) -> dict[str, str]:

@@ -154,3 +154,14 @@ def test_a_value_that_cannot_be_copied_leaves_no_recording_and_the_call_unchange
 )
 def test_arguments_are_the_same_within_rounding_and_only_so(recorded: Any, passed: Any, same: bool) -> None:
     assert (replay.differs(recorded, passed, "x") == "") is same
+
+
+def test_parameters_updated_in_place_between_calls_are_recorded_as_each_call_saw_them() -> None:
+    def train(net: Any) -> float:
+        first, _ = net.loss(X)
+        net.params["w"] -= 0.1  # an SGD step, in place, as most students write it
+        second, _ = net.loss(X)
+        return float(first + second)
+
+    student, recording = _recorded(StudentNet, train)
+    assert _replayed(ReferenceNet, recording, train) == pytest.approx(student)
