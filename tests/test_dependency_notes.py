@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from grader.child import _dependencies, _noting_calls
+from grader.child import _dependencies, _noted, _wrapping
 from grader.results import CaseRun, ChildResult, ItemResult
 from grader.rubric import Item
 from grader.scoring import calls_made, note_dependencies
@@ -63,7 +63,7 @@ def test_the_child_notes_the_dependencies_the_code_called_and_no_others(toy: typ
     assert sorted(f.__name__ for f in functions) == ["forward", "helper", "unused"]
     originals = (toy.helper, toy.Layer.forward)
     called: set[str] = set()
-    with _noting_calls(functions, called, ROOT):
+    with _wrapping(functions, lambda f, ids: _noted(f, ids, called), ROOT):
         assert toy.network(1) == 4
     assert called == {"toy.ops:helper", "toy.ops:helper[again]", "toy.ops:Layer.forward"}
     # Every function is itself again once the probe is done, and a call then is not noted.
