@@ -27,10 +27,10 @@ from grader.kinds.context import NotebookContext, TrustedCall
 from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, run_notebooks
 from grader.options import GradeOptions
 from grader.project import find_project_root
-from grader.replay import RAISED, REPLAY_INPUT
+from grader.replay import RAISED, RECORDING_SESSION_BYTES, REPLAY_INPUT
 from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Mode, Origin, Report, Status
 from grader.rubric import Item, Rubric, load
-from grader.runner import run_cases
+from grader.runner import REFERENCE_PARAMS, run_cases
 from grader.sandbox import SandboxError
 from grader.scoring import calls_made, case_passes, note_dependencies, same_output, score_item
 from grader.scratch import SAVED_DIR, ScratchError, copy_submission, restore_provided
@@ -420,7 +420,7 @@ def _replayed_upstream(
         extra_params={"numeric": False},
         case_params={it.id: [{"record": targets[it.id]}] * len(plans[it.id]) for it in chosen},
         scratch=scratch,
-        policy=policy,
+        policy=replace(policy, limits=replace(policy.limits, session_result_bytes=RECORDING_SESSION_BYTES)),
         backend=backend,
     )
     asks: list[TrustedCall] = []
@@ -549,7 +549,7 @@ def _module_answers(
 ) -> Answers:
     policy = Policy(env=env, hidden=hidden)
     found = run_cases(
-        reference, work, submission_timeout_s=3600, extra_params={"numeric": False}, policy=policy, backend=backend
+        reference, work, submission_timeout_s=3600, extra_params=REFERENCE_PARAMS, policy=policy, backend=backend
     )[0]
     # Each variant of the reference that an item names, on that item's hidden cases.
     for item, cases in work:
@@ -560,7 +560,7 @@ def _module_answers(
                 except variants.VariantError as exc:
                     raise SetupError(f"{item.id}: {exc}") from exc
                 results = run_cases(
-                    root, [(item, cases)], 3600, extra_params={"numeric": False}, policy=policy, backend=backend
+                    root, [(item, cases)], 3600, extra_params=REFERENCE_PARAMS, policy=policy, backend=backend
                 )[0]
             found[variants.answers_key(item.id, variant)] = results[item.id]
     return found

@@ -30,9 +30,16 @@ REPLAY_INPUT = "__replay__"  # the request input that carries a recording into t
 # student's code raised one too.
 RAISED = "__raised__"
 SUMMARY = "__summary__"  # an argument recorded by its summary (`summarized`)
+# An attribute a call set to one of its own arguments (a layer's cache `self.x = x`): recorded by the
+# argument's name, and set in the reference to the argument the reference passed (equal to the
+# student's within RTOL), so that a training run's caches do not fill the recording.
+ARGUMENT = "__argument__"
 SUMMARY_ABOVE = 64  # entries; smaller arrays are recorded whole
 PROJECTIONS = 4
 MAX_CALLS = 5000
+# What the recordings of one submission's items may add up to: a training run's recording holds what
+# every call to the layer it replays returned (about 45 MB for mlp_lib's train_net on one case).
+RECORDING_SESSION_BYTES = 1024**3
 # How close an argument the reference passes must be to the one the student's code passed: the
 # same computation by other code, so differences are of rounding only.
 RTOL = 1e-6
@@ -138,6 +145,11 @@ class Recorder:
                 }
                 now = _attributes(owner)
                 changed = {k: v for k, v in now.items() if k not in attributes or not _equal(attributes[k], v)}
+                live = vars(owner) if changed else {}
+                for name in changed:
+                    same = [a for a, v in arguments.items() if live.get(name) is v and isinstance(v, np.ndarray)]
+                    if same:
+                        changed[name] = {ARGUMENT: same[0]}
                 self.calls.append(
                     {
                         "key": key,
@@ -203,7 +215,10 @@ class Replayer:
                 elif isinstance(target, np.ndarray) and isinstance(value, np.ndarray) and target.shape == value.shape:
                     target[...] = value
             for name, value in (call.get("set") or {}).items() if owner is not None else ():
-                _set(owner, name, value)
+                if isinstance(value, dict) and set(value) == {ARGUMENT}:
+                    setattr(owner, name, arguments.get(value[ARGUMENT]))
+                else:
+                    _set(owner, name, value)
             return call.get("out")
 
         return replayed

@@ -15,6 +15,10 @@ from grader.results import ChildResult
 from grader.rubric import Item
 from grader.scratch import copy_submission
 
+# What a run of the reference's code (or a variant of it) is told: no numerical gradient, which
+# nothing judges, and training under every seed its item names, whose spread judges a student's.
+REFERENCE_PARAMS: dict[str, Any] = {"numeric": False, "spread": True}
+
 
 def run_cases(
     root: Path,

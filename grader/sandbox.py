@@ -36,6 +36,9 @@ class Limits:
     file_bytes: int = 64 * 1024**2
     processes: int = 64
     result_bytes: int = 64 * 1024**2
+    # What all the results of one child session may add up to, held by the grader at once. A
+    # recording of a training run's calls (`grader.replay`) is the one case that needs more.
+    session_result_bytes: int = 256 * 1024**2
 
 
 # Python and numpy start in well under a second; a loaded batch machine may take much longer.
@@ -92,7 +95,7 @@ class ChildSession:
         self.proc: subprocess.Popen[bytes] | None = None
         self.control: int | None = None
         self.requests = 0
-        self.exchange = Exchange(workdir)
+        self.exchange = Exchange(workdir, limits.session_result_bytes)
         (root / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:

@@ -13,6 +13,7 @@ from grader import codec
 from grader.authoring import cli, template
 from grader.cases import public_cases
 from grader.compare import compare_init, compare_value
+from grader.kinds.model import SEEDS_SUFFIX, SPREAD_PARTS
 from grader.project import Layout, assignments
 from grader.rubric import load
 from grader.runner import run_cases
@@ -153,8 +154,10 @@ def test_fixture_inputs_and_expected_outputs_are_separate_files(name: str) -> No
         inputs = codec.load(layout.fixtures / "items" / f"{item.slug}.inputs.npz")
         expected = codec.load(layout.fixtures / "items" / f"{item.slug}.expected.npz")
         assert len(inputs["cases"]) == len(expected["cases"]) == len(item.cases)
+        # Beside each part, for training judged by the spread of the reference's runs, those runs.
+        spread = {p + SEEDS_SUFFIX for p in SPREAD_PARTS if p in item.parts and item.params.get("seeds", 1) > 1}
         for case in expected["cases"]:
-            assert set(case) == set(item.parts), item.id
+            assert set(case) == set(item.parts) | spread, item.id
 
 
 def test_runtime_code_never_imports_the_authoring_tool() -> None:

@@ -124,6 +124,32 @@ def test_what_a_call_changes_in_its_arguments_and_its_instance_is_changed_again(
     assert fed[0] == pytest.approx(student[0]) and np.array_equal(fed[1], student[1])
 
 
+def test_a_cache_that_is_the_call_s_own_argument_is_recorded_by_its_name() -> None:
+    """A layer that keeps its input (`self.x = x`) for backward: a training run makes hundreds of
+    such calls, whose caches filled the recording past its limit. The reference's layer gets the
+    argument the reference passed, which equals the student's within rounding."""
+
+    class Layer:
+        def layer(self, x: np.ndarray) -> np.ndarray:
+            self.x = x
+            return 2 * x
+
+    class ReferenceLayer(Layer):
+        def layer(self, x: np.ndarray) -> np.ndarray:
+            raise AssertionError("replayed, never run")
+
+    big = np.arange(200.0).reshape(20, 10)
+
+    def call(layer: Any) -> tuple[Any, Any]:
+        out = layer.layer(big.copy())
+        return out, layer.x
+
+    student, recording = _recorded(Layer, call)
+    assert recording[0]["set"] == {"x": {replay.ARGUMENT: "x"}}
+    fed = _replayed(ReferenceLayer, recording, call)
+    assert np.array_equal(fed[0], student[0]) and np.array_equal(fed[1], big)
+
+
 def test_a_value_that_cannot_be_copied_leaves_no_recording_and_the_call_unchanged() -> None:
     class Odd(StudentNet):
         def loss(self, x: np.ndarray) -> tuple[float, np.ndarray]:

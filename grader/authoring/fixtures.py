@@ -25,7 +25,7 @@ from grader.fingerprints import function_fingerprints, notebook_fingerprints
 from grader.notebooks import ProbeWork, run_notebooks
 from grader.results import ChildResult
 from grader.rubric import Item, Rubric
-from grader.runner import run_cases
+from grader.runner import REFERENCE_PARAMS, run_cases
 from grader.scratch import copy_submission
 
 
@@ -81,7 +81,7 @@ def _variant_outputs(
             except variants.VariantError as exc:
                 problems.append(f"{item.id}: {exc}")
                 continue
-            results, _ = run_cases(root, [(item, cases)], submission_timeout_s=3600, extra_params={"numeric": False})
+            results, _ = run_cases(root, [(item, cases)], submission_timeout_s=3600, extra_params=REFERENCE_PARAMS)
         kept = []
         for index, result in enumerate(results[item.id]):
             if result.status != "ok":
@@ -96,7 +96,8 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
     """Every fixture file as relative path -> bytes; raises BuildError when the reference is wrong."""
     work = [(item, public_cases(rubric.name, item)) for item in rubric.code_items]
     # The full numerical gradient, not a sample: the build is where the reference proves itself.
-    full = {"numeric_samples": 0}
+    # Training under every seed its item names, whose spread judges a student's training.
+    full = {**REFERENCE_PARAMS, "numeric": True, "numeric_samples": 0}
     results, _ = run_cases(
         reference_root, [(i, c) for i, c in work if not i.notebook], submission_timeout_s=3600, extra_params=full
     )
@@ -113,6 +114,8 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
             outputs = kinds.get(item.kind).derive(item, cases[index], result.outputs)
             problems.extend(gradient_check_failures(item.id, index, outputs))
             returned = result.outputs["returned"]
+            for problem in kinds.get(item.kind).reference_problems(item, returned):
+                problems.append(f"{item.id} case {index}: {problem}")
             expected.append(kinds.get(item.kind).fixture_expected(item, returned))
         files[f"items/{item.slug}.inputs.npz"] = codec.dumps({"cases": cases})
         files[f"items/{item.slug}.expected.npz"] = codec.dumps({"cases": expected})

@@ -165,6 +165,10 @@ class Kind:
         expected = run.expected or {}
         return self.compare_part(item, part, returned.get(part), expected.get(part))
 
+    def reference_problems(self, item: Item, returned: dict[str, Any]) -> list[str]:
+        """Why the reference's outputs on a public case cannot judge a student (the build refuses them)."""
+        return []
+
     def fixture_expected(self, item: Item, returned: dict[str, Any]) -> dict[str, Any]:
         """What the fixtures keep of the reference's outputs on a public case."""
         return returned

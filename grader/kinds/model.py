@@ -11,17 +11,19 @@ import numpy as np
 
 from grader.compare import (
     Mismatch,
+    compare_best_val_accuracy,
+    compare_history,
     compare_init,
     compare_minibatches,
-    compare_progress,
     compare_trained_loss,
-    compare_training,
     numerical_gradient,
+    spread_ceiling,
 )
 from grader.kinds.base import Keys, Kind, KindError, Probe
 from grader.probes import ProbeError, perturbed_values, unpack
 
 if TYPE_CHECKING:
+    from grader.results import CaseRun
     from grader.rubric import Item
 
 # What each probe compares unless the item says otherwise.
@@ -63,6 +65,10 @@ def loss(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[st
     model = _construct(target, params, inputs)
     X, y = inputs["X"], inputs["y"]
     kwargs = inputs.get("loss_kwargs", {})
+    # Training passes first, for a case about what they leave behind: the running averages a
+    # test-mode pass then reads.
+    for _ in range(int(inputs.get("train_passes", 0))):
+        model.loss(X.copy(), y.copy(), **kwargs)
     returned: dict[str, Any] = {}
     if "scores" in params["compare"]:
         returned["scores"] = model.loss(X.copy(), **kwargs)
@@ -127,7 +133,7 @@ def _scalar(value: Any) -> float:
     return float(arr.reshape(-1)[0])
 
 
-def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+def _train_once(target: Any, params: dict[str, Any], inputs: dict[str, Any], seed: int) -> dict[str, Any]:
     model = _construct(target, params, inputs)
     X, y = inputs["X"], inputs["y"]
     measures = [m for m in TRAINING_MEASURES if m in params["compare"]]
@@ -136,7 +142,7 @@ def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[s
     before = None
     if "trained_loss" in measures:  # from the same start as ours: what training must bring down
         before = unpack(own_loss(X.copy(), y.copy()), ["loss", "grads"], params["target"])["loss"]
-    np.random.seed(params.get("train_seed", 0))
+    np.random.seed(seed)
     stats = model.train(X, y, inputs["X_val"], inputs["y_val"], **inputs.get("train_kwargs", {}))
     if not isinstance(stats, dict):
         raise ProbeError(f"train returned {type(stats).__name__}; expected the stats dict")
@@ -146,6 +152,27 @@ def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[s
     if "trained_loss" in measures:
         after = unpack(own_loss(X.copy(), y.copy()), ["loss", "grads"], params["target"])["loss"]
         returned["trained_loss"] = np.array([_scalar(before), _scalar(after)], dtype=float)
+    return returned
+
+
+# What a training run that returns its best parameters reports (through its adapter): the validation
+# accuracy of those parameters, and the best in its validation history.
+BEST_PARAMS = "best_val_accuracy"
+
+# The parts of a training run judged by the spread of the reference's runs over seeds; the
+# reference's runs under the other seeds are kept beside each, under this suffix.
+SPREAD_PARTS = ("loss_history", "trained_loss")
+SEEDS_SUFFIX = "@seeds"
+
+
+def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    seed = int(params.get("train_seed", 0))
+    returned = _train_once(target, params, inputs, seed)
+    if params.get("spread"):  # the reference, whose runs under other seeds set what a run may reach
+        others = [_train_once(target, params, inputs, seed + k) for k in range(1, int(params.get("seeds", 1)))]
+        for part in SPREAD_PARTS:
+            if part in returned and others:
+                returned[part + SEEDS_SUFFIX] = np.stack([np.asarray(run[part], dtype=float) for run in others])
     return {"returned": returned, "modified": []}
 
 
@@ -156,11 +183,10 @@ class ModelKeys(Keys):
     probe: str  # what is exercised: init, loss, predict or train
     compare: tuple[str, ...] = ()  # the outputs compared, each credited apart; () for the probe's own
     dtype_args: tuple[str, ...] = ()  # constructor arguments given as a dtype's name ("float64")
-    # Training that draws its own minibatches: the loss history must end within this fraction of ours.
-    final_loss_slack: float | None = None
-    # Training whose minibatches and masks are the student's: the loss must come down at least this
-    # fraction of how far ours comes down, from the same start.
-    min_progress: float | None = None
+    # Training whose minibatches or masks the student's code draws its own way: the reference trains
+    # under this many seeds from the same start, and the loss history (the mean of its last tenth)
+    # and the trained loss may reach no worse than the spread of those runs allows. 1: compared as is.
+    seeds: int = 1
     self_check: bool = False  # judged only against the numerical gradient of the student's own loss
 
 
@@ -180,6 +206,8 @@ class Model(Kind):
         if spec.probe != "train" and any(m in spec.compare for m in TRAINING_MEASURES):
             measures = ", ".join(TRAINING_MEASURES)
             raise KindError(f'{where}: {measures} are measures of a training run (probe = "train")')
+        if spec.seeds < 1 or (spec.seeds > 1 and spec.probe != "train"):
+            raise KindError(f'{where}: seeds is the number of training runs of the reference (probe = "train"), >= 1')
         if spec.self_check and spec.compare != ("grads",):
             raise KindError(f'{where}: a self_check model item compares grads only (compare = ["grads"])')
 
@@ -212,17 +240,60 @@ class Model(Kind):
         spec: ModelKeys = item.params["spec"]
         if spec.probe == "init":
             return compare_init(part, got, want, item.tolerance[part])
-        if spec.probe == "train" and spec.min_progress is not None:
-            # Minibatches and dropout masks the student's code draws: judged by how far the loss comes down.
-            return compare_progress(part, got, want, spec.min_progress)
-        if spec.probe == "train" and part == "trained_loss":
-            return compare_trained_loss(part, got, want, spec.final_loss_slack or 0.0)
         if spec.probe == "train" and part == "minibatch_sizes":
             return compare_minibatches(part, got, want)
-        if spec.probe == "train" and spec.final_loss_slack is not None:
-            # Training that draws its own minibatches: the history must end near ours, not match it.
-            return compare_training(part, got, want, spec.final_loss_slack)
+        if spec.probe == "train" and part == BEST_PARAMS:
+            return compare_best_val_accuracy(part, got)  # a property of the run itself, whatever it reached
         return super().compare_part(item, part, got, want)
+
+    def check_part(self, item: Item, part: str, run: CaseRun) -> Mismatch | None:
+        spec: ModelKeys = item.params["spec"]
+        if spec.probe == "train" and (part == "trained_loss" or (part == "loss_history" and spec.seeds > 1)):
+            returned, expected = run.result.outputs.get("returned", {}), run.expected or {}
+            runs = _runs(expected, part)
+            if runs is None:
+                return Mismatch("missing", f"{part}: no reference run to compare with")
+            judge = compare_trained_loss if part == "trained_loss" else compare_history
+            return judge(part, returned.get(part), runs)
+        return super().check_part(item, part, run)
+
+    def reference_problems(self, item: Item, returned: dict[str, Any]) -> list[str]:
+        """A training run too noisy over seeds to tell training from none (its spread reaches its
+        start), or whose best parameters do not give its best validation accuracy."""
+        spec: ModelKeys = item.params["spec"]
+        found = []
+        if spec.probe == "train" and BEST_PARAMS in spec.compare:
+            wrong = compare_best_val_accuracy(BEST_PARAMS, returned.get(BEST_PARAMS))
+            found += [f"{BEST_PARAMS}: {wrong.message}"] if wrong else []
+        if spec.probe != "train" or spec.seeds < 2:
+            return found
+        for part in SPREAD_PARTS:
+            runs = _runs(returned, part)
+            if runs is None or part not in spec.compare:
+                continue
+            if part == "trained_loss":
+                start, ends = float(runs[0, 0]), runs[:, 1]
+            else:
+                tail = max(1, runs.shape[1] // 10)
+                start, ends = float(np.mean(runs[:, 0])), np.mean(runs[:, -tail:], axis=1)
+            if spread_ceiling(ends) >= start:
+                found.append(
+                    f"{part}: the reference's runs under {spec.seeds} seeds end between {ends.min():.4g} and "
+                    f"{ends.max():.4g}, too spread to tell training from none (start {start:.4g}): train longer"
+                )
+        return found
+
+
+def _runs(expected: Mapping[str, Any], part: str) -> np.ndarray | None:
+    """The reference's runs of one part, one row per seed: its own, then those under the other seeds."""
+    if expected.get(part) is None:
+        return None
+    first = np.asarray(expected[part], dtype=float).reshape(1, -1)
+    others = expected.get(part + SEEDS_SUFFIX)
+    if others is None:
+        return first
+    rest = np.asarray(others, dtype=float).reshape(-1, first.shape[1])
+    return np.concatenate([first, rest])
 
 
 KIND = Model()

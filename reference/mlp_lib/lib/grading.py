@@ -296,9 +296,29 @@ class _Training(object):
 
     def train(self, X, y, X_val, y_val, **kwargs):
         data = {"data_train": (X, y), "data_val": (X_val, y_val), "data_test": (X_val, y_val)}
-        _, loss_hist, train_acc_hist, val_acc_hist = self.module.train_net(
+        best, loss_hist, train_acc_hist, val_acc_hist = self.module.train_net(
             data, self.network, self.loss_func, self.optimizer, **kwargs)
-        return {"loss_history": loss_hist, "train_acc_history": train_acc_hist, "val_acc_history": val_acc_hist}
+        # The parameters returned as the best: their validation accuracy, and the best in the history.
+        top = max(val_acc_hist) if len(val_acc_hist) else float("nan")
+        return {"loss_history": loss_hist, "train_acc_history": train_acc_hist, "val_acc_history": val_acc_hist,
+                "best_val_accuracy": [self._accuracy(best, X_val, y_val), top]}
+
+    def _accuracy(self, params, X, y):
+        """The network's validation accuracy with `params` loaded (nan if they are not a copy of
+        every parameter); its own parameters are put back after."""
+        layers = [layer for layer in self.network.net.layers if getattr(layer, "params", None)]
+        names = [n for layer in layers for n in layer.params]
+        if not isinstance(params, dict) or sorted(params) != sorted(names):
+            return float("nan")
+        own = [dict(layer.params) for layer in layers]
+        try:
+            for layer in layers:
+                for n in layer.params:
+                    layer.params[n] = params[n]
+            return float(np.mean(np.argmax(self.network.forward(X, False), axis=1) == y))
+        finally:
+            for layer, kept in zip(layers, own):
+                layer.params.update(kept)
 
 
 def training_run(module, **kwargs):
