@@ -246,8 +246,17 @@ def summarized(value: Any) -> Any:
 
 def _summary(array: np.ndarray) -> np.ndarray:
     flat = np.asarray(array, dtype=float).ravel()
-    directions = np.random.RandomState(flat.size % (2**32)).standard_normal((PROJECTIONS, flat.size))
+    directions = _directions(flat.size)
     return np.concatenate([[float(flat.size)], np.shape(array), [float(np.linalg.norm(flat))], directions @ flat])
+
+
+@functools.lru_cache(maxsize=16)
+def _directions(size: int) -> np.ndarray:
+    """The fixed random directions for arrays of `size` entries. Drawing them was most of a training
+    run's recording time (hundreds of calls on a handful of sizes); a few sizes' worth is kept."""
+    directions = np.random.RandomState(size % (2**32)).standard_normal((PROJECTIONS, size))
+    directions.flags.writeable = False
+    return directions
 
 
 def differs(recorded: Any, passed: Any, path: str) -> str:

@@ -51,55 +51,42 @@ def test_one_reference_run_allows_only_rounding() -> None:
     assert compare_trained_loss("trained_loss", [1.1, 0.0215], [[1.1, 0.02]]) is not None
 
 
-RUBRIC = """
+def _toy(tmp_path: Path, probe: str, compare: list[str], seeds: int = 1) -> Path:
+    """A one-item rubric of the model kind."""
+    path = tmp_path / "rubric.toml"
+    path.write_text(
+        f"""
 [assignment]
 name = "toy"
 [[item]]
-id = "toy.net:Net.loss"
+id = "toy.net:Net.{probe}"
 points = 1
 kind = "model"
-probe = "loss"
-compare = ["loss", "minibatch_sizes"]
+probe = "{probe}"
+compare = {compare!r}
+seeds = {seeds}
 [[item.case]]
-X = {randn = [2, 3]}
-"""
+X = {{randn = [2, 3]}}
+""".replace("'", '"')
+    )
+    return path
 
 
 def test_training_measures_belong_to_training_items(tmp_path: Path) -> None:
-    path = tmp_path / "rubric.toml"
-    path.write_text(RUBRIC)
+    path = _toy(tmp_path, "loss", ["loss", "minibatch_sizes"])
     with pytest.raises(rubric.RubricError, match=re.escape("minibatch_sizes, trained_loss are measures of a training")):
         rubric.load(path)
 
 
-TRAINING = """
-[assignment]
-name = "toy"
-[[item]]
-id = "toy.net:Net.train"
-points = 1
-kind = "model"
-probe = "train"
-compare = ["loss_history", "trained_loss"]
-seeds = 3
-[[item.case]]
-X = {randn = [2, 3]}
-"""
-
-
 def test_seeds_are_training_runs_of_the_reference(tmp_path: Path) -> None:
-    path = tmp_path / "rubric.toml"
-    loss = TRAINING.replace('probe = "train"', 'probe = "loss"').replace('"loss_history", "trained_loss"', '"loss"')
-    path.write_text(loss)
+    path = _toy(tmp_path, "loss", ["loss"], seeds=3)
     with pytest.raises(rubric.RubricError, match="seeds is the number of training runs of the reference"):
         rubric.load(path)
 
 
 def test_the_build_refuses_training_too_noisy_to_tell_from_none(tmp_path: Path) -> None:
     """A reference whose runs over seeds spread so far that staying at the start would pass."""
-    path = tmp_path / "rubric.toml"
-    path.write_text(TRAINING)
-    item = rubric.load(path).items[0]
+    item = rubric.load(_toy(tmp_path, "train", ["loss_history", "trained_loss"], seeds=3)).items[0]
     model = kinds.get("model")
     steady = {"trained_loss": [2.3, 2.0], "trained_loss@seeds": [[2.3, 2.02], [2.3, 1.99]]}
     assert model.reference_problems(item, steady) == []
@@ -126,9 +113,7 @@ def test_the_best_parameters_returned_must_give_the_best_validation_accuracy() -
 
 
 def test_the_build_refuses_a_reference_whose_best_parameters_are_not_its_best(tmp_path: Path) -> None:
-    path = tmp_path / "rubric.toml"
-    path.write_text(TRAINING.replace('"loss_history", "trained_loss"', '"loss_history", "best_val_accuracy"'))
-    item = rubric.load(path).items[0]
+    item = rubric.load(_toy(tmp_path, "train", ["loss_history", "best_val_accuracy"], seeds=3)).items[0]
     history = np.stack([np.linspace(2.3, 0.3, 20)] * 3)
     runs = {"loss_history": history[0], "loss_history@seeds": history[1:]}
     assert kinds.get("model").reference_problems(item, {**runs, "best_val_accuracy": [0.4, 0.4]}) == []
