@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from grader import tables
 from grader.compare import Mismatch
 
 WHEN: Mapping[str, frozenset[str]] = {  # a condition -> the mismatch codes (or patterns) it accepts
@@ -61,13 +62,7 @@ def read(raw: Any, where: str, parts: tuple[str, ...], cases: int) -> tuple[Hint
     if not isinstance(raw, list):
         raise HintError(f"{where}: hint must be a string or a list of tables ([[item.hint]])")
     found = []
-    for index, table in enumerate(raw):
-        at = f"{where}, hint {index + 1}"
-        if not isinstance(table, Mapping):
-            raise HintError(f"{at}: must be a table")
-        unknown = sorted(set(table) - _KEYS)
-        if unknown:
-            raise HintError(f"{at}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_KEYS))})")
+    for at, table in tables.each(raw, where, "hint", _KEYS, HintError):
         text, when = table.get("text"), table.get("when", "wrong")
         if not isinstance(text, str) or not text:
             raise HintError(f"{at}: text must be a non-empty string")

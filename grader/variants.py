@@ -14,10 +14,11 @@ reference child, never beside a student's code.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from grader import tables
 
 
 class VariantError(ValueError):
@@ -45,16 +46,8 @@ def read(raw: Any, where: str) -> tuple[Variant, ...]:
     """An item's `[[item.variant]]` tables; raises VariantError naming the item and the key."""
     if raw is None:
         return ()
-    if not isinstance(raw, list):
-        raise VariantError(f"{where}: variant must be a list of tables ([[item.variant]])")
     found: list[Variant] = []
-    for index, table in enumerate(raw):
-        at = f"{where}, variant {index + 1}"
-        if not isinstance(table, Mapping):
-            raise VariantError(f"{at}: must be a table")
-        unknown = sorted(set(table) - _KEYS)
-        if unknown:
-            raise VariantError(f"{at}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_KEYS))})")
+    for at, table in tables.each(raw, where, "variant", _KEYS, VariantError):
         for key in ("name", "file", "old", "new", "says"):
             if not isinstance(table.get(key), str) or not table[key]:
                 raise VariantError(f"{at}: {key} must be a non-empty string")
