@@ -6,6 +6,7 @@ that says what is wrong in words a student can act on (shape, NaN, value, type).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,13 +237,24 @@ def compare_init(name: str, got: Any, expected: dict[str, Any], tolerance: float
     return None
 
 
+# One-sided 99.9% quantiles of Student's t by degrees of freedom, 1 to 20 (more runs use the last,
+# which only widens the bound a little).
+_T_999: tuple[float, ...] = (318.31, 22.327, 10.215, 7.173, 5.893, 5.208, 4.785, 4.501, 4.297, 4.144)
+_T_999 += (4.025, 3.930, 3.852, 3.787, 3.733, 3.686, 3.646, 3.610, 3.579, 3.552)
+
+
 def spread_ceiling(values: Any) -> float:
-    """The worst result a training run may reach and still be one of the reference's own: the worst of
-    the reference's runs over seeds, plus their range, plus 1e-3 for training that every seed brings
-    to the same place. For five seeds spread normally this is about 3.5 standard deviations above
-    their mean, so a correct run that draws other minibatches fails about once in five thousand."""
+    """The worst result a training run may reach and still be one of the reference's own: the upper
+    99.9% prediction bound of its runs over seeds, mean + t * s * sqrt(1 + 1/K) (s their sample
+    standard deviation, K their number), plus 1e-3 for training that every seed brings to the same
+    place. A correct run that draws other minibatches, another run from the same spread, is above it
+    once in a thousand when the runs spread normally; the worst run plus the runs' range was above
+    it once in 68 for five runs, which often happen to cluster. One run: that run, plus 1e-3."""
     arr = np.asarray(values, dtype=float).reshape(-1)
-    return float(arr.max() + (arr.max() - arr.min()) + 1e-3)
+    if arr.size < 2:
+        return float(arr.max() + 1e-3)
+    t = _T_999[min(arr.size - 1, len(_T_999)) - 1]
+    return float(arr.mean() + t * arr.std(ddof=1) * math.sqrt(1 + 1 / arr.size) + 1e-3)
 
 
 def _among(values: np.ndarray) -> str:
