@@ -22,7 +22,16 @@ from grader.class_reports import write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
 from grader.gradescope import write_results_json
 from grader.options import GradeOptions
-from grader.project import MARKER, Layout, find_project_root, installed_project_root
+from grader.project import (
+    COURSE_ENV,
+    EMBEDDED,
+    MARKER,
+    Layout,
+    embedded_course,
+    find_project_root,
+    installed_project_root,
+    is_course,
+)
 from grader.reports import (
     ReportCountError,
     Writer,
@@ -74,6 +83,28 @@ def _hidden_seed(path: Path | None) -> str:
     return seed
 
 
+def _course(path: Path, args: argparse.Namespace, batch: bool) -> tuple[Path | None, bool]:
+    """The course folder to grade from, and whether its reference may be used (instructor mode).
+
+    In order: --course, $GRADER_COURSE, the course the submission (or class folder) lies in, the
+    public course a published template carries in .nn-grader/ (one submission only, and never its
+    reference: it is the student's), and the checkout this grader was installed from."""
+    given = args.course or (Path(os.environ[COURSE_ENV]) if os.environ.get(COURSE_ENV) else None)
+    if given is not None:
+        source = "--course" if args.course else f"${COURSE_ENV}"
+        if not is_course(given):
+            raise SetupError(f"{source} {given} is not a course folder (it has no fixtures/ or reference/)")
+        return given, True
+    # A course is never inside a submission: a folder of a student's can only be found as public.
+    root = find_project_root(path.resolve() if batch else path.resolve().parent)
+    if root is not None:
+        return root, True
+    embedded = None if batch else embedded_course(path)
+    if embedded is not None:
+        return embedded, False
+    return installed_project_root(), True
+
+
 def _resolve(path: Path, args: argparse.Namespace, batch: bool = False) -> tuple[Assignment, str | None]:
     """The assignment and the hidden seed (None in student mode).
 
@@ -81,12 +112,20 @@ def _resolve(path: Path, args: argparse.Namespace, batch: bool = False) -> tuple
     or would grade a class; one submission next to a reference that was merely found (the bundled
     example, a TA trying the grader) is graded in student mode instead, saying so."""
     name = _assignment_name(path, args.assignment)
-    root = find_project_root(path.resolve()) or installed_project_root()
+    root, trusted = _course(path, args, batch) if args.fixtures is None or args.reference is None else (None, False)
     fixtures = args.fixtures or (Layout(root, name).fixtures if root else None)
-    if fixtures is None or not fixtures.is_dir():
-        raise SetupError(f"no fixtures for assignment {name!r}; pass --fixtures DIR")
+    if fixtures is None:
+        raise SetupError(
+            f"no course for assignment {name!r}: pass --course DIR (the folder holding fixtures/{name}/), set "
+            f"{COURSE_ENV}=DIR, or grade a clone of the course's published template (its {EMBEDDED}/ holds "
+            "the public fixtures)"
+        )
+    if not fixtures.is_dir():
+        raise SetupError(
+            f"no fixtures for assignment {name!r} in {fixtures.parent}; run `grade-build` there or pass --fixtures DIR"
+        )
     reference = args.reference
-    if reference is None and not args.student_mode and root is not None:
+    if reference is None and not args.student_mode and root is not None and trusted:
         beside = Layout(root, name).reference
         reference = beside if (beside / "rubric.toml").is_file() else None
     if args.student_mode:
@@ -118,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="submission folder(s)")
     parser.add_argument("--assignment", help="assignment name (default: read from the submission's grade.toml)")
+    parser.add_argument(
+        "--course",
+        type=Path,
+        help=f"course folder holding fixtures/ (and reference/ for instructor mode); default: ${COURSE_ENV}, "
+        "else the course the submission lies in, else its published template's public fixtures",
+    )
     parser.add_argument("--fixtures", type=Path, help="the assignment's fixtures folder")
     parser.add_argument("--reference", type=Path, help="reference solution folder: instructor mode")
     parser.add_argument(

@@ -159,17 +159,32 @@ def check_sandbox(
 
 
 def load_assignment(fixtures: Path, reference: Path | None) -> Assignment:
+    """The assignment graded from `fixtures`, in instructor mode when `reference` is given: then the
+    rubric is the reference's own (the fixtures' copy is the public form, without the variants' edits),
+    and it must be the one the fixtures were built from."""
     if not (fixtures / "rubric.toml").is_file() or not (fixtures / "manifest.json").is_file():
         raise SetupError(
             f"{fixtures} has no rubric.toml and manifest.json; run `grade-build` "
             "or point --fixtures at the assignment's fixtures folder"
         )
-    rubric = load(fixtures / "rubric.toml")
     manifest = json.loads((fixtures / "manifest.json").read_text())
-    if manifest.get("rubric_sha256") != rubric.sha256:
-        raise SetupError(f"{fixtures}/manifest.json was built from another rubric; run `grade-build`")
-    if reference is not None and not (reference / "rubric.toml").is_file():
+    built_by = manifest.get("grader_version")
+    if built_by != __version__:
+        raise SetupError(
+            f"{fixtures} was built by nn-grader {built_by}, and this is nn-grader {__version__}: grade with the "
+            f"version the course pins (pip install 'nn-grader=={built_by}'), or rebuild the fixtures with this "
+            "one (grade-build) and publish them again"
+        )
+    if reference is None:
+        rubric = load(fixtures / "rubric.toml")
+        if manifest.get("rubric_sha256") != rubric.sha256:
+            raise SetupError(f"{fixtures}/manifest.json was built from another rubric; run `grade-build`")
+        return Assignment(rubric, fixtures, manifest, None)
+    if not (reference / "rubric.toml").is_file():
         raise SetupError(f"{reference} is not a reference folder (no rubric.toml)")
+    rubric = load(reference / "rubric.toml")
+    if manifest.get("reference_sources", {}).get("rubric.toml") != rubric.sha256:
+        raise SetupError(f"{fixtures} was built from another rubric than {reference}/rubric.toml; run `grade-build`")
     return Assignment(rubric, fixtures, manifest, reference)
 
 

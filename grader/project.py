@@ -1,4 +1,9 @@
-"""Where an assignment's parts live: reference/, student_template/ and fixtures/ of a project."""
+"""Where an assignment's parts live: reference/, student_template/ and fixtures/ of a course.
+
+A course is a folder holding those three (any number of assignments in each), wherever it lies: this
+project's own checkout is one. A published student template carries a course of its own in
+`.nn-grader/`: the public fixtures alone, enough for student mode.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MARKER = "grade.toml"
+COURSE_ENV = "GRADER_COURSE"
+# The public course a published template carries (its fixtures), so that a clone of a student's
+# repository grades in student mode with nothing but the grader installed.
+EMBEDDED = ".nn-grader"
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,22 @@ def source_file(where: str) -> str:
     return where if where.endswith(".ipynb") else where.replace(".", "/") + ".py"
 
 
+def is_course(folder: Path) -> bool:
+    return (folder / "reference").is_dir() or (folder / "fixtures").is_dir()
+
+
 def find_project_root(start: Path) -> Path | None:
     """The nearest folder at or above start that holds reference/ or fixtures/."""
     for folder in [start, *start.parents]:
-        if (folder / "reference").is_dir() or (folder / "fixtures").is_dir():
+        if is_course(folder):
             return folder
     return None
+
+
+def embedded_course(submission: Path) -> Path | None:
+    """The public course a submission made from a published template carries, if it does."""
+    folder = submission / EMBEDDED
+    return folder if (folder / "fixtures").is_dir() else None
 
 
 def installed_project_root() -> Path | None:

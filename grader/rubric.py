@@ -32,6 +32,7 @@ ASSIGNMENT_KEYS = {
     "datasets",
     "dataset_env",
     "data_dir_env",
+    "public",
 }
 # The notebook an item is about: required of items scored from a notebook's run, and given for an
 # object a notebook defines (graded in its kernel); absent for objects of module files.
@@ -144,6 +145,9 @@ class Rubric:
     datasets: tuple[str, ...] = ("default",)
     dataset_env: str = ""
     data_dir_env: str = ""
+    # The fixtures' copy, written by grade-build: its variants carry no edits of the reference
+    # (`grader.authoring.public`), so it can grade in student mode only.
+    public: bool = False
 
     @property
     def code_items(self) -> tuple[Item, ...]:
@@ -237,7 +241,7 @@ def _case_about(case: Mapping[str, Any], where: str) -> str:
     return value
 
 
-def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
+def _item(raw: Mapping[str, Any], default_timeout: float, public: bool) -> Item:
     where = f"item {raw.get('id', '?')!r}"
     item_id = _require(raw, "id", "an item")
     try:
@@ -281,7 +285,7 @@ def _item(raw: Mapping[str, Any], default_timeout: float) -> Item:
     if not isinstance(points, (int, float)) or points < 0:
         raise RubricError(f"{where}: points must be a non-negative number")
     try:
-        variants = read_variants(raw.get("variant"), where)
+        variants = read_variants(raw.get("variant"), where, public)
     except VariantError as exc:
         raise RubricError(str(exc)) from exc
     if variants and not module:
@@ -323,7 +327,10 @@ def load(path: Path) -> Rubric:
     head = _require(raw, "assignment", str(path))
     _check_keys(head, ASSIGNMENT_KEYS, f"{path} [assignment]")
     default_timeout = float(head.get("timeout_s", 10))
-    items = tuple(_item(r, default_timeout) for r in _require(raw, "item", str(path)))
+    public = head.get("public", False)
+    if not isinstance(public, bool):
+        raise RubricError(f"{path} [assignment]: public must be true or false")
+    items = tuple(_item(r, default_timeout, public) for r in _require(raw, "item", str(path)))
     ids = [i.id for i in items]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -345,4 +352,5 @@ def load(path: Path) -> Rubric:
         datasets=tuple(head.get("datasets", ("default",))),
         dataset_env=str(head.get("dataset_env", "")),
         data_dir_env=str(head.get("data_dir_env", "")),
+        public=public,
     )

@@ -6,9 +6,11 @@ import os
 import shutil
 from pathlib import Path
 
+from grader.project import EMBEDDED
+
 # ".home" is where the grader points the child's HOME: one handed in could hold IPython start-up
 # files that a kernel would run before the grader's own set-up.
-SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules", ".home"}
+SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules", ".home", EMBEDDED}
 MAX_FILE_BYTES = 50 * 1024**2
 MAX_TOTAL_BYTES = 200 * 1024**2
 # Where the provided helper's save_for_grading writes in the scratch copy: only what the notebooks

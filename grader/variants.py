@@ -42,18 +42,22 @@ class Variant:
 _KEYS = {"name", "accepted", "says", "file", "old", "new"}
 
 
-def read(raw: Any, where: str) -> tuple[Variant, ...]:
-    """An item's `[[item.variant]]` tables; raises VariantError naming the item and the key."""
+def read(raw: Any, where: str, public: bool = False) -> tuple[Variant, ...]:
+    """An item's `[[item.variant]]` tables; raises VariantError naming the item and the key. In a
+    public rubric (the fixtures' copy) a variant has no `old` and `new`: only the reference's has."""
     if raw is None:
         return ()
     found: list[Variant] = []
     for at, table in tables.each(raw, where, "variant", _KEYS, VariantError):
-        for key in ("name", "file", "old", "new", "says"):
+        edits = ("old", "new")
+        if public and any(key in table for key in edits):
+            raise VariantError(f"{at}: a public rubric's variant has no old or new (they are the reference's code)")
+        for key in ("name", "file", "says", *(() if public else edits)):
             if not isinstance(table.get(key), str) or not table[key]:
                 raise VariantError(f"{at}: {key} must be a non-empty string")
         if not isinstance(table.get("accepted", False), bool):
             raise VariantError(f"{at}: accepted must be true or false")
-        if table["old"] == table["new"]:
+        if not public and table["old"] == table["new"]:
             raise VariantError(f"{at}: old and new are the same text")
         if Path(table["file"]).is_absolute() or ".." in Path(table["file"]).parts:
             raise VariantError(f"{at}: file must be a path inside the reference folder")
@@ -63,8 +67,8 @@ def read(raw: Any, where: str) -> tuple[Variant, ...]:
                 bool(table.get("accepted", False)),
                 table["says"],
                 table["file"],
-                table["old"],
-                table["new"],
+                table.get("old", ""),
+                table.get("new", ""),
             )
         )
     names = [v.name for v in found]
@@ -76,6 +80,10 @@ def read(raw: Any, where: str) -> tuple[Variant, ...]:
 def make(reference: Path, variant: Variant, dest: Path) -> Path:
     """A copy of the reference at `dest` with the variant's edit made; raises VariantError when its
     text does not occur exactly once (the reference changed under the rubric)."""
+    if not variant.old:
+        raise VariantError(
+            f"{variant.label}: the rubric is the public copy, without the edit; grade with the reference's"
+        )
     target = reference / variant.file
     try:
         text = target.read_text(encoding="utf-8")

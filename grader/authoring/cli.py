@@ -1,18 +1,22 @@
 """`grade-build`: regenerate, or `--check`, the student template and fixtures of assignments.
 
-grade-build                 rebuild every assignment under reference/
-grade-build nndl --check    exit 1, naming each stale, missing or extra file
+grade-build                     rebuild every assignment under reference/
+grade-build nndl --check        exit 1, naming each stale, missing or extra file
+grade-build --publish public/   write each assignment's student repository (template, README,
+                                workflow, public fixtures) into public/<assignment>/; nothing else
+                                of the reference's, and nothing is rebuilt
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from grader.authoring import fixtures, template
-from grader.project import Layout, assignments, find_project_root
+from grader.authoring import fixtures, publish, student_files, template
+from grader.project import COURSE_ENV, Layout, assignments, find_project_root
 from grader.rubric import RubricError, load
 
 
@@ -79,7 +83,7 @@ def write_tree(target: Path, files: dict[str, bytes]) -> int:
 
 def build(layout: Layout) -> tuple[dict[str, bytes], dict[str, bytes]]:
     rubric = load(layout.reference / "rubric.toml")
-    template_files = template.render(layout.reference, set(rubric.instructor_only))
+    template_files = student_files.student_template(layout.reference, rubric)
     fixture_files = fixtures.render(rubric, layout.reference, template_files)
     return template_files, fixture_files
 
@@ -92,15 +96,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 if the template or fixtures are out of date"
     )
-    parser.add_argument("--project", type=Path, help="project folder holding reference/ (default: found from here)")
+    parser.add_argument(
+        "--course",
+        "--project",
+        type=Path,
+        help=f"course folder holding reference/ (default: ${COURSE_ENV}, else found from here)",
+    )
+    parser.add_argument(
+        "--publish", type=Path, metavar="DIR", help="write the public student repositories into DIR/<assignment>/"
+    )
     args = parser.parse_args(argv)
 
-    root = args.project or find_project_root(Path.cwd())
+    env = os.environ.get(COURSE_ENV)
+    root = args.course or (Path(env) if env else None) or find_project_root(Path.cwd())
     if root is None:
-        parser.error("no reference/ folder here or above; run from the project or pass --project")
+        parser.error("no reference/ folder here or above; run from the course or pass --course DIR")
     names = args.assignment or assignments(root)
     if not names:
         parser.error(f"no assignment with a rubric.toml under {root / 'reference'}")
+    if args.publish is not None:
+        return _publish(root, names, args.publish)
     stale: list[str] = []
     for name in names:
         layout = Layout(root, name)
@@ -125,6 +140,25 @@ def main(argv: list[str] | None = None) -> int:
             print("Run `grade-build` and commit the result.", file=sys.stderr)
             return 1
         print(f"up to date: {', '.join(names)}")
+    return 0
+
+
+def _publish(root: Path, names: list[str], out: Path) -> int:
+    """Every assignment's student repository, checked in full before any is written."""
+    rendered = {}
+    for name in names:
+        try:
+            rendered[name] = publish.render(Layout(root, name))
+        except publish.PublishError as exc:
+            print(f"grade-build: {exc}", file=sys.stderr)
+            return 2
+    for name, files in rendered.items():
+        try:
+            publish.write(files, out / name)
+        except publish.PublishError as exc:
+            print(f"grade-build: {exc}", file=sys.stderr)
+            return 2
+        print(f"{name}: {len(files)} file(s) published to {out / name}")
     return 0
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader import __version__, codec, kinds, variants
+from grader.authoring.public import public_rubric
 from grader.backends import Policy
 from grader.cases import public_cases
 from grader.compare import compare_gradient
@@ -139,7 +140,7 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
         for p in sorted(reference_root.rglob("*"))
         if p.is_file() and "__pycache__" not in p.parts
     }
-    files["rubric.toml"] = (reference_root / "rubric.toml").read_bytes()
+    files["rubric.toml"] = public_rubric((reference_root / "rubric.toml").read_bytes())
     # Provided course code, kept where students cannot edit it: the grader restores it in
     # every scratch copy and, in student mode, scores trained networks with it.
     for entry in rubric.provided:  # a folder of course code, or a single file
@@ -151,7 +152,7 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
         "assignment": rubric.name,
         "grader_version": __version__,
         "numpy_version": np.__version__,
-        "rubric_sha256": rubric.sha256,
+        "rubric_sha256": _sha(files["rubric.toml"]),
         "reference_sources": sources,
         "template_fingerprints": fingerprints,
         "files": {name: _sha(data) for name, data in sorted(files.items())},

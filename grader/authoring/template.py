@@ -29,6 +29,8 @@ END = "# END SOLUTION"
 STUB = "# STUB:"
 # What running the reference leaves behind; never part of the template.
 GENERATED_DIRS = {"__pycache__", ".ipynb_checkpoints", "grading_outputs", "figures"}
+# Shorter lines of a solution (`pass`, `return dx`, `else:`) say nothing a template does not.
+MIN_SECRET_CHARS = 12
 
 
 class TemplateError(ValueError):
@@ -60,6 +62,55 @@ def strip_solutions(source: str, name: str) -> str:
     if region_start is not None:
         raise TemplateError(f"{name}:{region_start}: {BEGIN} is never closed")
     return "".join(out)
+
+
+def solution_lines(source: str) -> tuple[set[str], set[str]]:
+    """The stripped lines inside solution regions, and those a template shows (outside every region,
+    and each stub's code). Markers are assumed well-formed: strip_solutions checks them."""
+    inside: set[str] = set()
+    shown: set[str] = set()
+    in_region = False
+    for line in source.splitlines():
+        marker = line.strip()
+        if marker in (BEGIN, END):
+            in_region = marker == BEGIN
+        elif in_region and marker.startswith(STUB):
+            shown.add(marker[len(STUB) :].strip())
+        else:
+            (inside if in_region else shown).add(marker)
+    return inside, shown
+
+
+def reference_secrets(reference_root: Path, excluded: set[str]) -> tuple[set[str], set[str]]:
+    """Lines no student may read, and the lines a template shows (stripped). Secret are the lines of
+    the reference's solution regions and inline answers that occur nowhere a template shows, and every
+    line of its instructor-only code (held-out data), longer than a trivial statement (`pass`,
+    `return out`). The rubric is not one: its public form is published, and the variants' edits it
+    leaves out are lines of solution regions."""
+    inside: set[str] = set()
+    shown: set[str] = set()
+    for path in sorted(reference_root.rglob("*")):
+        rel = path.relative_to(reference_root).as_posix()
+        if not path.is_file() or GENERATED_DIRS & set(path.parts) or path.suffix not in (".py", ".ipynb"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        if rel == "rubric.toml":
+            continue
+        if rel in excluded or any(rel.startswith(e.rstrip("/") + "/") for e in excluded):
+            inside |= {line.strip() for line in text.splitlines()}
+        elif path.suffix == ".ipynb":
+            for cell in nbformat.reads(text, as_version=4).cells:
+                if cell.cell_type == "code":
+                    secret, public = solution_lines(cell.source)
+                    inside, shown = inside | secret, shown | public
+                elif cell.cell_type == "markdown" and answer_tag(cell):
+                    inside |= {line.strip() for line in cell.source.splitlines()}
+                else:
+                    shown |= {line.strip() for line in cell.source.splitlines()}
+        elif path.suffix == ".py":
+            secret, public = solution_lines(text)
+            inside, shown = inside | secret, shown | public
+    return {line for line in inside - shown if len(line) >= MIN_SECRET_CHARS}, shown
 
 
 def strip_notebook(data: bytes, name: str) -> bytes:
