@@ -272,7 +272,8 @@ def test_a_reference_inside_a_submission_is_never_the_course(tmp_path: Path) -> 
 def test_the_template_tells_students_how_to_check_and_ignores_what_grade_writes(name: str, tmp_path: Path) -> None:
     template = Layout(ROOT, name).template
     readme = (template / "README.md").read_text()
-    assert f'pip install "nn-grader=={__version__}"' in readme and ".venv/bin/grade ." in readme
+    assert "pip install -r .nn-grader/requirements.txt" in readme and ".venv/bin/grade ." in readme
+    assert (template / EMBEDDED / "requirements.txt").read_text() == f"nn-grader=={__version__}\n"
     assert "student mode" in readme and "instructor mode" in readme
     repo = tmp_path / "repo"
     shutil.copytree(template, repo)
@@ -283,3 +284,14 @@ def test_the_template_tells_students_how_to_check_and_ignores_what_grade_writes(
     )
     assert ignored.stdout.split() == written
     assert "README.md" not in ignored.stdout and "grade.toml" not in ignored.stdout
+
+
+def test_a_course_can_pin_a_grader_from_elsewhere(published: Path) -> None:
+    spec = "nn-grader @ git+https://github.com/example-course/nn-grader@v0.1.0"
+    files = publish.render(Layout(ROOT, "nndl"), spec)
+    assert files[f"{EMBEDDED}/requirements.txt"] == f"{spec}\n".encode()
+    default = (published / "nndl" / EMBEDDED / "requirements.txt").read_text()
+    assert default == f"nn-grader=={__version__}\n"
+    workflow = files[".github/workflows/grade.yml"].decode()
+    assert f"pip install -r {EMBEDDED}/requirements.txt" in workflow
+    assert f"cache-dependency-path: {EMBEDDED}/requirements.txt" in workflow

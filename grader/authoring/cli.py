@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from grader import __version__
 from grader.authoring import fixtures, publish, student_files, template
 from grader.project import COURSE_ENV, Layout, assignments, find_project_root
 from grader.rubric import RubricError, load
@@ -105,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--publish", type=Path, metavar="DIR", help="write the public student repositories into DIR/<assignment>/"
     )
+    parser.add_argument(
+        "--grader-requirement",
+        metavar="SPEC",
+        help="what the published repositories install, e.g. 'nn-grader @ git+https://github.com/ORG/nn-grader@v0.1.0' "
+        f"(default: nn-grader=={__version__})",
+    )
     args = parser.parse_args(argv)
 
     env = os.environ.get(COURSE_ENV)
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if not names:
         parser.error(f"no assignment with a rubric.toml under {root / 'reference'}")
     if args.publish is not None:
-        return _publish(root, names, args.publish)
+        return _publish(root, names, args.publish, args.grader_requirement)
     stale: list[str] = []
     for name in names:
         layout = Layout(root, name)
@@ -143,12 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _publish(root: Path, names: list[str], out: Path) -> int:
+def _publish(root: Path, names: list[str], out: Path, requirement: str | None) -> int:
     """Every assignment's student repository, checked in full before any is written."""
     rendered = {}
     for name in names:
         try:
-            rendered[name] = publish.render(Layout(root, name))
+            rendered[name] = publish.render(Layout(root, name), requirement)
         except publish.PublishError as exc:
             print(f"grade-build: {exc}", file=sys.stderr)
             return 2

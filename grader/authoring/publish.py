@@ -122,14 +122,15 @@ def leaks(files: dict[str, bytes], layout: Layout, excluded: set[str]) -> list[s
     return found
 
 
-def render(layout: Layout) -> dict[str, bytes]:
-    """Every file of the student repository of one assignment, checked; raises PublishError."""
+def render(layout: Layout, requirement: str | None = None) -> dict[str, bytes]:
+    """Every file of the student repository of one assignment, checked; raises PublishError.
+    `requirement` is what the student's pip installs (default: this grader's version on the index)."""
     try:
         rubric = load(layout.reference / "rubric.toml")
     except RubricError as exc:
         raise PublishError(str(exc)) from exc
     excluded = set(rubric.instructor_only)
-    files = student_files.student_template(layout.reference, rubric)
+    files = student_files.student_template(layout.reference, rubric) | student_files.requirement(requirement)
     files.update({f"{EMBEDDED}/fixtures/{layout.name}/{rel}": data for rel, data in public_fixtures(layout).items()})
     found = leaks(files, layout, excluded)
     if found:
