@@ -21,7 +21,7 @@ from grader.project import COURSE_ENV, Layout, assignments, find_project_root
 from grader.rubric import RubricError, load
 
 
-def _comparable(rel: str, data: bytes) -> bytes:
+def comparable(rel: str, data: bytes) -> bytes:
     """Manifest bytes without the numpy version, which alone does not make fixtures stale."""
     if rel != "manifest.json":
         return data
@@ -52,7 +52,7 @@ def differences(target: Path, files: dict[str, bytes]) -> list[str]:
         path = target / rel
         if rel not in on_disk:
             problems.append(f"missing: {path}")
-        elif _comparable(rel, path.read_bytes()) != _comparable(rel, files[rel]):
+        elif comparable(rel, path.read_bytes()) != comparable(rel, files[rel]):
             problems.append(f"stale:   {path}")
             if rel == "manifest.json":
                 problems += [f"  (reference changed: {name})" for name in _changed_sources(path, files[rel])]
