@@ -14,13 +14,14 @@ import sys
 import tempfile
 import time
 import tomllib
+from functools import partial
 from pathlib import Path
 
 from grader import __version__, inert, isolation, manual
 from grader.batch import Job, Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
 from grader.class_reports import write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
-from grader.gradescope import write_results_json
+from grader.gradescope import VISIBILITIES, write_results_json
 from grader.options import GradeOptions
 from grader.project import (
     COURSE_ENV,
@@ -63,23 +64,23 @@ def _assignment_name(path: Path, given: str | None) -> str:
     return name
 
 
-def _seed_file(path: Path | None) -> Path:
+def seed_file(path: Path | None) -> Path:
     return (path or Path(os.environ.get("GRADER_HIDDEN_SEED_FILE", DEFAULT_SEED_FILE))).expanduser().resolve()
 
 
-def _hidden_seed(path: Path | None) -> str:
+def hidden_seed(path: Path | None) -> str:
     """The secret seed of instructor mode: from the file given, or one made once per instructor."""
-    seed_file = _seed_file(path)
-    if not seed_file.exists():
+    where = seed_file(path)
+    if not where.exists():
         if path is not None:
-            raise SetupError(f"hidden seed file {seed_file} does not exist")
-        seed_file.parent.mkdir(parents=True, exist_ok=True)
-        seed_file.write_text(secrets.token_hex(32) + "\n")
-        seed_file.chmod(0o600)
-        print(f"grade: created a hidden seed in {seed_file}; keep it to reproduce grades", file=sys.stderr)
-    seed = seed_file.read_text().strip()
+            raise SetupError(f"hidden seed file {where} does not exist")
+        where.parent.mkdir(parents=True, exist_ok=True)
+        where.write_text(secrets.token_hex(32) + "\n")
+        where.chmod(0o600)
+        print(f"grade: created a hidden seed in {where}; keep it to reproduce grades", file=sys.stderr)
+    seed = where.read_text().strip()
     if not seed:
-        raise SetupError(f"hidden seed file {seed_file} is empty")
+        raise SetupError(f"hidden seed file {where} is empty")
     return seed
 
 
@@ -147,7 +148,7 @@ def _resolve(path: Path, args: argparse.Namespace, batch: bool = False) -> tuple
             file=sys.stderr,
         )
         reference = None
-    seed = _hidden_seed(args.hidden_seed_file) if reference is not None else None
+    seed = hidden_seed(args.hidden_seed_file) if reference is not None else None
     return load_assignment(fixtures, reference), seed
 
 
@@ -199,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="regrade every submission, ignoring the cache")
     parser.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here (one submission)")
+    parser.add_argument(
+        "--gradescope-visibility",
+        choices=VISIBILITIES,
+        default="visible",
+        help="when students see the results that include hidden cases (instructor mode; default: visible)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no table on the terminal")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
@@ -213,14 +220,23 @@ def main(argv: list[str] | None = None) -> int:
     report_file = args.json or args.csv
     figures_dir = args.figures or (report_file.parent if report_file else Path.cwd()) / "figures"
     reports: list[Report] = []
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grade-zips-") as unpacked:
         code = _grade_all(args, parser, reports, grades, figures_dir, Path(unpacked))
     if code:
         return code
+    faulty = any(r.grader_faults for r in reports)
+    if args.gradescope is not None and faulty:
+        # Not a grade: Gradescope then shows the autograder as failed, and the staff rerun it.
+        print(f"grade: {args.gradescope} not written: an item could not be graded (above)", file=sys.stderr)
+        args.gradescope = None
     # One submission's JSON report is one object; a class's (or several paths') a list, even of one.
     one = len(args.paths) == 1 and not (args.paths[0].is_dir() and is_batch(args.paths[0]))
     writers: list[tuple[Path | None, Writer]] = [
-        (args.gradescope, write_results_json),
+        (
+            args.gradescope,
+            partial(write_results_json, visibility=args.gradescope_visibility, seconds=time.monotonic() - started),
+        ),
         (args.json, write_report_json if one else write_class_json),
         (args.csv, write_csv),
     ]
@@ -231,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             except ReportCountError as exc:
                 print(f"grade: {exc}", file=sys.stderr)
                 return 2
-    if any(r.grader_faults for r in reports):
+    if faulty:
         return 2  # not a grade: said on stderr as each happened
     if args.fail_under is not None and any(r.total < args.fail_under for r in reports):
         return 1
@@ -287,7 +303,7 @@ def _grade_all(
             print(f"grade: {exc}", file=sys.stderr)
             return 2
         try:
-            secret_paths = (_seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
+            secret_paths = (seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
             if not checked:
                 check_sandbox(assignment, secret_paths, path)
                 checked = True
@@ -336,7 +352,7 @@ def _grade_class(
     except SetupError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
-    secret_paths = (_seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
+    secret_paths = (seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
     options = _options(args, seed, secret_paths)
     job = Job(assignment, options)
     settings = {

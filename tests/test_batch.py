@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from bugs import TEST_SEED, apply_spec, bug_names, load_bug
 from conftest import ROOT
+from gradescope_schema import GRADESCOPE_SCHEMA
 
 from grader import cli
 from grader.gradescope import results_json
@@ -176,44 +177,6 @@ def test_a_killed_batch_resumes_where_it_stopped(
         .drop(columns=["seconds"])
         .equals(pd.read_csv(graded_class["out"] / "gradebook.csv").drop(columns=["seconds"]))
     )
-
-
-GRADESCOPE_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "score": {"type": "number"},
-        "execution_time": {"type": "number"},
-        "output": {"type": "string"},
-        "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
-        "test_output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
-        "test_name_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
-        "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
-        "stdout_visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
-        "extra_data": {"type": "object"},
-        "tests": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "score": {"type": "number"},
-                    "max_score": {"type": "number"},
-                    "status": {"enum": ["passed", "failed"]},
-                    "name": {"type": "string"},
-                    "name_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
-                    "number": {"type": "string"},
-                    "output": {"type": "string"},
-                    "output_format": {"enum": ["text", "html", "simple_format", "md", "ansi"]},
-                    "tags": {"type": "array", "items": {"type": "string"}},
-                    "visibility": {"enum": ["hidden", "after_due_date", "after_published", "visible"]},
-                    "extra_data": {"type": "object"},
-                },
-            },
-        },
-        "leaderboard": {"type": "array"},
-    },
-}
 
 
 def test_gradescope_results_json_follows_the_published_format(tmp_path: Path, seed_file: Path) -> None:

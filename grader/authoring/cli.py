@@ -16,7 +16,10 @@ import sys
 from pathlib import Path
 
 from grader import __version__
-from grader.authoring import fixtures, publish, student_files, template
+from grader.authoring import fixtures, gradescope_package, publish, student_files, template
+from grader.cli import hidden_seed
+from grader.engine import SetupError
+from grader.gradescope import VISIBILITIES
 from grader.project import COURSE_ENV, Layout, assignments, find_project_root
 from grader.rubric import RubricError, load
 
@@ -112,6 +115,23 @@ def main(argv: list[str] | None = None) -> int:
         help="what the published repositories install, e.g. 'nn-grader @ git+https://github.com/ORG/nn-grader@v0.1.0' "
         f"(default: nn-grader=={__version__})",
     )
+    parser.add_argument(
+        "--gradescope",
+        nargs=2,
+        metavar=("ASSIGNMENT", "OUT_ZIP"),
+        help="write Gradescope's autograder package for one assignment (it holds the reference and the hidden seed)",
+    )
+    parser.add_argument(
+        "--hidden-seed-file",
+        type=Path,
+        help="the seed the Gradescope package grades with (default: the one `grade` uses)",
+    )
+    parser.add_argument(
+        "--visibility",
+        choices=VISIBILITIES,
+        default="after_published",
+        help="when Gradescope shows students the results that include hidden cases (default: after_published)",
+    )
     args = parser.parse_args(argv)
 
     env = os.environ.get(COURSE_ENV)
@@ -121,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     names = args.assignment or assignments(root)
     if not names:
         parser.error(f"no assignment with a rubric.toml under {root / 'reference'}")
+    if args.gradescope is not None:
+        return _gradescope(root, args)
     if args.publish is not None:
         return _publish(root, names, args.publish, args.grader_requirement)
     stale: list[str] = []
@@ -147,6 +169,26 @@ def main(argv: list[str] | None = None) -> int:
             print("Run `grade-build` and commit the result.", file=sys.stderr)
             return 1
         print(f"up to date: {', '.join(names)}")
+    return 0
+
+
+def _gradescope(root: Path, args: argparse.Namespace) -> int:
+    name, out = args.gradescope[0], Path(args.gradescope[1])
+    layout = Layout(root, name)
+    if not (layout.reference / "rubric.toml").is_file():
+        print(f"grade-build: {layout.reference / 'rubric.toml'} does not exist", file=sys.stderr)
+        return 2
+    try:
+        seed = hidden_seed(args.hidden_seed_file)
+        files = gradescope_package.render(layout, seed, args.visibility, args.grader_requirement)
+    except (SetupError, publish.PublishError) as exc:
+        print(f"grade-build: {exc}", file=sys.stderr)
+        return 2
+    gradescope_package.write_zip(files, out)
+    print(
+        f"{name}: Gradescope's autograder package in {out} ({len(files)} files). It holds the reference and the "
+        "hidden seed: upload it to Gradescope only."
+    )
     return 0
 
 
