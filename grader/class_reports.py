@@ -7,32 +7,97 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 
-from grader import inert
+from grader import inert, provenance, roster
 from grader.atomic import atomic_write
+from grader.manual import graded_by_person
 from grader.reports import CSV_COLUMNS, inert_frame, table, what_to_fix
-from grader.results import Report, file_stem
+from grader.results import ItemResult, Report, file_stem
+from grader.roster import Student
 
 
-def _frames(reports: list[Report], seconds: dict[str, float]):  # type: ignore[no-untyped-def]
+def people_columns(
+    paths: dict[str, Path], students: tuple[Student, ...], due: datetime | None
+) -> dict[str, dict[str, object]]:
+    """The columns that say whose each submission is and when it was made: the roster's student, the
+    last commit of a submission that is a git repository, and whether it came after `due`."""
+    found = roster.match(students, paths)
+    columns: dict[str, dict[str, object]] = {}
+    for name, path in paths.items():
+        student = found.get(name)
+        row: dict[str, object] = {c: getattr(student, c) if student else "" for c in roster.COLUMNS} if students else {}
+        commit = provenance.last_commit(path) if path.is_dir() else None
+        row["commit"] = commit.id if commit else ""
+        row["commit_time"] = commit.time.isoformat() if commit else ""
+        if due is not None:
+            row["late"] = "" if commit is None else ("yes" if commit.time > due else "no")
+        columns[name] = row
+    return columns
+
+
+def _score_or_blank(item: ItemResult) -> float | None:
+    """An item's points, or nothing for a question no person has graded yet (not a zero)."""
+    return None if item.status == "manual" and not graded_by_person(item) else item.points
+
+
+def _totals(r: Report) -> dict[str, object]:
+    automatic = [i for i in r.items if i.status != "manual"]
+    ungraded = sum(1 for i in r.items if i.status == "manual" and not graded_by_person(i))
+    return {
+        # Empty until every question a person grades has its points: a total that is not final
+        # must not read as one.
+        "total": r.total if not ungraded else None,
+        "max_total": r.max_total,
+        "automatic": round(sum(i.points for i in automatic), 6),
+        "automatic_max": sum(i.max_points for i in automatic),
+        "ungraded_manual": ungraded,
+    }
+
+
+def _frames(reports: list[Report], seconds: dict[str, float], people: dict[str, dict[str, object]]):  # type: ignore[no-untyped-def]
     import pandas as pd
 
-    rows = [{"submission": r.submission, **i.to_dict()} for r in reports for i in r.items]
-    items = pd.DataFrame(rows, columns=CSV_COLUMNS)
-    wide = items.pivot_table(index="submission", columns="id", values="points", aggfunc="first", sort=False)
+    known = {r.submission: people.get(r.submission, {}) for r in reports}
+    extra = list(dict.fromkeys(c for row in known.values() for c in row))
+    rows = [
+        {"submission": r.submission, **known[r.submission], **i.to_dict(), "points": _score_or_blank(i)}
+        for r in reports
+        for i in r.items
+    ]
+    items = pd.DataFrame(rows, columns=["submission", *extra, *CSV_COLUMNS[1:]])
+    wide = items.pivot_table(
+        index="submission", columns="id", values="points", aggfunc="first", sort=False, dropna=False
+    )
     order = list(dict.fromkeys(items["id"]))
-    wide = wide.reindex(columns=order)
+    wide = wide.reindex(index=[r.submission for r in reports], columns=order)
     totals = pd.DataFrame(
-        {
-            "submission": [r.submission for r in reports],
-            "total": [r.total for r in reports],
-            "max_total": [r.max_total for r in reports],
-            "mode": [r.mode for r in reports],
-            "seconds": [seconds.get(r.submission, 0.0) for r in reports],
-            "grader_errors": [len(r.grader_faults) for r in reports],
-            "flags": ["; ".join(r.flags) for r in reports],
-        }
+        [
+            {
+                "submission": r.submission,
+                **{c: known[r.submission].get(c, "") for c in extra},
+                **_totals(r),
+                "mode": r.mode,
+                "seconds": seconds.get(r.submission, 0.0),
+                "grader_errors": len(r.grader_faults),
+                "flags": "; ".join(r.flags),
+            }
+            for r in reports
+        ],
+        columns=[
+            "submission",
+            *extra,
+            "total",
+            "max_total",
+            "automatic",
+            "automatic_max",
+            "ungraded_manual",
+            "mode",
+            "seconds",
+            "grader_errors",
+            "flags",
+        ],
     ).set_index("submission")
     gradebook = totals.join(wide).reset_index()
     per_item = (
@@ -63,8 +128,10 @@ def _plots(gradebook, per_item) -> dict[str, bytes]:  # type: ignore[no-untyped-
 
     out = {}
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.hist(gradebook["total"], bins=min(20, max(5, len(gradebook) // 2)), color="#4477aa")
-    ax.set_xlabel("total points")
+    complete = gradebook["total"].notna().all()
+    scores = gradebook["total" if complete else "automatic"].astype(float)
+    ax.hist(scores, bins=min(20, max(5, len(gradebook) // 2)), color="#4477aa")
+    ax.set_xlabel("total points" if complete else "automatic points (questions graded by a person not all in)")
     ax.set_ylabel("submissions")
     ax.set_title(f"Scores ({len(gradebook)} submissions, out of {gradebook['max_total'].max():g})")
     out["score_histogram.png"] = _png(fig)
@@ -126,9 +193,15 @@ def feedback(report: Report, figure_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_class_outputs(out: Path, reports: list[Report], seconds: dict[str, float]) -> list[Path]:
-    """gradebook.csv, items.csv, summary.csv, summary.json, plots/*.png, feedback/*.md, figures/."""
-    items, gradebook, per_item = _frames(reports, seconds)
+def write_class_outputs(
+    out: Path,
+    reports: list[Report],
+    seconds: dict[str, float],
+    people: dict[str, dict[str, object]] | None = None,
+) -> list[Path]:
+    """gradebook.csv, items.csv, summary.csv, summary.json, plots/*.png, feedback/*.md, figures/.
+    `people` adds columns per submission (the roster's student, the commit, lateness)."""
+    items, gradebook, per_item = _frames(reports, seconds, people or {})
     written = []
 
     def put(rel: str, data: bytes) -> None:
@@ -138,19 +211,22 @@ def write_class_outputs(out: Path, reports: list[Report], seconds: dict[str, flo
     put("gradebook.csv", gradebook.to_csv(index=False).encode())
     put("items.csv", items.to_csv(index=False).encode())
     put("summary.csv", per_item.to_csv(index=False).encode())
-    totals = gradebook["total"]
+    # Totals with every person-graded question in; the automatic points of all, besides.
+    totals = gradebook["total"].dropna().astype(float)
     put(
         "summary.json",
         (
             json.dumps(
                 {
                     "submissions": len(reports),
+                    "complete": len(totals),
+                    "automatic_mean": float(gradebook["automatic"].astype(float).mean()) if len(reports) else 0.0,
                     "max_total": float(gradebook["max_total"].max()) if len(reports) else 0.0,
-                    "mean": float(totals.mean()) if len(reports) else 0.0,
-                    "median": float(totals.median()) if len(reports) else 0.0,
-                    "std": float(totals.std(ddof=0)) if len(reports) else 0.0,
-                    "min": float(totals.min()) if len(reports) else 0.0,
-                    "max": float(totals.max()) if len(reports) else 0.0,
+                    "mean": float(totals.mean()) if len(totals) else None,
+                    "median": float(totals.median()) if len(totals) else None,
+                    "std": float(totals.std(ddof=0)) if len(totals) else None,
+                    "min": float(totals.min()) if len(totals) else None,
+                    "max": float(totals.max()) if len(totals) else None,
                 },
                 indent=2,
             )

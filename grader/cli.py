@@ -17,9 +17,9 @@ import tomllib
 from functools import partial
 from pathlib import Path
 
-from grader import __version__, inert, isolation, manual
+from grader import __version__, canvas, inert, isolation, manual, roster
 from grader.batch import Job, Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
-from grader.class_reports import write_class_outputs
+from grader.class_reports import people_columns, write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
 from grader.gradescope import VISIBILITIES, write_results_json
 from grader.options import GradeOptions
@@ -33,6 +33,7 @@ from grader.project import (
     installed_project_root,
     is_course,
 )
+from grader.provenance import parse_due
 from grader.reports import (
     ReportCountError,
     Writer,
@@ -199,6 +200,17 @@ def main(argv: list[str] | None = None) -> int:
         help="class reports and the cache, for a folder of submissions (default: grade-output)",
     )
     parser.add_argument("--force", action="store_true", help="regrade every submission, ignoring the cache")
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        help="CSV of submission (or github_username), student_id, name, email: joined to the class reports",
+    )
+    parser.add_argument(
+        "--due",
+        help="due date (ISO 8601, e.g. 2026-12-01T23:59+01:00): a late flag from each git submission's last commit",
+    )
+    parser.add_argument("--canvas", type=Path, help="also write a CSV Canvas's gradebook imports (needs --roster)")
+    parser.add_argument("--canvas-assignment", help="the Canvas column, e.g. 'HW3 (1234)' (default: the assignment)")
     parser.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here (one submission)")
     parser.add_argument(
         "--gradescope-visibility",
@@ -210,6 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
 
+    args.students, args.due_time = (), None
+    try:
+        if args.roster:
+            args.students = roster.read(args.roster)
+        if args.due:
+            args.due_time = parse_due(args.due)
+    except (roster.RosterError, ValueError) as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
+    if args.canvas is not None and not args.students:
+        parser.error("--canvas needs --roster: Canvas finds each student by the roster's ids")
     grades = {}
     if args.manual_grades:
         try:
@@ -225,6 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         code = _grade_all(args, parser, reports, grades, figures_dir, Path(unpacked))
     if code:
         return code
+    problems = manual.unmatched(grades, reports, any(p.is_dir() and is_batch(p) for p in args.paths))
+    if problems:
+        print(f"grade: {args.manual_grades}: rows that match nothing graded:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        print("Fix the names in that file (they are the submissions' folder names) and rerun.", file=sys.stderr)
+        return 2
     faulty = any(r.grader_faults for r in reports)
     if args.gradescope is not None and faulty:
         # Not a grade: Gradescope then shows the autograder as failed, and the staff rerun it.
@@ -374,10 +404,38 @@ def _grade_class(
     )
     try:
         batch_reports = [manual.merge(r, grades) for r in batch_reports]
+        problems = manual.unmatched(grades, batch_reports, whole_class=True)
+        if problems:
+            raise manual.ManualGradesError(
+                f"{args.manual_grades}: rows that match nothing graded (no class report written): "
+                + "; ".join(problems)
+                + ". The names are the submissions' folder names"
+            )
     except manual.ManualGradesError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
-    write_class_outputs(out, batch_reports, seconds)
+    paths = {sub.name: sub.path for sub in subs}
+    write_class_outputs(out, batch_reports, seconds, people_columns(paths, args.students, args.due_time))
+    found = roster.match(args.students, paths)
+    if args.canvas is not None:
+        left_out = canvas.write(batch_reports, found, args.canvas_assignment or assignment.rubric.name, args.canvas)
+        if left_out:
+            print(
+                inert.terminal(
+                    f"grade: {len(left_out)} submission(s) have no row in the roster and are not in {args.canvas}: "
+                    f"{', '.join(left_out[:20])}{' ...' if len(left_out) > 20 else ''}"
+                ),
+                file=sys.stderr,
+            )
+    matched = set(found.values())
+    absent = sorted(s.key for s in args.students if s not in matched)
+    if absent:
+        print(
+            inert.terminal(
+                f"grade: {len(absent)} student(s) of the roster have no submission: {', '.join(absent[:20])}"
+            ),
+            file=sys.stderr,
+        )
     reports.extend(batch_reports)
     cached = len(subs) - graded
     print(

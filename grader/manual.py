@@ -2,12 +2,15 @@
 
 The instructor fills a CSV with the columns `submission,id,points,comment`: one row
 per submission folder name and manual item id, as `--csv` lists them with status
-`manual`. Rows for other items, or with points outside 0..max, are refused loudly.
+`manual`. Rows for other items, or with points outside 0..max, are refused loudly, and so is a row
+whose submission or item matches nothing graded (a misspelt name would otherwise be a silent
+zero). A file saved by Excel (with a byte-order mark) reads as any other.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +24,7 @@ class ManualGradesError(ValueError):
 
 
 def read(path: Path) -> dict[tuple[str, str], tuple[float, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         missing = [c for c in COLUMNS[:3] if c not in (reader.fieldnames or [])]
         if missing:
@@ -62,3 +65,20 @@ def merge(report: Report, grades: dict[tuple[str, str], tuple[float, str]]) -> R
             raise ManualGradesError(f"{name} {item.id}: points {points:g} outside 0..{item.max_points:g}")
         items.append(replace(item, points=points, message=f"{GRADED}: {comment}".rstrip(": ")))
     return replace(report, items=tuple(items))
+
+
+def unmatched(
+    grades: dict[tuple[str, str], tuple[float, str]], reports: Sequence[Report], whole_class: bool
+) -> list[str]:
+    """The rows that match no graded item, and (when a whole class was graded) no submission."""
+    names = {Path(r.submission).name for r in reports}
+    items = {i.id for r in reports for i in r.items}
+    problems = []
+    for name, item_id in sorted(grades):
+        if item_id not in items:
+            problems.append(f"{name} {item_id}: no item has this id")
+        elif whole_class and name not in names:
+            close = sorted(n for n in names if n.lower() == name.lower() or n.strip() == name.strip())
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{name} {item_id}: no submission is named {name!r}{hint}")
+    return problems
