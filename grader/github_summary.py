@@ -27,8 +27,6 @@ from grader.project import source_file
 
 # What a step shows of each level (GitHub's limit per step); the rest is in the summary.
 ANNOTATIONS_PER_LEVEL = 10
-# Items a person grades: not the student's automatic score, and not a failure to mark.
-MANUAL = "manual"
 
 
 def _points(x: float) -> str:
@@ -36,7 +34,8 @@ def _points(x: float) -> str:
 
 
 def _automatic(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [i for i in report["items"] if i["status"] != MANUAL]
+    """The items scored by the grader: a person's questions are not a failure to mark."""
+    return [i for i in report["items"] if i["status"] != "manual"]
 
 
 def _target(item_id: str) -> tuple[str, str] | None:
@@ -109,7 +108,7 @@ def annotation_lines(report: dict[str, Any], prefix: str = "", root: Path | None
 
 
 def summary_markdown(report: dict[str, Any]) -> str:
-    manual = [i for i in report["items"] if i["status"] == MANUAL]
+    manual = [i for i in report["items"] if i["status"] == "manual"]
     automatic = _automatic(report)
     total = sum(i["points"] for i in automatic)
     most = sum(i["max_points"] for i in automatic)
