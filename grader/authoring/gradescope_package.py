@@ -78,7 +78,12 @@ if [ ! -f "$submission/grade.toml" ]; then
         submission="$(dirname "${{found[0]}}")"
     fi
 fi
-exec "$bin/grade" "$submission" --assignment {assignment} --course "$root/source/course" \\
+# Graded from a folder of its own: the children may see nothing beside the submission, and
+# /autograder holds this script and the results, readable by every user.
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
+cp -r "$submission" "$stage/submission"
+"$bin/grade" "$stage/submission" --assignment {assignment} --course "$root/source/course" \\
     --hidden-seed-file "$root/source/hidden-seed" --gradescope "$root/results/results.json" \\
     --gradescope-visibility {visibility} --figures "$root/results/figures"
 """
