@@ -156,12 +156,14 @@ def _plots(gradebook, per_item) -> dict[str, bytes]:  # type: ignore[no-untyped-
     return out
 
 
-def feedback(report: Report, figure_dir: str) -> str:
+def feedback(report: Report, figure_dir: str, person: dict[str, object] | None = None) -> str:
     """One student's feedback, as Markdown readable on GitHub. Student text is escaped, or fenced
-    so that it cannot close its fence: it renders as the text it is."""
+    so that it cannot close its fence: it renders as the text it is. `person` is the roster's row."""
+    who = [f"{inert.markdown_inline(str(person[c]))}" for c in ("name", "student_id") if person and person.get(c)]
     lines = [
         f"# Feedback: {inert.markdown_inline(report.submission)}",
         "",
+        *([f"Student: {who[0]}" + (f" ({who[1]})" if len(who) > 1 else ""), ""] if who else []),
         f"**{report.total:g} / {report.max_total:g}** points ({report.assignment}, graded in {report.mode} mode)",
         "",
         "| item | points | status |",
@@ -233,7 +235,9 @@ def write_class_outputs(
             + "\n"
         ).encode(),
     )
-    put("reports.json", (json.dumps([r.to_dict() for r in reports], indent=2) + "\n").encode())
+    # Each report as --json writes it, with the columns that say whose it is (the roster, the commit).
+    joined = [{**r.to_dict(), **(people or {}).get(r.submission, {})} for r in reports]
+    put("reports.json", (json.dumps(joined, indent=2) + "\n").encode())
     if len(reports):
         for name, data in _plots(gradebook, per_item).items():
             put(f"plots/{name}", data)
@@ -241,6 +245,7 @@ def write_class_outputs(
         name = file_stem(r.submission)
         for fig_name, data in r.figures:
             put(f"figures/{name}/{file_stem(fig_name)}", data)
-        put(f"feedback/{name}.md", feedback(r, f"../figures/{inert.url_path(name)}").encode())
+        person = (people or {}).get(r.submission)
+        put(f"feedback/{name}.md", feedback(r, f"../figures/{inert.url_path(name)}", person).encode())
         put(f"terminal/{name}.txt", (table(r, width=160) + "\n").encode())
     return written

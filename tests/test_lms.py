@@ -5,6 +5,7 @@ roster files as Excel saves them, with a misspelt name refused rather than ignor
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -118,6 +119,11 @@ def test_the_gradebook_joins_the_roster_and_the_commits_and_leaves_ungraded_ques
     bob_manual = items[(items["submission"] == "hw3-Bob") & items["id"].isin(MANUAL[1:])]
     assert len(bob_manual) == len(MANUAL) - 1 and set(bob_manual["points"]) == {""}
     assert set(items[items["submission"] == "hw3-Bob"]["student_id"]) == {"B2"}
+    joined = {r["submission"]: r for r in json.loads((tmp / "out" / "reports.json").read_text())}
+    assert joined["hw3-alice"]["student_id"] == "A1" and joined["hw3-alice"]["commit"] == commits["hw3-alice"]
+    assert joined["hw3-Bob"]["late"] == "yes" and joined["carol"]["student_id"] == ""
+    assert "Student: Alice Archer (A1)" in (tmp / "out" / "feedback" / "hw3-alice.md").read_text()
+    assert "Student:" not in (tmp / "out" / "feedback" / "carol.md").read_text()
 
     with (tmp / "canvas.csv").open(newline="") as f:
         rows = list(csv.reader(f))
