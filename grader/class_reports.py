@@ -19,15 +19,17 @@ from grader.roster import Student
 
 
 def people_columns(
-    paths: dict[str, Path], students: tuple[Student, ...], due: datetime | None
+    paths: dict[str, Path], students: dict[str, Student] | None, due: datetime | None
 ) -> dict[str, dict[str, object]]:
-    """The columns that say whose each submission is and when it was made: the roster's student, the
-    last commit of a submission that is a git repository, and whether it came after `due`."""
-    found = roster.match(students, paths)
+    """The columns that say whose each submission is and when it was made: its student of the roster
+    (`students`, by submission, as roster.match gives them; None without a roster), the last commit
+    of a submission that is a git repository, and whether it came after `due`."""
     columns: dict[str, dict[str, object]] = {}
     for name, path in paths.items():
-        student = found.get(name)
-        row: dict[str, object] = {c: getattr(student, c) if student else "" for c in roster.COLUMNS} if students else {}
+        student = students.get(name) if students is not None else None
+        row: dict[str, object] = {}
+        if students is not None:
+            row = {c: getattr(student, c) if student else "" for c in roster.COLUMNS}
         commit = provenance.last_commit(path) if path.is_dir() else None
         row["commit"] = commit.id if commit else ""
         row["commit_time"] = commit.time.isoformat() if commit else ""

@@ -415,8 +415,9 @@ def _grade_class(
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     paths = {sub.name: sub.path for sub in subs}
-    write_class_outputs(out, batch_reports, seconds, people_columns(paths, args.students, args.due_time))
     found = roster.match(args.students, paths)
+    people = people_columns(paths, found if args.students else None, args.due_time)
+    write_class_outputs(out, batch_reports, seconds, people)
     if args.canvas is not None:
         left_out = canvas.write(batch_reports, found, args.canvas_assignment or assignment.rubric.name, args.canvas)
         if left_out:

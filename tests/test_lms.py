@@ -173,3 +173,22 @@ def test_reading_a_student_repository_runs_nothing_of_theirs(tmp_path: Path) -> 
     assert commit is not None and commit.id == head and commit.time.isoformat() == "2026-12-01T10:00:00+00:00"
     assert not marker.exists()
     assert provenance.last_commit(tmp_path) is None  # not a repository itself
+
+    # A partial clone whose commit is missing: git would fetch it from the promisor remote, running
+    # the remote's upload-pack command, which the repository's own config names.
+    partial = tmp_path / "partial"
+    subprocess.run(["git", "clone", "-q", "--no-local", str(repo), str(partial)], check=True)
+    for pack in (partial / ".git" / "objects").rglob("*"):
+        if pack.is_file() and "info" not in pack.parts:
+            pack.unlink()
+    for key, value in [
+        ("core.repositoryformatversion", "1"),
+        ("extensions.partialClone", "origin"),
+        ("remote.origin.promisor", "true"),
+        ("remote.origin.uploadpack", f"touch {marker}; git-upload-pack"),
+    ]:
+        subprocess.run(["git", "-C", str(partial), "config", key, value], check=True)
+    assert provenance.last_commit(partial) is None  # no commit to read, and nothing run to get one
+    assert not marker.exists()
+    subprocess.run(["git", "-C", str(partial), "cat-file", "commit", "HEAD"], capture_output=True, check=False)
+    assert marker.exists()  # the attack is real: git itself, run in the repository, runs it

@@ -34,7 +34,7 @@ class BuildError(RuntimeError):
     """The reference cannot produce fixtures (it fails, or fails its own gradient checks)."""
 
 
-def _sha(data: bytes) -> str:
+def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -135,11 +135,7 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
             found = notebook_fingerprints(data) if item.notebook else function_fingerprints(data.decode("utf-8"))
             if item.qualname in found:
                 fingerprints[item.id] = found[item.qualname]
-    sources = {
-        p.relative_to(reference_root).as_posix(): _sha(p.read_bytes())
-        for p in sorted(reference_root.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
+    sources = reference_sources(reference_root)
     files["rubric.toml"] = public_rubric((reference_root / "rubric.toml").read_bytes())
     # Provided course code, kept where students cannot edit it: the grader restores it in
     # every scratch copy and, in student mode, scores trained networks with it.
@@ -152,13 +148,22 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
         "assignment": rubric.name,
         "grader_version": __version__,
         "numpy_version": np.__version__,
-        "rubric_sha256": _sha(files["rubric.toml"]),
+        "rubric_sha256": sha(files["rubric.toml"]),
         "reference_sources": sources,
         "template_fingerprints": fingerprints,
-        "files": {name: _sha(data) for name, data in sorted(files.items())},
+        "files": {name: sha(data) for name, data in sorted(files.items())},
     }
     files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     return files
+
+
+def reference_sources(reference_root: Path) -> dict[str, str]:
+    """Every file of the reference (relative path -> sha256): what the fixtures are built from."""
+    return {
+        p.relative_to(reference_root).as_posix(): sha(p.read_bytes())
+        for p in sorted(reference_root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def load_manifest(fixtures_root: Path) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import shlex
 import zipfile
 from pathlib import Path
 
+from grader.authoring import fixtures as fixtures_build
 from grader.authoring import publish, student_files
 from grader.gradescope import Visibility
 from grader.project import Layout
@@ -109,10 +110,9 @@ def render(layout: Layout, seed: str, visibility: Visibility, requirement: str |
     }
     for rel, data in publish.public_fixtures(layout).items():
         files[f"course/fixtures/{layout.name}/{rel}"] = data
-    for path in sorted(layout.reference.rglob("*")):
-        parts = path.relative_to(layout.reference).parts
-        if path.is_file() and not {"__pycache__", ".ipynb_checkpoints", "grading_outputs"} & set(parts):
-            files[f"course/reference/{layout.name}/{'/'.join(parts)}"] = path.read_bytes()
+    # Exactly the reference the fixtures were built from (public_fixtures checked it is unchanged).
+    for rel in fixtures_build.reference_sources(layout.reference):
+        files[f"course/reference/{layout.name}/{rel}"] = (layout.reference / rel).read_bytes()
     return files
 
 

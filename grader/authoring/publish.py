@@ -11,7 +11,6 @@ code before anything is written. The hidden seed is never read.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import nbformat
 
 from grader import __version__
+from grader.authoring import fixtures as fixtures_build
 from grader.authoring import student_files, template
 from grader.project import EMBEDDED, Layout
 from grader.rubric import RubricError, load
@@ -30,10 +30,6 @@ MIN_EMBEDDED_CHARS = 24
 
 class PublishError(ValueError):
     """What would be published is stale or holds something of the reference's; nothing was written."""
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def public_fixtures(layout: Layout) -> dict[str, bytes]:
@@ -49,13 +45,11 @@ def public_fixtures(layout: Layout) -> dict[str, bytes]:
         if p.is_file() and "__pycache__" not in p.parts
     }
     listed = {**manifest.get("files", {}), "manifest.json": None}
-    if set(on_disk) != set(listed) or any(_sha(on_disk[k]) != v for k, v in listed.items() if v is not None):
+    if set(on_disk) != set(listed) or any(
+        fixtures_build.sha(on_disk[k]) != v for k, v in listed.items() if v is not None
+    ):
         raise PublishError(f"{fixtures} is not what its manifest lists; run `grade-build`")
-    sources = {
-        p.relative_to(reference).as_posix(): _sha(p.read_bytes())
-        for p in sorted(reference.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    }
+    sources = fixtures_build.reference_sources(reference)
     if manifest.get("reference_sources") != sources:
         changed = sorted(
             k
@@ -105,7 +99,7 @@ def leaks(files: dict[str, bytes], layout: Layout, excluded: set[str]) -> list[s
                 if hit is not None:
                     found.append(f"{where}: {hit[:60]!r}")
     private = {
-        _sha(p.read_bytes()): p.relative_to(layout.reference).as_posix()
+        fixtures_build.sha(p.read_bytes()): p.relative_to(layout.reference).as_posix()
         for entry in excluded - {"rubric.toml"}
         for p in (
             [layout.reference / entry]
@@ -115,9 +109,9 @@ def leaks(files: dict[str, bytes], layout: Layout, excluded: set[str]) -> list[s
         if p.is_file()
     }
     found += [
-        f"{rel}: a copy of the instructor-only {private[_sha(data)]}"
+        f"{rel}: a copy of the instructor-only {private[fixtures_build.sha(data)]}"
         for rel, data in sorted(files.items())
-        if _sha(data) in private
+        if fixtures_build.sha(data) in private
     ]
     return found
 
