@@ -18,23 +18,36 @@ from grader.results import ItemResult, Report, file_stem
 from grader.roster import Student
 
 
+def commit_columns(paths: dict[str, Path]) -> dict[str, dict[str, object]]:
+    """Each submission's last commit, when it is a git repository: read where the files are (a
+    shard's run), used wherever the class is put together (`people_columns`)."""
+    columns: dict[str, dict[str, object]] = {}
+    for name, path in paths.items():
+        commit = provenance.last_commit(path) if path.is_dir() else None
+        columns[name] = {
+            "commit": commit.id if commit else "",
+            "commit_time": commit.time.isoformat() if commit else "",
+        }
+    return columns
+
+
 def people_columns(
-    paths: dict[str, Path], students: dict[str, Student] | None, due: datetime | None
+    commits: dict[str, dict[str, object]], students: dict[str, Student] | None, due: datetime | None
 ) -> dict[str, dict[str, object]]:
     """The columns that say whose each submission is and when it was made: its student of the roster
     (`students`, by submission, as roster.match gives them; None without a roster), the last commit
-    of a submission that is a git repository, and whether it came after `due`."""
+    (`commit_columns`), and whether it came after `due`."""
     columns: dict[str, dict[str, object]] = {}
-    for name, path in paths.items():
+    for name, commit in commits.items():
         student = students.get(name) if students is not None else None
         row: dict[str, object] = {}
         if students is not None:
             row = {c: getattr(student, c) if student else "" for c in roster.COLUMNS}
-        commit = provenance.last_commit(path) if path.is_dir() else None
-        row["commit"] = commit.id if commit else ""
-        row["commit_time"] = commit.time.isoformat() if commit else ""
+        row["commit"] = commit.get("commit", "")
+        row["commit_time"] = commit.get("commit_time", "")
         if due is not None:
-            row["late"] = "" if commit is None else ("yes" if commit.time > due else "no")
+            when = str(commit.get("commit_time") or "")
+            row["late"] = "" if not when else ("yes" if datetime.fromisoformat(when) > due else "no")
         columns[name] = row
     return columns
 

@@ -17,9 +17,9 @@ import tomllib
 from functools import partial
 from pathlib import Path
 
-from grader import __version__, canvas, inert, isolation, manual, roster
+from grader import __version__, canvas, inert, isolation, manual, roster, shards
 from grader.batch import Job, Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
-from grader.class_reports import people_columns, write_class_outputs
+from grader.class_reports import commit_columns, people_columns, write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
 from grader.gradescope import VISIBILITIES, write_results_json
 from grader.options import GradeOptions
@@ -153,9 +153,26 @@ def _resolve(path: Path, args: argparse.Namespace, batch: bool = False) -> tuple
     return load_assignment(fixtures, reference), seed
 
 
+def _shard(text: str) -> shards.Shard:
+    try:
+        return shards.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(f"--shard {text}: ")) from exc
+
+
+# Options that apply to the whole class: with --shard they are `grade merge`'s.
+CLASS_WIDE = ("roster", "due", "canvas", "manual_grades", "json", "csv", "gradescope")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
     parser = argparse.ArgumentParser(
-        prog="grade", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="grade",
+        description=__doc__,
+        epilog="`grade merge PART...` puts the parts of a class graded with --shard together (see `grade merge -h`).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="submission folder(s)")
     parser.add_argument("--assignment", help="assignment name (default: read from the submission's grade.toml)")
@@ -201,6 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="regrade every submission, ignoring the cache")
     parser.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="grade the K-th of N shares of a class folder into --out, for a job array or a CI matrix; "
+        "then `grade merge` the N parts",
+    )
+    parser.add_argument(
         "--roster",
         type=Path,
         help="CSV of submission (or github_username), student_id, name, email: joined to the class reports",
@@ -221,25 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no table on the terminal")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
-
-    args.students, args.due_time = (), None
-    try:
-        if args.roster:
-            args.students = roster.read(args.roster)
-        if args.due:
-            args.due_time = parse_due(args.due)
-    except (roster.RosterError, ValueError) as exc:
-        print(f"grade: {exc}", file=sys.stderr)
+    if args.shard is not None:
+        if len(args.paths) != 1 or not is_batch(args.paths[0]):
+            parser.error("--shard grades a share of one folder of submissions: give that one folder")
+        given = [f"--{o.replace('_', '-')}" for o in CLASS_WIDE if getattr(args, o)]
+        if given:
+            parser.error(f"{', '.join(given)}: for the whole class, so give it to `grade merge` rather than a shard")
+    grades = _class_inputs(args, parser)
+    if grades is None:
         return 2
-    if args.canvas is not None and not args.students:
-        parser.error("--canvas needs --roster: Canvas finds each student by the roster's ids")
-    grades = {}
-    if args.manual_grades:
-        try:
-            grades = manual.read(args.manual_grades)
-        except (OSError, manual.ManualGradesError) as exc:
-            print(f"grade: {exc}", file=sys.stderr)
-            return 2
     report_file = args.json or args.csv
     figures_dir = args.figures or (report_file.parent if report_file else Path.cwd()) / "figures"
     reports: list[Report] = []
@@ -282,6 +296,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.fail_under is not None and any(r.total < args.fail_under for r in reports):
         return 1
     return 0
+
+
+def _class_inputs(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> dict[tuple[str, str], tuple[float, str]] | None:
+    """Reads --roster, --due and --manual-grades into args.students, args.due_time and the manual
+    grades returned; None after saying what is wrong with them."""
+    args.students, args.due_time = (), None
+    try:
+        if args.roster:
+            args.students = roster.read(args.roster)
+        if args.due:
+            args.due_time = parse_due(args.due)
+    except (roster.RosterError, ValueError) as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return None
+    if args.canvas is not None and not args.students:
+        parser.error("--canvas needs --roster: Canvas finds each student by the roster's ids")
+    if not args.manual_grades:
+        return {}
+    try:
+        return manual.read(args.manual_grades)
+    except (OSError, manual.ManualGradesError) as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return None
 
 
 def _say_grader_faults(reports: list[Report]) -> None:
@@ -392,19 +431,51 @@ def _grade_class(
         "mode": assignment.mode,
         **options.cache_settings(),
     }
+    mine = shards.share(subs, args.shard) if args.shard else subs
     try:
-        check_sandbox(assignment, secret_paths, *(sub.path for sub in subs))
+        check_sandbox(assignment, secret_paths, *(sub.path for sub in mine))
     except SetupError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
     out = args.out
     started = time.monotonic()
     batch_reports, seconds, graded = run_batch(
-        subs, job, settings, out, args.jobs or os.cpu_count() or 1, args.force, Progress(len(subs))
+        mine, job, settings, out, args.jobs or os.cpu_count() or 1, args.force, Progress(len(mine))
     )
+    commits = commit_columns({sub.name: sub.path for sub in mine})
+    cached = f"{graded} graded now, {len(mine) - graded} unchanged since the last run (cached)"
+    took = f"{time.monotonic() - started:.1f} s"
+    if args.shard:
+        shards.write_part(out, args.shard, name, [s.name for s in subs], settings, batch_reports, seconds, commits)
+        print(
+            f"{folder}: shard {args.shard}, {len(mine)} of {len(subs)} submission(s), {cached}; {took}. "
+            f"Part in {out}/; once every shard is graded: grade merge PART... --out grade-output"
+        )
+        _say_class_faults(batch_reports)
+        reports.extend(batch_reports)
+        return 0
+    if _finish_class(out, batch_reports, seconds, commits, args, grades, assignment.rubric.name):
+        return 2
+    reports.extend(batch_reports)
+    print(f"{folder}: {len(subs)} submission(s), {cached}; {took}. Reports in {out}/")
+    _say_class_faults(batch_reports)
+    return 0
+
+
+def _finish_class(
+    out: Path,
+    batch_reports: list[Report],
+    seconds: dict[str, float],
+    commits: dict[str, dict[str, object]],
+    args: argparse.Namespace,
+    grades: dict[tuple[str, str], tuple[float, str]],
+    assignment: str,
+) -> int:
+    """The class reports of a whole class (graded at once or merged from shards), with the manual
+    grades, the roster and the due date of args; non-zero after saying why none were written."""
     try:
-        batch_reports = [manual.merge(r, grades) for r in batch_reports]
-        problems = manual.unmatched(grades, batch_reports, whole_class=True)
+        merged = [manual.merge(r, grades) for r in batch_reports]
+        problems = manual.unmatched(grades, merged, whole_class=True)
         if problems:
             raise manual.ManualGradesError(
                 f"{args.manual_grades}: rows that match nothing graded (no class report written): "
@@ -414,12 +485,12 @@ def _grade_class(
     except manual.ManualGradesError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
-    paths = {sub.name: sub.path for sub in subs}
-    found = roster.match(args.students, paths)
-    people = people_columns(paths, found if args.students else None, args.due_time)
+    batch_reports[:] = merged
+    found = roster.match(args.students, [r.submission for r in batch_reports])
+    people = people_columns(commits, found if args.students else None, args.due_time)
     write_class_outputs(out, batch_reports, seconds, people)
     if args.canvas is not None:
-        left_out = canvas.write(batch_reports, found, args.canvas_assignment or assignment.rubric.name, args.canvas)
+        left_out = canvas.write(batch_reports, found, args.canvas_assignment or assignment, args.canvas)
         if left_out:
             print(
                 inert.terminal(
@@ -437,12 +508,10 @@ def _grade_class(
             ),
             file=sys.stderr,
         )
-    reports.extend(batch_reports)
-    cached = len(subs) - graded
-    print(
-        f"{folder}: {len(subs)} submission(s), {graded} graded now, {cached} unchanged since the last run "
-        f"(cached); {time.monotonic() - started:.1f} s. Reports in {out}/"
-    )
+    return 0
+
+
+def _say_class_faults(batch_reports: list[Report]) -> None:
     faulty = [r.submission for r in batch_reports if r.grader_faults]
     if faulty:
         _say_grader_faults(batch_reports)
@@ -454,7 +523,41 @@ def _grade_class(
             ),
             file=sys.stderr,
         )
-    return 0
+
+
+def merge_main(argv: list[str]) -> int:
+    """`grade merge PART... --out DIR`: the class reports of a class graded in shards."""
+    parser = argparse.ArgumentParser(
+        prog="grade merge",
+        description="Put together the parts of a class graded with `grade SUBMISSIONS --shard K/N --out part-K`: "
+        "checks that every shard is there once, graded alike, then writes the gradebook and every class report "
+        "as one run would. Exit status: 0, or 2 when the parts do not make the class or a part holds a grader error.",
+    )
+    parser.add_argument("parts", nargs="+", type=Path, metavar="PART", help="the --out folders of the shards")
+    parser.add_argument("--out", type=Path, default=Path("grade-output"), help="class reports (default: grade-output)")
+    parser.add_argument(
+        "--roster",
+        type=Path,
+        help="CSV of submission (or github_username), student_id, name, email: joined to the class reports",
+    )
+    parser.add_argument("--due", help="due date (ISO 8601): a late flag from each git submission's last commit")
+    parser.add_argument("--manual-grades", type=Path, help="CSV of submission,id,points,comment for manual items")
+    parser.add_argument("--canvas", type=Path, help="also write a CSV Canvas's gradebook imports (needs --roster)")
+    parser.add_argument("--canvas-assignment", help="the Canvas column, e.g. 'HW3 (1234)' (default: the assignment)")
+    args = parser.parse_args(argv)
+    grades = _class_inputs(args, parser)
+    if grades is None:
+        return 2
+    try:
+        whole = shards.merge(args.parts)
+    except shards.ShardError as exc:
+        print(inert.terminal(f"grade merge: {exc}"), file=sys.stderr)
+        return 2
+    if _finish_class(args.out, whole.reports, whole.seconds, whole.commits, args, grades, whole.assignment):
+        return 2
+    print(f"{len(whole.reports)} submission(s) from {whole.parts} shard(s); reports in {args.out}/")
+    _say_class_faults(whole.reports)
+    return 2 if any(r.grader_faults for r in whole.reports) else 0
 
 
 if __name__ == "__main__":

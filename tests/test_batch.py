@@ -239,3 +239,103 @@ def test_each_json_writer_writes_one_shape(tmp_path: Path, seed_file: Path, caps
     assert cli.main([str(tmp_path / "class"), *gradescope, *common, *out]) == 2
     assert "Gradescope's results.json describes one submission; this run graded 2" in capsys.readouterr().err
     assert not (tmp_path / "results.json").exists()
+
+
+def _without_timing(out: Path) -> dict[str, str]:
+    """The class reports that decide grades, with the grading times (never the same twice) left out."""
+    reports = json.loads((out / "reports.json").read_text())
+    for report in reports:
+        for item in report["items"]:
+            item.pop("duration_s")
+    return {
+        "gradebook.csv": pd.read_csv(out / "gradebook.csv").drop(columns=["seconds"]).to_csv(index=False),
+        "items.csv": pd.read_csv(out / "items.csv").drop(columns=["duration_s"]).to_csv(index=False),
+        "summary.csv": (out / "summary.csv").read_text(),
+        "reports.json": json.dumps(reports, indent=1),
+        "feedback": "".join(p.read_text() for p in sorted((out / "feedback").glob("*.md"))),
+    }
+
+
+def test_three_shards_merged_give_the_class_reports_of_one_run(
+    graded_class: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(graded_class["args"], capsys)  # the class as one run grades it (from its cache when it ran above)
+    names = graded_class["names"]
+    parts = []
+    sizes = [len(names[k::3]) for k in range(3)]
+    assert max(sizes) - min(sizes) <= 1
+    for k in (1, 2, 3):
+        args = list(graded_class["args"])
+        args[args.index("--out") + 1] = str(tmp_path / f"part-{k}")
+        printed = run([*args, "--shard", f"{k}/3"], capsys)
+        size = sizes[k - 1]
+        assert f"shard {k}/3, {size} of {len(names)} submission(s), {size} graded now" in printed
+        assert not (tmp_path / f"part-{k}" / "gradebook.csv").exists()  # a part is not a class's gradebook
+        parts.append(tmp_path / f"part-{k}")
+    # Every submission in exactly one part.
+    graded = [json.loads((p / "part.json").read_text())["submissions"] for p in parts]
+    assert sorted(s["name"] for part in graded for s in part) == names
+    merged = tmp_path / "merged"
+    assert cli.main(["merge", str(parts[2]), str(parts[0]), str(parts[1]), "--out", str(merged)]) == 0
+    assert f"{len(names)} submission(s) from 3 shard(s)" in capsys.readouterr().out
+    assert _without_timing(merged) == _without_timing(graded_class["out"])
+    book = pd.read_csv(merged / "gradebook.csv")
+    assert (book["seconds"] > 0).all()  # each part's own grading times, carried over
+    for name in ("score_histogram.png", "item_pass_rate.png", "time_per_submission.png"):
+        assert (merged / "plots" / name).read_bytes().startswith(b"\x89PNG")
+
+    # A shard rerun resumes from its own cache.
+    args = list(graded_class["args"])
+    args[args.index("--out") + 1] = str(parts[0])
+    printed = run([*args, "--shard", "1/3"], capsys)
+    assert f"{sizes[0]} of {len(names)} submission(s), 0 graded now, {sizes[0]} unchanged" in printed
+
+
+def test_merge_refuses_parts_that_do_not_make_one_class(
+    graded_class: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Missing, overlapping and mismatched parts are refused by name, and no report is written."""
+    folder = graded_class["base"] / "submissions"
+    small = tmp_path / "small"
+    small.mkdir()
+    for name in ("correct_0", "bug_fails_adam_without_bias_correction", "unfinished_0"):
+        shutil.copytree(folder / name, small / name)
+    common = ["--no-notebooks", "--quiet", "--student-mode", "--fixtures", str(LAYOUT.fixtures), "--jobs", "1"]
+    for k in (1, 2):
+        assert cli.main([str(small), *common, "--shard", f"{k}/2", "--out", str(tmp_path / f"p{k}")]) == 0
+    capsys.readouterr()
+    out = tmp_path / "out"
+
+    def refused(*parts: Path) -> str:
+        assert cli.main(["merge", *map(str, parts), "--out", str(out)]) == 2
+        assert not out.exists()
+        return capsys.readouterr().err
+
+    p1, p2 = tmp_path / "p1", tmp_path / "p2"
+    err = refused(p1)
+    assert "missing shard(s) 2/2" in err and "no part holds 1 submission(s) (correct_0)" in err
+    assert "--shard 2/2 --out part-2" in err
+    shutil.copytree(p1, tmp_path / "p1-again")
+    assert "overlapping parts" in refused(p1, tmp_path / "p1-again", p2) and "both shard 1/2" in refused(p1, p1, p2)
+    assert "holds no part.json" in refused(p1, p2, small)
+    # A part graded otherwise (here in instructor mode, the others in student mode) is not merged.
+    other = tmp_path / "p2-other"
+    shutil.copytree(p2, other)
+    data = json.loads((other / "part.json").read_text())
+    data["settings"]["mode"] = "instructor"
+    (other / "part.json").write_text(json.dumps(data))
+    assert "another mode setting" in refused(p1, other)
+    data = json.loads((p2 / "part.json").read_text())
+    data["class"].append("zed")
+    (other / "part.json").write_text(json.dumps(data))
+    assert "another class (3 submissions against 4; only in" in refused(p1, other) and "zed" in refused(p1, other)
+    assert cli.main(["merge", str(p1), str(p2), "--out", str(out)]) == 0
+    assert sorted(pd.read_csv(out / "gradebook.csv")["submission"]) == sorted(p.name for p in small.iterdir())
+
+    # Options of the whole class go to the merge, not to a shard.
+    with pytest.raises(SystemExit):
+        cli.main([str(small), *common, "--shard", "1/2", "--roster", str(tmp_path / "r.csv")])
+    assert "give it to `grade merge`" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main([str(small), *common, "--shard", "3/2"])
+    assert "K must be between 1 and N" in capsys.readouterr().err

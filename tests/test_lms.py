@@ -152,6 +152,40 @@ def test_a_manual_grade_row_that_matches_nothing_is_an_error_that_names_it(
     assert "(did you mean 'hw3-alice'?)" in capsys.readouterr().err
 
 
+def test_shards_merged_with_the_roster_give_the_lms_files_of_one_run(
+    course_class: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The commits are read where the shards ran; the roster, the due date, the manual grades and
+    Canvas are applied by the merge, which then writes what one run of the class writes."""
+    tmp = course_class["tmp"] / "sharded"
+    tmp.mkdir()
+    args = list(course_class["args"])
+    grades = _grades(tmp, [["hw3-alice", q, "1", "ok"] for q in MANUAL] + [["hw3-Bob", MANUAL[0], "0.5", "half"]])
+    whole = {"--out": str(tmp / "one"), "--canvas": str(tmp / "one.csv")}
+    one = [whole.get(before, a) for before, a in zip(["", *args], args, strict=False)]
+    assert cli.main([*one, "--manual-grades", str(grades), "--quiet"]) == 0
+    assert args[1:5] == ["--hidden-seed-file", args[2], "--jobs", "2"]
+    for k in (1, 2):
+        assert cli.main([*args[:5], "--out", str(tmp / f"part-{k}"), "--shard", f"{k}/2", "--quiet"]) == 0
+    i = args.index("--roster")
+    merge = [*args[i:], "--out", str(tmp / "merged"), "--manual-grades", str(grades)]
+    merge[merge.index("--canvas") + 1] = str(tmp / "merged.csv")
+    assert cli.main(["merge", str(tmp / "part-2"), str(tmp / "part-1"), *merge]) == 0
+    capsys.readouterr()
+    books = [
+        pd.read_csv(tmp / o / "gradebook.csv", dtype=str, keep_default_na=False).drop(columns=["seconds"])
+        for o in ("one", "merged")
+    ]
+    assert books[0].to_csv(index=False) == books[1].to_csv(index=False)
+    assert books[1].set_index("submission").loc["hw3-Bob", "late"] == "yes"
+    assert (tmp / "merged.csv").read_text() == (tmp / "one.csv").read_text()
+    reports = [json.loads((tmp / o / "reports.json").read_text()) for o in ("one", "merged")]
+    for report in (r for rs in reports for r in rs):
+        for item in report["items"]:
+            item.pop("duration_s")
+    assert reports[0] == reports[1]
+
+
 def test_reading_a_student_repository_runs_nothing_of_theirs(tmp_path: Path) -> None:
     """git's configuration can name programs (an fsmonitor hook, a pager, a signature checker): the
     repository's own configuration must not run them when the grader reads its last commit."""
