@@ -11,7 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from bugs import TEST_SEED, apply_spec, load_bug
 from conftest import ROOT
 
 from grader import __version__
@@ -19,9 +21,11 @@ from grader.authoring import publish
 from grader.github_summary import annotation_lines, classroom_result, summary_markdown
 from grader.project import Layout
 
+CLASS_WORKFLOW = ROOT / "examples" / "workflows" / "grade-class.yml"
 WORKFLOWS = [
     ROOT / ".github" / "workflows" / "ci.yml",
     *sorted((ROOT / "student_template").glob("*/.github/workflows/grade.yml")),
+    CLASS_WORKFLOW,
 ]
 ACTIONLINT = ROOT / ".tools" / "actionlint"
 
@@ -128,7 +132,7 @@ def _def_line(path: Path, name: str) -> int:
 
 def test_every_template_ships_the_same_student_workflow() -> None:
     """The workflow knows no assignment: each course's template carries the same file."""
-    student = WORKFLOWS[1:]
+    student = WORKFLOWS[1:-1]
     assert len(student) == len(list((ROOT / "student_template").iterdir()))
     assert len({path.read_bytes() for path in student}) == 1
 
@@ -207,3 +211,86 @@ def test_annotations_stay_within_the_step_limit_most_points_lost_first() -> None
     faulty = {**report, "items": [*items, _item("nndl.layers:h", 0, 1, "grader_error", "the child did not start")]}
     assert classroom_result(faulty)["status"] == "error"
     assert classroom_result(faulty)["tests"][-1]["status"] == "error"
+
+
+def _named_steps(workflow: str) -> dict[str, str]:
+    """Each named step's `run:` command (a one-line command, or a `run: |` block)."""
+    steps: dict[str, str] = {}
+    lines = workflow.splitlines()
+    for n, line in enumerate(lines):
+        named = re.fullmatch(r"\s+- name: (.+)", line)
+        if not named:
+            continue
+        for k in range(n + 1, len(lines)):
+            run = re.fullmatch(r"(\s+)run: (.*)", lines[k])
+            if re.fullmatch(r"\s+- .*", lines[k]):
+                break
+            if run and run.group(2) == "|":
+                indent = len(run.group(1))
+                block = []
+                for body in lines[k + 1 :]:
+                    if body.strip() and len(body) - len(body.lstrip()) <= indent:
+                        break
+                    block.append(body[indent + 2 :])
+                steps[named.group(1)] = "\n".join(block)
+            elif run:
+                steps[named.group(1)] = run.group(2)
+    return steps
+
+
+def test_class_workflow_steps_grade_in_shards_and_merge_as_the_runners_would(tmp_path: Path) -> None:
+    """The instructors' workflow, step by step as its jobs run them: the class collected once, each
+    shard graded in instructor mode on its own runner, the parts merged into one gradebook."""
+    text = CLASS_WORKFLOW.read_text()
+    steps = _named_steps(text)
+    for name in ("SHARD: ${{ matrix.shard }}", "SHARDS: ${{ inputs.shards }}", "ASSIGNMENT: ${{ inputs.assignment }}"):
+        assert name in text
+    course = tmp_path / "course"
+    for part in ("reference", "fixtures"):
+        shutil.copytree(ROOT / part / "mlp", course / part / "mlp")
+    apply_spec({"assignment": "mlp"}, course / "submissions" / "alice", "alice")
+    apply_spec(load_bug("mlp_fails_reg_missing_on_W1_gradient"), course / "submissions" / "bob", "bob")
+    apply_spec({"assignment": "mlp", "stub": ["mlp.py"]}, course / "submissions" / "carol", "carol")
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": venv_bin + os.pathsep + os.environ["PATH"],
+        "ASSIGNMENT": "mlp",
+        "SHARDS": "2",
+        "GRADER_HIDDEN_SEED": TEST_SEED,
+        "CLASSROOM_ID": "",
+        "FOLDER": "submissions",
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+    }
+
+    def step(name: str, cwd: Path, **more: str) -> str:
+        done = subprocess.run(
+            ["bash", "-c", steps[name]],
+            cwd=cwd,
+            env={**env, **more},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, (name, done.stdout, done.stderr)
+        return done.stdout
+
+    step("The shards' numbers", course)
+    assert json.loads((tmp_path / "output").read_text().removeprefix("shards=")) == [1, 2]
+    step("Fetch the submissions", course)
+    parts = tmp_path / "merge" / "parts"
+    for shard in ("1", "2"):
+        runner = tmp_path / f"runner-{shard}"  # a fresh checkout of the course and the class artifact
+        shutil.copytree(course, runner, ignore=shutil.ignore_patterns("submissions", "class"))
+        shutil.copy(course / "class.tar.gz", runner)
+        (runner / "temp").mkdir()
+        for name in ("The hidden seed", "Unpack the class", "Grade this shard"):
+            step(name, runner, SHARD=shard, RUNNER_TEMP=str(runner / "temp"))
+        (parts / f"part-{shard}").mkdir(parents=True)
+        shutil.copy(runner / f"part-{shard}" / "part.json", parts / f"part-{shard}")  # the artifact's one file
+    assert "3 submission(s) from 2 shard(s)" in step("Merge the parts", tmp_path / "merge")
+    book = pd.read_csv(tmp_path / "merge" / "grade-output" / "gradebook.csv").set_index("submission")
+    assert sorted(book.index) == ["alice", "bob", "carol"] and set(book["mode"]) == {"instructor"}
+    assert book.loc["alice", "automatic"] == book.loc["alice", "automatic_max"] > book.loc["bob", "automatic"] > 0
+    assert book.loc["carol", "automatic"] < book.loc["bob", "automatic"]
