@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,13 +116,13 @@ def _start_worker(answers: ReferenceAnswers | None) -> None:
     _worker_answers = answers
 
 
-def _prepared(job: Job, todo: list[tuple[Submission, str]]) -> ReferenceAnswers | None:
+def _prepared(job: Job, paths: list[Path]) -> ReferenceAnswers | None:
     """The reference's hidden answers, computed once here; None when that fails (each worker then
     computes them, and reports a fault of its own as that submission's grader error)."""
     from grader.engine import prepare_answers
 
     try:
-        return prepare_answers(job.assignment, job.options, tuple(sub.path for sub, _ in todo))
+        return prepare_answers(job.assignment, job.options, tuple(paths))
     except Exception as exc:  # noqa: BLE001 - the workers try again, and report what fails
         print(
             f"grade: the reference's answers could not be prepared ({exc}); each worker computes them", file=sys.stderr
@@ -217,12 +217,44 @@ def _store(entry: Path, data: bytes) -> None:
         print(f"grade: cannot write the cache entry {entry}: {exc}; it will be graded again next time", file=sys.stderr)
 
 
+# Grades the submissions it is given, yielding each with `_grade_one`'s result as it is done.
+Execute = Callable[[list[Submission], "Job"], Iterator[tuple[Submission, dict[str, Any]]]]
+
+
+def local(jobs: int) -> Execute:
+    """Grading on this machine: `jobs` worker processes, each starting with the reference's answers
+    prepared here once."""
+
+    def execute(todo: list[Submission], job: Job) -> Iterator[tuple[Submission, dict[str, Any]]]:
+        answers = _prepared(job, [sub.path for sub in todo])
+        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_start_worker, initargs=(answers,)) as pool:
+            pending = {pool.submit(_grade_one, job, sub.name, sub.path): sub for sub in todo}
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield pending.pop(future), future.result()
+
+    return execute
+
+
+def settings_of(assignment: Assignment, options: GradeOptions) -> dict[str, Any]:
+    """Everything besides the submission that decides its grade: the cache key's part, and what a
+    shard or a cluster worker must share with the run it belongs to."""
+    return {
+        "rubric": assignment.rubric.sha256,
+        "fixtures": hashlib.sha256((assignment.fixtures / "manifest.json").read_bytes()).hexdigest(),
+        "reference": content_hash(assignment.reference) if assignment.reference else None,
+        "mode": assignment.mode,
+        **options.cache_settings(),
+    }
+
+
 def run_batch(
     submissions: list[Submission],
     job: Job,
     settings: dict[str, Any],
     out: Path,
-    jobs: int,
+    execute: Execute,
     force: bool,
     progress: Progress | None = None,
     on_report: Callable[[Report], None] | None = None,
@@ -232,9 +264,10 @@ def run_batch(
     cache = out / "cache"
     reports: dict[str, Report] = {}
     seconds: dict[str, float] = {}
-    todo: list[tuple[Submission, str]] = []
+    todo: list[Submission] = []
+    keys: dict[str, str] = {}
     for sub in submissions:
-        key = cache_key(sub.path, settings)
+        key = keys[sub.name] = cache_key(sub.path, settings)
         entry = cache / f"{file_stem(sub.name)}.json"
         if not force and entry.is_file() and not entry.is_symlink():
             try:
@@ -245,28 +278,23 @@ def run_batch(
                     continue
             except (ValueError, KeyError, TypeError):
                 pass  # a damaged cache entry is graded again
-        todo.append((sub, key))
+        todo.append(sub)
     if progress:
         progress.total = len(todo)
     if todo:
-        answers = _prepared(job, todo)
-        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_start_worker, initargs=(answers,)) as pool:
-            pending = {pool.submit(_grade_one, job, sub.name, sub.path): (sub, key) for sub, key in todo}
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    sub, key = pending.pop(future)
-                    result = future.result()
-                    report = report_from_json(result["report"])
-                    if not report.grader_faults:  # a grader fault is not a grade: the next run tries again
-                        _store(
-                            cache / f"{file_stem(sub.name)}.json",
-                            json.dumps({"key": key, "seconds": result["seconds"], "report": result["report"]}).encode(),
-                        )
-                    reports[sub.name] = report
-                    seconds[sub.name] = result["seconds"]
-                    if on_report:
-                        on_report(report)
-                    if progress:
-                        progress.update(sub.name, f"{report.total:g}/{report.max_total:g} ({result['seconds']:.1f} s)")
+        for sub, result in execute(todo, job):
+            report = report_from_json(result["report"])
+            if not report.grader_faults:  # a grader fault is not a grade: the next run tries again
+                _store(
+                    cache / f"{file_stem(sub.name)}.json",
+                    json.dumps(
+                        {"key": keys[sub.name], "seconds": result["seconds"], "report": result["report"]}
+                    ).encode(),
+                )
+            reports[sub.name] = report
+            seconds[sub.name] = result["seconds"]
+            if on_report:
+                on_report(report)
+            if progress:
+                progress.update(sub.name, f"{report.total:g}/{report.max_total:g} ({result['seconds']:.1f} s)")
     return [reports[s.name] for s in submissions], seconds, len(todo)

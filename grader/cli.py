@@ -7,7 +7,6 @@ error; 1 when --fail-under is given and a submission scored below it.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import secrets
 import sys
@@ -17,8 +16,8 @@ import tomllib
 from functools import partial
 from pathlib import Path
 
-from grader import __version__, canvas, inert, isolation, manual, roster, shards
-from grader.batch import Job, Progress, Submission, content_hash, discover, is_batch, run_batch, unreadable
+from grader import __version__, canvas, cluster, inert, isolation, manual, roster, shards
+from grader.batch import Job, Progress, Submission, discover, is_batch, local, run_batch, settings_of, unreadable
 from grader.class_reports import commit_columns, people_columns, write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
 from grader.gradescope import VISIBILITIES, write_results_json
@@ -218,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="regrade every submission, ignoring the cache")
     parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade a class folder on the Dask cluster whose scheduler is there (e.g. tcp://10.0.0.5:8786); "
+        f"the cache stays here ({cluster.INSTALL})",
+    )
+    parser.add_argument(
         "--shard",
         type=_shard,
         metavar="K/N",
@@ -245,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no table on the terminal")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
+    if args.scheduler is not None and args.jobs is not None:
+        parser.error(
+            "--jobs: on a cluster, each worker process grades one submission at a time (dask worker --nworkers N)"
+        )
     if args.shard is not None:
         if len(args.paths) != 1 or not is_batch(args.paths[0]):
             parser.error("--shard grades a share of one folder of submissions: give that one folder")
@@ -424,13 +433,7 @@ def _grade_class(
     secret_paths = (seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
     options = _options(args, seed, secret_paths)
     job = Job(assignment, options)
-    settings = {
-        "rubric": assignment.rubric.sha256,
-        "fixtures": hashlib.sha256((assignment.fixtures / "manifest.json").read_bytes()).hexdigest(),
-        "reference": content_hash(assignment.reference) if assignment.reference else None,
-        "mode": assignment.mode,
-        **options.cache_settings(),
-    }
+    settings = settings_of(assignment, options)
     mine = shards.share(subs, args.shard) if args.shard else subs
     try:
         check_sandbox(assignment, secret_paths, *(sub.path for sub in mine))
@@ -439,9 +442,16 @@ def _grade_class(
         return 2
     out = args.out
     started = time.monotonic()
-    batch_reports, seconds, graded = run_batch(
-        mine, job, settings, out, args.jobs or os.cpu_count() or 1, args.force, Progress(len(mine))
-    )
+    try:
+        execute = (
+            cluster.executor(args.scheduler, job, settings)
+            if args.scheduler
+            else local(args.jobs or os.cpu_count() or 1)
+        )
+        batch_reports, seconds, graded = run_batch(mine, job, settings, out, execute, args.force, Progress(len(mine)))
+    except SetupError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 2
     commits = commit_columns({sub.name: sub.path for sub in mine})
     cached = f"{graded} graded now, {len(mine) - graded} unchanged since the last run (cached)"
     took = f"{time.monotonic() - started:.1f} s"

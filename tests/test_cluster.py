@@ -1,0 +1,153 @@
+"""A class on a Dask cluster (`grade --scheduler`): the same reports as a local run, the cache kept by
+the client, a worker lost mid-submission costing nothing, and workers that cannot grade the run
+refused before anything is sent."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+import tomllib
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from bugs import TEST_SEED, apply_spec, load_bug
+from conftest import ROOT
+
+from grader import cli
+from grader.project import Layout
+
+distributed = pytest.importorskip("distributed", reason="Dask's distributed is installed by the test extra")
+
+LAYOUT = Layout(ROOT, "nndl")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[distributed.LocalCluster]:
+    """Two worker processes of one thread each, as the README tells a cluster's workers to run."""
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+    ) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def course_class(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    tmp = tmp_path_factory.mktemp("cluster")
+    folder = tmp / "class"
+    apply_spec({}, folder / "correct", "correct")
+    for bug in ("fails_adam_without_bias_correction", "error_syntax_error_in_optim", "timeout_infinite_loop_in_sgd"):
+        apply_spec(load_bug(bug), folder / bug, bug)
+    shutil.copytree(LAYOUT.template, folder / "unfinished")
+    attack = tomllib.loads((ROOT / "tests" / "hostile" / "os_exit_at_import" / "attack.toml").read_text())
+    apply_spec(attack, folder / "hostile", "os_exit_at_import")
+    zipped = apply_spec({}, tmp / "zipped_src", "zipped")
+    with zipfile.ZipFile(folder / "zipped.zip", "w") as zf:
+        for p in sorted(zipped.rglob("*")):
+            if p.is_file():
+                zf.write(p, f"zipped/{p.relative_to(zipped).as_posix()}")
+    seed = tmp / "seed"
+    seed.write_text(TEST_SEED + "\n")
+    args = [
+        str(folder),
+        "--no-notebooks",
+        "--quiet",
+        "--reference",
+        str(LAYOUT.reference),
+        "--fixtures",
+        str(LAYOUT.fixtures),
+        "--hidden-seed-file",
+        str(seed),
+        "--timeout",
+        "2",
+    ]
+    return {"tmp": tmp, "args": args, "names": sorted(p.name.removesuffix(".zip") for p in folder.iterdir())}
+
+
+def _grades(out: Path) -> dict[str, str]:
+    """The class reports that decide grades, grading times left out."""
+    reports = json.loads((out / "reports.json").read_text())
+    for report in reports:
+        for item in report["items"]:
+            item.pop("duration_s")
+    return {
+        "gradebook.csv": pd.read_csv(out / "gradebook.csv").drop(columns=["seconds"]).to_csv(index=False),
+        "items.csv": pd.read_csv(out / "items.csv").drop(columns=["duration_s"]).to_csv(index=False),
+        "reports.json": json.dumps(reports, indent=1),
+    }
+
+
+def test_a_cluster_of_two_workers_gives_the_gradebook_of_a_local_run(
+    cluster: distributed.LocalCluster, course_class: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp, args = course_class["tmp"], course_class["args"]
+    assert cli.main([*args, "--out", str(tmp / "local"), "--jobs", "2"]) == 0
+    assert cli.main([*args, "--out", str(tmp / "dask"), "--scheduler", cluster.scheduler_address]) == 0
+    n = len(course_class["names"])
+    assert f"{n} submission(s), {n} graded now" in capsys.readouterr().out
+    assert _grades(tmp / "dask") == _grades(tmp / "local")
+    book = pd.read_csv(tmp / "dask" / "gradebook.csv").set_index("submission")
+    assert book.loc["correct", "total"] == book.loc["zipped", "total"] == 58
+    assert book.loc["unfinished", "total"] == 0 and 0 < book.loc["fails_adam_without_bias_correction", "total"] < 58
+    assert book["grader_errors"].sum() == 0
+    # The cache is the client's: a rerun sends nothing.
+    assert cli.main([*args, "--out", str(tmp / "dask"), "--scheduler", cluster.scheduler_address]) == 0
+    assert f"{n} submission(s), 0 graded now, {n} unchanged" in capsys.readouterr().out
+
+
+def test_a_worker_lost_mid_submission_costs_nothing(
+    cluster: distributed.LocalCluster, course_class: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker killed while it grades: its submission is graded again on a worker the nanny
+    restarts, and the class's reports are those of a run without the loss."""
+    tmp, args = course_class["tmp"], course_class["args"]
+    if not (tmp / "local" / "reports.json").exists():
+        assert cli.main([*args, "--out", str(tmp / "local"), "--jobs", "2"]) == 0
+    out = tmp / "killed"
+    codes: list[int] = []
+    run = threading.Thread(
+        target=lambda: codes.append(cli.main([*args, "--out", str(out), "--scheduler", cluster.scheduler_address]))
+    )
+    with distributed.Client(cluster.scheduler_address) as client:
+        run.start()
+        deadline, victim = time.monotonic() + 120, None
+        while victim is None and time.monotonic() < deadline:
+            busy = [w for w, tasks in client.processing().items() if any("grade_task" in t for t in tasks)]
+            victim = busy[0] if busy else None
+            time.sleep(0.05)
+        assert victim is not None, "no worker was seen grading"
+        os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)  # as the OOM killer does
+        run.join(timeout=300)
+    assert codes == [0]
+    capsys.readouterr()
+    assert _grades(out) == _grades(tmp / "local")
+
+
+def test_workers_with_another_course_are_refused_before_anything_is_sent(
+    course_class: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Workers whose course ($GRADER_COURSE) is not the client's (here the client's reference has an
+    edit the workers' has not) grade nothing; the run is a set-up error naming them."""
+    reference = tmp_path / "course" / "reference" / "nndl"
+    shutil.copytree(LAYOUT.reference, reference)
+    (reference / "nndl" / "layers.py").write_text((reference / "nndl" / "layers.py").read_text() + "\n# edited\n")
+    args = list(course_class["args"])
+    args[args.index("--reference") + 1] = str(reference)
+    out = tmp_path / "out"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, dashboard_address=":0", env={"GRADER_COURSE": str(ROOT)}
+    ) as other:
+        assert cli.main([*args, "--out", str(out), "--scheduler", other.scheduler_address]) == 2
+        err = capsys.readouterr().err
+        assert "1 of 1 worker(s) cannot grade this run" in err and "(reference differ)" in err
+        assert not (out / "gradebook.csv").exists()
+        assert not list(out.glob("cache/*.json"))  # nothing graded
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=":0") as threaded:
+        assert cli.main([*args, "--out", str(out), "--scheduler", threaded.scheduler_address]) == 2
+        assert "start workers with `--nthreads 1 --nworkers N`" in capsys.readouterr().err
