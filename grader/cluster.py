@@ -170,28 +170,33 @@ def executor(address: str, job: Job, settings: dict[str, Any]) -> Execute:
 
     def execute(todo: list[Submission], job_: Job) -> Iterator[tuple[Submission, dict[str, Any]]]:
         from distributed import as_completed
-        from distributed.scheduler import KilledWorker
 
         client = _client(address)
         try:
             _check_cluster(client, address, task(todo[0], b""))
-            futures = {}
-            for sub in todo:
-                try:
-                    archive = pack(sub.path)
-                except (OSError, ValueError) as exc:
-                    yield sub, _error(sub, job_, f"cannot be read to send to the cluster: {exc}", "error")
-                    continue
-                futures[client.submit(grade_task, task(sub, archive), pure=False, retries=0)] = sub
-            for future in as_completed(futures):
-                sub = futures[future]
-                try:
-                    yield sub, future.result()
-                except KilledWorker:
-                    yield sub, _error(sub, job_, _KILLED, "error")
-                except Exception as exc:  # noqa: BLE001 - the cluster's fault, that submission's grader error
-                    fault = messages.grader_fault(f"the cluster could not grade it: {type(exc).__name__}: {exc}")
-                    yield sub, _error(sub, job_, fault, GRADER_ERROR)
+            # As many submissions in flight as the workers grade at once, no more: a worker then holds
+            # only the submission it grades (its death counts against that one alone), and the
+            # scheduler never holds a whole class's files.
+            queue = list(reversed(todo))
+            in_flight: dict[Any, Submission] = {}
+            done = as_completed()
+            while queue or in_flight:
+                slots = max(1, sum(client.nthreads().values())) - len(in_flight)
+                while slots > 0 and queue:
+                    sub = queue.pop()
+                    try:
+                        archive = pack(sub.path)
+                    except (OSError, ValueError) as exc:
+                        yield sub, _error(sub, job_, f"cannot be read to send to the cluster: {exc}", "error")
+                        continue
+                    future = client.submit(grade_task, task(sub, archive), pure=False, retries=0)
+                    in_flight[future] = sub
+                    done.add(future)
+                    slots -= 1
+                if in_flight:
+                    future = next(done)
+                    sub = in_flight.pop(future)
+                    yield sub, _outcome(future, sub, job_)
         finally:
             client.close()
 
@@ -202,6 +207,18 @@ _KILLED = (
     "each worker that graded this submission died while doing so (killed, or out of memory) as many times as "
     "the cluster allows, so it was not graded. Look for what makes the code use so much memory or run so long"
 )
+
+
+def _outcome(future: Any, sub: Submission, job: Job) -> dict[str, Any]:
+    from distributed.scheduler import KilledWorker
+
+    try:
+        return dict(future.result())
+    except KilledWorker:
+        return _error(sub, job, _KILLED, "error")
+    except Exception as exc:  # noqa: BLE001 - the cluster's fault: that submission's grader error
+        fault = messages.grader_fault(f"the cluster could not grade it: {type(exc).__name__}: {exc}")
+        return _error(sub, job, fault, GRADER_ERROR)
 
 
 def _error(sub: Submission, job: Job, why: str, status: Any) -> dict[str, Any]:

@@ -151,3 +151,45 @@ def test_workers_with_another_course_are_refused_before_anything_is_sent(
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=":0") as threaded:
         assert cli.main([*args, "--out", str(out), "--scheduler", threaded.scheduler_address]) == 2
         assert "start workers with `--nthreads 1 --nworkers N`" in capsys.readouterr().err
+
+
+def test_a_submission_whose_workers_die_as_often_as_the_scheduler_allows_is_an_error_report(
+    course_class: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With `allowed-failures` 0 (the README says 1: a second death), the first worker lost while a
+    submission is graded makes it that submission's error report, saying so. A worker holds only the
+    submission it grades, so no other submission is blamed for its death."""
+    import dask
+
+    folder = tmp_path / "class"
+    for name in ("correct", "unfinished"):
+        shutil.copytree(course_class["tmp"] / "class" / name, folder / name)
+    args = list(course_class["args"])
+    args[0] = str(folder)
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as strict,
+        distributed.Client(strict.scheduler_address) as client,
+    ):
+        codes: list[int] = []
+        run = threading.Thread(
+            target=lambda: codes.append(
+                cli.main([*args, "--out", str(tmp_path / "out"), "--scheduler", strict.scheduler_address])
+            )
+        )
+        run.start()
+        deadline, victim = time.monotonic() + 120, None
+        while victim is None and time.monotonic() < deadline:
+            busy = [w for w, tasks in client.processing().items() if any("grade_task" in t for t in tasks)]
+            victim = busy[0] if busy else None
+            time.sleep(0.05)
+        assert victim is not None, "no worker was seen grading"
+        os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
+        run.join(timeout=300)
+    assert codes == [0]  # the student's error, not the grader's
+    capsys.readouterr()
+    reports = {r["submission"]: r for r in json.loads((tmp_path / "out" / "reports.json").read_text())}
+    killed = [n for n, r in reports.items() if "died while doing so" in r["items"][0]["message"]]
+    assert len(killed) == 1 and reports[killed[0]]["items"][0]["status"] == "error" and reports[killed[0]]["total"] == 0
+    other = next(n for n in reports if n not in killed)
+    assert len(reports[other]["items"]) == 27
