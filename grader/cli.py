@@ -443,8 +443,9 @@ def _grade_class(
     out = args.out
     started = time.monotonic()
     try:
+        unisolated = args.allow_unisolated or os.environ.get(ALLOW_UNISOLATED_ENV) == "1"
         execute = (
-            cluster.executor(args.scheduler, job, settings)
+            cluster.executor(args.scheduler, job, settings, unisolated)
             if args.scheduler
             else local(args.jobs or os.cpu_count() or 1)
         )

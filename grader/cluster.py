@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader import __version__, batch, messages
-from grader.engine import SetupError, load_assignment
+from grader import __version__, batch, isolation, messages
+from grader.engine import SetupError, check_sandbox, load_assignment
 from grader.options import GradeOptions
 from grader.project import COURSE_ENV, Layout
 from grader.results import GRADER_ERROR
@@ -53,6 +53,7 @@ class Task:
     reference: str | None
     settings: dict[str, Any]
     options: GradeOptions
+    allow_unisolated: bool = False  # --allow-unisolated: instructor mode on a worker without isolation
 
 
 def pack(path: Path) -> bytes:
@@ -104,6 +105,12 @@ def _job(task: Task) -> Job:
             f"worker: its course at {where} is not the client's ({', '.join(differ)} differ); install the same "
             "course and grader on every worker"
         )
+    if reference is not None and isolation.level() == "none" and not task.allow_unisolated:
+        raise SetupError(
+            f"worker: instructor mode without isolation: on this worker {isolation.UNISOLATED_RISKS}. Install "
+            "bubblewrap there, or pass --allow-unisolated if every submission is trusted"
+        )
+    check_sandbox(assignment, options.secrets)  # this worker's own canary, before its first student
     _jobs.clear()  # one run at a time per worker: the last one's course is let go
     _jobs[key] = Job(assignment, options)
     return _jobs[key]
@@ -153,7 +160,7 @@ def _client(address: str) -> Any:
         ) from exc
 
 
-def executor(address: str, job: Job, settings: dict[str, Any]) -> Execute:
+def executor(address: str, job: Job, settings: dict[str, Any], allow_unisolated: bool = False) -> Execute:
     """Grading on the cluster whose scheduler is at `address` (e.g. tcp://10.0.0.5:8786)."""
 
     def task(sub: Submission, archive: bytes) -> Task:
@@ -166,6 +173,7 @@ def executor(address: str, job: Job, settings: dict[str, Any]) -> Execute:
             str(a.reference.resolve()) if a.reference else None,
             settings,
             job.options,
+            allow_unisolated,
         )
 
     def execute(todo: list[Submission], job_: Job) -> Iterator[tuple[Submission, dict[str, Any]]]:

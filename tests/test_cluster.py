@@ -130,10 +130,11 @@ def test_a_worker_lost_mid_submission_costs_nothing(
 
 
 def test_workers_with_another_course_are_refused_before_anything_is_sent(
-    course_class: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    course_class: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Workers whose course ($GRADER_COURSE) is not the client's (here the client's reference has an
-    edit the workers' has not) grade nothing; the run is a set-up error naming them."""
+    edit the workers' has not), without isolation for instructor mode, or running several submissions
+    in one process grade nothing; the run is a set-up error naming them."""
     reference = tmp_path / "course" / "reference" / "nndl"
     shutil.copytree(LAYOUT.reference, reference)
     (reference / "nndl" / "layers.py").write_text((reference / "nndl" / "layers.py").read_text() + "\n# edited\n")
@@ -148,6 +149,12 @@ def test_workers_with_another_course_are_refused_before_anything_is_sent(
         assert "1 of 1 worker(s) cannot grade this run" in err and "(reference differ)" in err
         assert not (out / "gradebook.csv").exists()
         assert not list(out.glob("cache/*.json"))  # nothing graded
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, dashboard_address=":0", env={"GRADER_ISOLATION": "none"}
+    ) as unisolated:
+        monkeypatch.delenv("GRADER_ALLOW_UNISOLATED")  # the suite's own leave (conftest.py), not a TA's
+        assert cli.main([*course_class["args"], "--out", str(out), "--scheduler", unisolated.scheduler_address]) == 2
+        assert "worker: instructor mode without isolation" in capsys.readouterr().err
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=":0") as threaded:
         assert cli.main([*args, "--out", str(out), "--scheduler", threaded.scheduler_address]) == 2
         assert "start workers with `--nthreads 1 --nworkers N`" in capsys.readouterr().err
