@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bugs import TEST_SEED, apply_spec, bug_names, load_bug
+from class_outputs import without_timing
 from conftest import ROOT
 from gradescope_schema import GRADESCOPE_SCHEMA
 
@@ -241,21 +242,6 @@ def test_each_json_writer_writes_one_shape(tmp_path: Path, seed_file: Path, caps
     assert not (tmp_path / "results.json").exists()
 
 
-def _without_timing(out: Path) -> dict[str, str]:
-    """The class reports that decide grades, with the grading times (never the same twice) left out."""
-    reports = json.loads((out / "reports.json").read_text())
-    for report in reports:
-        for item in report["items"]:
-            item.pop("duration_s")
-    return {
-        "gradebook.csv": pd.read_csv(out / "gradebook.csv").drop(columns=["seconds"]).to_csv(index=False),
-        "items.csv": pd.read_csv(out / "items.csv").drop(columns=["duration_s"]).to_csv(index=False),
-        "summary.csv": (out / "summary.csv").read_text(),
-        "reports.json": json.dumps(reports, indent=1),
-        "feedback": "".join(p.read_text() for p in sorted((out / "feedback").glob("*.md"))),
-    }
-
-
 def test_three_shards_merged_give_the_class_reports_of_one_run(
     graded_class: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -294,7 +280,7 @@ def test_three_shards_merged_give_the_class_reports_of_one_run(
     merged = tmp_path / "merged"
     assert cli.main(["merge", str(parts[2]), str(parts[0]), str(parts[1]), "--out", str(merged)]) == 0
     assert f"{len(names)} submission(s) from 3 shard(s)" in capsys.readouterr().out
-    assert _without_timing(merged) == _without_timing(one)
+    assert without_timing(merged) == without_timing(one)
     book = pd.read_csv(merged / "gradebook.csv")
     assert (book["seconds"] > 0).all()  # each part's own grading times, carried over
     for name in ("score_histogram.png", "item_pass_rate.png", "time_per_submission.png"):

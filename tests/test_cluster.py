@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bugs import TEST_SEED, apply_spec, load_bug
+from class_outputs import without_timing
 from conftest import ROOT
 
 from grader import cli
@@ -70,17 +71,15 @@ def course_class(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"tmp": tmp, "args": args, "names": sorted(p.name.removesuffix(".zip") for p in folder.iterdir())}
 
 
-def _grades(out: Path) -> dict[str, str]:
-    """The class reports that decide grades, grading times left out."""
-    reports = json.loads((out / "reports.json").read_text())
-    for report in reports:
-        for item in report["items"]:
-            item.pop("duration_s")
-    return {
-        "gradebook.csv": pd.read_csv(out / "gradebook.csv").drop(columns=["seconds"]).to_csv(index=False),
-        "items.csv": pd.read_csv(out / "items.csv").drop(columns=["duration_s"]).to_csv(index=False),
-        "reports.json": json.dumps(reports, indent=1),
-    }
+def _kill_a_busy_worker(client: distributed.Client) -> None:
+    """SIGKILL, as the OOM killer sends it, to a worker while it grades a submission."""
+    deadline, victim = time.monotonic() + 120, None
+    while victim is None and time.monotonic() < deadline:
+        busy = [w for w, tasks in client.processing().items() if any("grade_task" in t for t in tasks)]
+        victim = busy[0] if busy else None
+        time.sleep(0.05)
+    assert victim is not None, "no worker was seen grading"
+    os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
 
 
 def test_a_cluster_of_two_workers_gives_the_gradebook_of_a_local_run(
@@ -91,7 +90,7 @@ def test_a_cluster_of_two_workers_gives_the_gradebook_of_a_local_run(
     assert cli.main([*args, "--out", str(tmp / "dask"), "--scheduler", cluster.scheduler_address]) == 0
     n = len(course_class["names"])
     assert f"{n} submission(s), {n} graded now" in capsys.readouterr().out
-    assert _grades(tmp / "dask") == _grades(tmp / "local")
+    assert without_timing(tmp / "dask") == without_timing(tmp / "local")
     book = pd.read_csv(tmp / "dask" / "gradebook.csv").set_index("submission")
     assert book.loc["correct", "total"] == book.loc["zipped", "total"] == 58
     assert book.loc["unfinished", "total"] == 0 and 0 < book.loc["fails_adam_without_bias_correction", "total"] < 58
@@ -116,17 +115,11 @@ def test_a_worker_lost_mid_submission_costs_nothing(
     )
     with distributed.Client(cluster.scheduler_address) as client:
         run.start()
-        deadline, victim = time.monotonic() + 120, None
-        while victim is None and time.monotonic() < deadline:
-            busy = [w for w, tasks in client.processing().items() if any("grade_task" in t for t in tasks)]
-            victim = busy[0] if busy else None
-            time.sleep(0.05)
-        assert victim is not None, "no worker was seen grading"
-        os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)  # as the OOM killer does
+        _kill_a_busy_worker(client)
         run.join(timeout=300)
     assert codes == [0]
     capsys.readouterr()
-    assert _grades(out) == _grades(tmp / "local")
+    assert without_timing(out) == without_timing(tmp / "local")
 
 
 def test_workers_with_another_course_are_refused_before_anything_is_sent(
@@ -185,13 +178,7 @@ def test_a_submission_whose_workers_die_as_often_as_the_scheduler_allows_is_an_e
             )
         )
         run.start()
-        deadline, victim = time.monotonic() + 120, None
-        while victim is None and time.monotonic() < deadline:
-            busy = [w for w, tasks in client.processing().items() if any("grade_task" in t for t in tasks)]
-            victim = busy[0] if busy else None
-            time.sleep(0.05)
-        assert victim is not None, "no worker was seen grading"
-        os.kill(client.run(os.getpid, workers=[victim])[victim], signal.SIGKILL)
+        _kill_a_busy_worker(client)
         run.join(timeout=300)
     assert codes == [0]  # the student's error, not the grader's
     capsys.readouterr()

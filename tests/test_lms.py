@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bugs import TEST_SEED, apply_spec, load_bug
+from class_outputs import without_timing
 from conftest import ROOT
 
 from grader import cli, provenance
@@ -172,18 +173,11 @@ def test_shards_merged_with_the_roster_give_the_lms_files_of_one_run(
     merge[merge.index("--canvas") + 1] = str(tmp / "merged.csv")
     assert cli.main(["merge", str(tmp / "part-2"), str(tmp / "part-1"), *merge]) == 0
     capsys.readouterr()
-    books = [
-        pd.read_csv(tmp / o / "gradebook.csv", dtype=str, keep_default_na=False).drop(columns=["seconds"])
-        for o in ("one", "merged")
-    ]
-    assert books[0].to_csv(index=False) == books[1].to_csv(index=False)
-    assert books[1].set_index("submission").loc["hw3-Bob", "late"] == "yes"
+    assert without_timing(tmp / "merged") == without_timing(tmp / "one")
+    book = pd.read_csv(tmp / "merged" / "gradebook.csv", dtype=str, keep_default_na=False).set_index("submission")
+    assert book.loc["hw3-Bob", ["student_id", "late"]].tolist() == ["B2", "yes"]
+    assert book.loc["hw3-alice", "commit"] == course_class["commits"]["hw3-alice"]
     assert (tmp / "merged.csv").read_text() == (tmp / "one.csv").read_text()
-    reports = [json.loads((tmp / o / "reports.json").read_text()) for o in ("one", "merged")]
-    for report in (r for rs in reports for r in rs):
-        for item in report["items"]:
-            item.pop("duration_s")
-    assert reports[0] == reports[1]
 
 
 def test_reading_a_student_repository_runs_nothing_of_theirs(tmp_path: Path) -> None:
