@@ -465,9 +465,10 @@ def _grade_class(
         _say_class_faults(batch_reports)
         reports.extend(batch_reports)
         return 0
-    if _finish_class(out, batch_reports, seconds, commits, args, grades, assignment.rubric.name):
+    finished = _finish_class(out, batch_reports, seconds, commits, args, grades, assignment.rubric.name)
+    if finished is None:
         return 2
-    reports.extend(batch_reports)
+    reports.extend(finished)
     print(f"{folder}: {len(subs)} submission(s), {cached}; {took}. Reports in {out}/")
     _say_class_faults(batch_reports)
     return 0
@@ -481,9 +482,10 @@ def _finish_class(
     args: argparse.Namespace,
     grades: dict[tuple[str, str], tuple[float, str]],
     assignment: str,
-) -> int:
+) -> list[Report] | None:
     """The class reports of a whole class (graded at once or merged from shards), with the manual
-    grades, the roster and the due date of args; non-zero after saying why none were written."""
+    grades, the roster and the due date of args: the reports with the manual grades in, or None after
+    saying why none were written."""
     try:
         merged = [manual.merge(r, grades) for r in batch_reports]
         problems = manual.unmatched(grades, merged, whole_class=True)
@@ -495,13 +497,12 @@ def _finish_class(
             )
     except manual.ManualGradesError as exc:
         print(f"grade: {exc}", file=sys.stderr)
-        return 2
-    batch_reports[:] = merged
-    found = roster.match(args.students, [r.submission for r in batch_reports])
+        return None
+    found = roster.match(args.students, [r.submission for r in merged])
     people = people_columns(commits, found if args.students else None, args.due_time)
-    write_class_outputs(out, batch_reports, seconds, people)
+    write_class_outputs(out, merged, seconds, people)
     if args.canvas is not None:
-        left_out = canvas.write(batch_reports, found, args.canvas_assignment or assignment, args.canvas)
+        left_out = canvas.write(merged, found, args.canvas_assignment or assignment, args.canvas)
         if left_out:
             print(
                 inert.terminal(
@@ -519,7 +520,7 @@ def _finish_class(
             ),
             file=sys.stderr,
         )
-    return 0
+    return merged
 
 
 def _say_class_faults(batch_reports: list[Report]) -> None:
@@ -564,11 +565,12 @@ def merge_main(argv: list[str]) -> int:
     except shards.ShardError as exc:
         print(inert.terminal(f"grade merge: {exc}"), file=sys.stderr)
         return 2
-    if _finish_class(args.out, whole.reports, whole.seconds, whole.commits, args, grades, whole.assignment):
+    finished = _finish_class(args.out, whole.reports, whole.seconds, whole.commits, args, grades, whole.assignment)
+    if finished is None:
         return 2
-    print(f"{len(whole.reports)} submission(s) from {whole.parts} shard(s); reports in {args.out}/")
-    _say_class_faults(whole.reports)
-    return 2 if any(r.grader_faults for r in whole.reports) else 0
+    print(f"{len(finished)} submission(s) from {whole.parts} shard(s); reports in {args.out}/")
+    _say_class_faults(finished)
+    return 2 if any(r.grader_faults for r in finished) else 0
 
 
 if __name__ == "__main__":

@@ -58,8 +58,12 @@ class Task:
 
 def pack(path: Path) -> bytes:
     """A submission's files as a zip, in memory: a .zip as it is, a folder's regular files (links and
-    git's folder left out), bounded as an unpacked zip is."""
+    git's folder left out), bounded as an unpacked zip is. A folder's files go under one top folder,
+    which the worker's unzipping takes as the submission, whatever the folder holds (were a lone
+    subfolder at the top, it would take that instead)."""
     if path.is_file():
+        if path.stat().st_size > MAX_TOTAL_BYTES:
+            raise ValueError(f"a zip of more than {MAX_TOTAL_BYTES // 2**20} MB")
         return path.read_bytes()
     buffer = io.BytesIO()
     total = 0
@@ -71,7 +75,7 @@ def pack(path: Path) -> bytes:
             total += file.stat().st_size
             if total > MAX_TOTAL_BYTES:
                 raise ValueError(f"more than {MAX_TOTAL_BYTES // 2**20} MB of files")
-            zf.write(file, rel.as_posix())
+            zf.write(file, f"submission/{rel.as_posix()}")
     return buffer.getvalue()
 
 

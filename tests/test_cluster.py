@@ -187,3 +187,21 @@ def test_a_submission_whose_workers_die_as_often_as_the_scheduler_allows_is_an_e
     assert len(killed) == 1 and reports[killed[0]]["items"][0]["status"] == "error" and reports[killed[0]]["total"] == 0
     other = next(n for n in reports if n not in killed)
     assert len(reports[other]["items"]) == 27
+
+
+def test_a_folder_travels_to_a_worker_as_the_folder_it_is(tmp_path: Path) -> None:
+    """What the worker unzips is the folder the client would grade: even one that holds a lone
+    subfolder (which a student's zip of one folder is taken to be), without git's folder or links."""
+    from grader.cluster import pack
+    from grader.submissions import extract_zip
+
+    folder = tmp_path / "alice"
+    (folder / "nndl").mkdir(parents=True)
+    (folder / "nndl" / "layers.py").write_text("def affine_forward(x, w, b): ...\n")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (folder / "nndl" / "link.py").symlink_to(folder / "nndl" / "layers.py")
+    (tmp_path / "sent.zip").write_bytes(pack(folder))
+    root = extract_zip(tmp_path / "sent.zip", tmp_path / "worker")
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["nndl", "nndl/layers.py"]
+    assert (root / "nndl" / "layers.py").read_text() == (folder / "nndl" / "layers.py").read_text()
