@@ -189,6 +189,22 @@ def test_a_submission_whose_workers_die_as_often_as_the_scheduler_allows_is_an_e
     assert len(reports[other]["items"]) == 27
 
 
+def test_a_client_without_isolation_sends_instructor_mode_to_workers_that_have_it(
+    cluster: distributed.LocalCluster, course_class: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client runs no student code: a laptop without bubblewrap grades on the cluster's isolation."""
+    folder = tmp_path / "class"
+    shutil.copytree(course_class["tmp"] / "class" / "correct", folder / "correct")
+    args = list(course_class["args"])
+    args[0] = str(folder)
+    monkeypatch.delenv("GRADER_ALLOW_UNISOLATED")
+    monkeypatch.setenv("GRADER_ISOLATION", "none")  # this process only: the workers were started before
+    assert cli.main([*args, "--out", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address]) == 0
+    (report,) = json.loads((tmp_path / "out" / "reports.json").read_text())
+    assert report["mode"] == "instructor" and report["total"] == 58 and report["isolation"].startswith("bubblewrap")
+    assert cli.main([*args, "--out", str(tmp_path / "local")]) == 2  # graded here, it is refused
+
+
 def test_a_folder_travels_to_a_worker_as_the_folder_it_is(tmp_path: Path) -> None:
     """What the worker unzips is the folder the client would grade: even one that holds a lone
     subfolder (which a student's zip of one folder is taken to be), without git's folder or links."""
