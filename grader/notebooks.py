@@ -216,21 +216,23 @@ def _output_size(content: Any) -> int:
 
 
 def _figures(nb: Any, stem: str) -> tuple[tuple[str, bytes], ...]:
+    """The PNGs the notebook drew, named by cell and by their order among that cell's images. Not by
+    their place among all its outputs: printed text arrives when the kernel flushes it, before or
+    after a figure, so that place changes from one run to the next."""
     out: list[tuple[str, bytes]] = []
     total = 0
     for index, cell in enumerate(nb.cells):
-        for k, output in enumerate(cell.get("outputs", [])):
+        images = 0
+        for output in cell.get("outputs", []):
             data = output.get("data", {}) if isinstance(output, dict) else {}
             png = data.get("image/png")
-            if (
-                isinstance(png, str)
-                and len(out) < MAX_FIGURES
-                and len(png) <= MAX_FIGURE_BYTES
-                and total + len(png) <= MAX_FIGURES_BYTES
-            ):
+            if not isinstance(png, str):
+                continue
+            images += 1
+            if len(out) < MAX_FIGURES and len(png) <= MAX_FIGURE_BYTES and total + len(png) <= MAX_FIGURES_BYTES:
                 total += len(png)
                 try:
-                    out.append((f"{stem}-cell{index}-{k}.png", base64.b64decode(png)))
+                    out.append((f"{stem}-cell{index}-{images}.png", base64.b64decode(png)))
                 except ValueError:
                     continue
     return tuple(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import pickle
 import shutil
@@ -214,3 +215,24 @@ def test_embedded_digits_split_is_deterministic_and_disjoint() -> None:
         assert X_held.shape == (297, 1, 8, 8)
         assert sum(row.tobytes() in seen for row in X_held.reshape(-1, 64)) < 5  # a few digits repeat exactly
     assert "sklearn" not in sys.modules  # the data are read without importing scikit-learn
+
+
+def test_figures_are_named_alike_whenever_the_printed_text_arrives() -> None:
+    """A kernel flushes printed text on its own clock, before or after a figure of the same cell: the
+    figures' names (and so the feedback that links them) do not depend on it."""
+    from grader.notebooks import _figures
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+
+    def ran(*outputs: object) -> object:
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("train(); plot()", outputs=list(outputs))])
+
+    def stream() -> object:
+        return nbformat.v4.new_output("stream", name="stdout", text="epoch 1: loss 0.5\n")
+
+    def image() -> object:
+        return nbformat.v4.new_output("display_data", data={"image/png": png})
+
+    orders = [(stream(), image(), image()), (image(), stream(), image()), (image(), image(), stream())]
+    names = [[name for name, _ in _figures(ran(*outputs), "pset3")] for outputs in orders]
+    assert names == [["pset3-cell0-1.png", "pset3-cell0-2.png"]] * 3
