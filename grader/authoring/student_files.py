@@ -140,4 +140,7 @@ def student_template(reference_root: Path, rubric: Rubric) -> dict[str, bytes]:
     README and .gitignore unless the reference has its own."""
     files = {WORKFLOW: WORKFLOW_YML.encode("utf-8"), **requirement()}
     files |= template.render(reference_root, set(rubric.instructor_only))
+    leaks = template.leaked_objects(rubric, reference_root, files)
+    if leaks:
+        raise template.TemplateError("the template would hand out solutions; nothing written:\n  " + "\n  ".join(leaks))
     return {**render(rubric, files), **files}
