@@ -29,7 +29,14 @@ WHEN: Mapping[str, frozenset[str]] = {  # a condition -> the mismatch codes (or 
     "factor": frozenset({"factor"}),
     "shape": frozenset({"shape", "type", "missing", "none", "dtype"}),
 }
-_KEYS = {"text", "when", "parts", "cases"}
+KEYS = {
+    "text": tables.Key("string", "required", "what the student reads when the failure it explains is seen"),
+    "when": tables.Key(
+        "string", '"wrong"', f"the failure it explains: {', '.join(f'`{w}`' for w in WHEN)} (see `grader/hints.py`)"
+    ),
+    "parts": tables.Key("array of strings", "[] (any)", "the item's parts it is about"),
+    "cases": tables.Key("array of integers", "[] (any)", "the public case numbers (from 1) it is about"),
+}
 
 
 class HintError(ValueError):
@@ -62,7 +69,7 @@ def read(raw: Any, where: str, parts: tuple[str, ...], cases: int) -> tuple[Hint
     if not isinstance(raw, list):
         raise HintError(f"{where}: hint must be a string or a list of tables ([[item.hint]])")
     found = []
-    for at, table in tables.each(raw, where, "hint", _KEYS, HintError):
+    for at, table in tables.each(raw, where, "hint", KEYS, HintError):
         text, when = table.get("text"), table.get("when", "wrong")
         if not isinstance(text, str) or not text:
             raise HintError(f"{at}: text must be a non-empty string")

@@ -2,20 +2,10 @@
 
 A rubric describes each argument as a small table instead of a number typed by
 hand, so the same item can be drawn for the public fixtures and again, with other
-shapes, from a hidden seed. Forms (SHAPE is a list of ints, dimension
-names, or products of names such as "A*B"):
-
-    {randn = SHAPE, scale = 1.0, shift = 0.0}   normal draws
-    {rand = SHAPE, low = 0.0, high = 1.0}       uniform draws
-    {randint = HIGH, shape = SHAPE}             integers in [0, HIGH); HIGH may be a dim
-    {linspace = [LO, HI], shape = SHAPE}        evenly spaced, reshaped
-    {ones = SHAPE} / {zeros = SHAPE}            constants
-    {array = [...]}                             a literal array
-    {dim = "N"} / {dims = ["H1", "H2"]}         a dimension's value(s) as int(s)
-    {value = ...}                               any literal, taken as is
-
-Any other table is a plain dict whose values are specs in turn; numbers, strings,
-booleans and lists are taken as they are.
+shapes, from a hidden seed. The forms are `FORMS` (SHAPE is a list of ints,
+dimension names, or products of names such as "A*B"). Any other table is a plain
+dict whose values are specs in turn; numbers, strings, booleans and lists are
+taken as they are.
 """
 
 from __future__ import annotations
@@ -26,7 +16,20 @@ from typing import Any
 
 import numpy as np
 
-GENERATORS = {"randn", "rand", "randint", "linspace", "ones", "zeros", "array", "dim", "dims", "value"}
+# Each form: how it is written, and what it gives (`docs/rubric.md` is written from these).
+FORMS = {
+    "randn": ("{randn = SHAPE, scale = 1.0, shift = 0.0}", "normal draws"),
+    "rand": ("{rand = SHAPE, low = 0.0, high = 1.0}", "uniform draws"),
+    "randint": ("{randint = HIGH, shape = SHAPE}", "integers in [0, HIGH); HIGH may be a dimension's name"),
+    "linspace": ("{linspace = [LO, HI], shape = SHAPE}", "evenly spaced from LO to HI, reshaped"),
+    "ones": ("{ones = SHAPE}", "ones"),
+    "zeros": ("{zeros = SHAPE}", "zeros"),
+    "array": ("{array = [[1, 2], [3, 4]]}", "a literal array, for a course's own small test input"),
+    "dim": ('{dim = "N"}', "a dimension's value as an int"),
+    "dims": ('{dims = ["H1", "H2"]}', "dimensions' values as a list of ints"),
+    "value": ("{value = ...}", "any literal, taken as is"),
+}
+GENERATORS = frozenset(FORMS)
 MODIFIERS = {"scale", "shift", "low", "high", "shape"}
 
 
@@ -77,7 +80,7 @@ def draw(spec: Any, rng: np.random.Generator, dims: Mapping[str, int], where: st
     kinds = GENERATORS & spec.keys()
     if len(kinds) != 1:
         raise SpecError(f"{where}: give exactly one of {sorted(GENERATORS)}, got {sorted(kinds)}")
-    kind = kinds.pop()
+    (kind,) = kinds
     unknown = spec.keys() - {kind} - MODIFIERS
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {sorted(unknown)} beside {kind!r}")

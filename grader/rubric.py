@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,51 +17,89 @@ from grader import kinds
 from grader.hints import Hint, HintError
 from grader.hints import read as read_hints
 from grader.project import source_file
+from grader.tables import Key, unknown_key
 from grader.variants import Variant, VariantError
 from grader.variants import read as read_variants
 
+# Each key with its type, default and meaning: `docs/rubric.md` is written from these and the kinds' own.
 ASSIGNMENT_KEYS = {
-    "name",
-    "title",
-    "student_packages",
-    "provided",
-    "instructor_only",
-    "timeout_s",
-    "submission_timeout_s",
-    "hidden_cases",
-    "datasets",
-    "dataset_env",
-    "data_dir_env",
-    "public",
+    "name": Key("string", "required", "the assignment's name, as in `grade.toml` and the folders"),
+    "title": Key("string", "the name", "what reports and the students' README call it"),
+    "student_packages": Key("array of strings", "[]", "the packages students write code in (for the reader)"),
+    "provided": Key(
+        "array of strings",
+        "[]",
+        "the course's own files or folders, restored from the fixtures before grading: students cannot change "
+        "how they are graded",
+    ),
+    "instructor_only": Key(
+        "array of strings",
+        "[]",
+        'files or folders never copied to the template or the fixtures (`"rubric.toml"`, held-out data)',
+    ),
+    "timeout_s": Key("float", "10", "each item's limit in seconds, unless the item sets its own"),
+    "submission_timeout_s": Key("float", "300", "the whole submission's limit in seconds"),
+    "hidden_cases": Key("integer", "2", "hidden cases drawn per public case in instructor mode"),
+    "datasets": Key("array of strings", '["default"]', "the data sets `--dataset` may name, the first the default"),
+    "dataset_env": Key("string", '""', "the environment variable the chosen data set's name is passed in"),
+    "data_dir_env": Key("string", '""', "the environment variable `--data-dir` is passed in"),
+    "public": Key("boolean", "false", "written by `grade-build` in the fixtures' copy; never set it by hand"),
 }
 # The notebook an item is about: required of items scored from a notebook's run, and given for an
 # object a notebook defines (graded in its kernel); absent for objects of module files.
 NOTEBOOK_KEY = "notebook"
 COMMON_ITEM_KEYS = {
-    "id",
-    "title",
-    "points",
-    "kind",
-    "tolerance",
-    "timeout_s",
-    "dims",
-    "hidden_dims",
-    "case",
-    "modifies",
-    "hint",
-    "depends",
-    "adapter",
-    "variant",
-    NOTEBOOK_KEY,
+    "id": Key(
+        "string",
+        "required",
+        '`"dotted.module:qualname"` (`"nndl.layers:affine_forward"`), `"notebook.ipynb:qualname"` for an object '
+        "a notebook defines, with `[variant]` appended when several items grade one function; "
+        '`"notebook:<nb>:<name>"`, `"threshold:..."`, `"manual:..."` for the notebook kinds',
+    ),
+    "title": Key("string", "the qualname", "what students read in the score table"),
+    "points": Key("float", "required", "the item's points, >= 0"),
+    "kind": Key("string", "required", "the check kind (below)"),
+    "tolerance": Key(
+        "float or table", "1e-8", "the relative error allowed, for every part or per part (`{dx = 1e-7, dw = 1e-7}`)"
+    ),
+    "timeout_s": Key("float", "the assignment's", "the item's limit in seconds"),
+    "dims": Key("table", "{}", "the public cases' dimension names and sizes (`{N = 4, D = 5}`)"),
+    "hidden_dims": Key(
+        "table",
+        "half to twice each public size",
+        "per dimension, the [low, high] sizes hidden cases draw from (`{N = [3, 8]}`)",
+    ),
+    "case": Key("array of tables", "required for code kinds", "the public cases: `[[item.case]]` (below)"),
+    "modifies": Key("array of strings", "[]", "the arguments the function may change in place (an optimizer's `w`)"),
+    "hint": Key("string or array of tables", "none", "what to tell a student about a failure: `[[item.hint]]`"),
+    "depends": Key(
+        "array of strings", "[]", "the items this one calls: a student's bug there is not charged here again"
+    ),
+    "adapter": Key(
+        "string",
+        "none",
+        "`pkg.module:function` in a provided file that maps a course's classes onto what the kind calls; it "
+        "receives the student's module (or the notebook's variables) first",
+    ),
+    "variant": Key("array of tables", "[]", "accepted alternatives and known mistakes: `[[item.variant]]`"),
+    NOTEBOOK_KEY: Key("string", "none", "the notebook the item is about (required of the notebook kinds)"),
 }
 
 # Keys of an `[[item.case]]` that describe the case or say how it is judged, not what it is called
-# with. about: what the case is, in a few words a student reads in every message about it ("with
-# regularization", "scores near 1000"). self_check: the parts that, on this case, are judged
-# against the student's own code only (a gradient against the numerical gradient of the student's
-# own function, any other value for its type and shape): for a case whose values the reference's
-# random draws decide (a network with dropout), which the course itself checks only that way.
-CASE_KEYS = {"about", "self_check"}
+# with.
+CASE_KEYS = {
+    "about": Key(
+        "string",
+        '""',
+        'what the case is, in a few words a student reads in every message about it (`"with regularization"`)',
+    ),
+    "self_check": Key(
+        "array of strings",
+        "[]",
+        "the parts judged, on this case, against the student's own code only (a gradient against the numerical "
+        "gradient of the student's own function): for a case whose values the reference's random draws decide",
+    ),
+}
 
 
 class RubricError(ValueError):
@@ -180,10 +218,10 @@ class Rubric:
         raise KeyError(item_id)
 
 
-def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
+def _check_keys(table: Mapping[str, Any], allowed: Collection[str], where: str) -> None:
+    unknown = sorted(set(table) - set(allowed))
     if unknown:
-        raise RubricError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+        raise RubricError(unknown_key(unknown[0], allowed, where))
 
 
 def _require(table: Mapping[str, Any], key: str, where: str) -> Any:
@@ -248,7 +286,7 @@ def _item(raw: Mapping[str, Any], default_timeout: float, public: bool) -> Item:
         kind = kinds.get(_require(raw, "kind", where))
     except kinds.KindError as exc:
         raise RubricError(f"{where}: {exc}") from exc
-    _check_keys(raw, COMMON_ITEM_KEYS | kind.keys, where)
+    _check_keys(raw, {*COMMON_ITEM_KEYS, *kind.keys}, where)
     if kind.scored_from == "notebook_run":
         return _notebook_item(raw, default_timeout, item_id, kind)
     if ":" not in item_id:
@@ -265,6 +303,9 @@ def _item(raw: Mapping[str, Any], default_timeout: float, public: bool) -> Item:
     if not written:
         raise RubricError(f"{where}: needs at least one [[item.case]]")
     params = _kind_params(raw, kind, where)
+    if "params" in params:  # a function's cases: each key one of its parameters, or about the case
+        for number, case in enumerate(written, start=1):
+            _check_keys(case, {*params["params"], *CASE_KEYS}, f"{where}, case {number}")
     cases = tuple({k: v for k, v in case.items() if k not in CASE_KEYS} for case in written)
     own = tuple(_case_self_check(case, params["parts"], f"{where}, case {i + 1}") for i, case in enumerate(written))
     about = tuple(_case_about(case, f"{where}, case {i + 1}") for i, case in enumerate(written))

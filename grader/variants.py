@@ -39,7 +39,16 @@ class Variant:
         return f"{'accepted alternative' if self.accepted else 'known mistake'} {self.name!r}"
 
 
-_KEYS = {"name", "accepted", "says", "file", "old", "new"}
+KEYS = {
+    "name": tables.Key("string", "required", 'what a student reads: `"epsilon outside the square root"`'),
+    "accepted": tables.Key("boolean", "false", "an alternative the course accepts; otherwise a known mistake"),
+    "says": tables.Key(
+        "string", "required", "for a mistake, what is wrong and how to fix it; for an alternative, why it is accepted"
+    ),
+    "file": tables.Key("string", "required", "the reference file the edit is in, relative to its folder"),
+    "old": tables.Key("string", "required", "text that occurs exactly once in that file (kept out of the fixtures)"),
+    "new": tables.Key("string", "required", "what the variant has instead"),
+}
 
 
 def read(raw: Any, where: str, public: bool = False) -> tuple[Variant, ...]:
@@ -48,7 +57,7 @@ def read(raw: Any, where: str, public: bool = False) -> tuple[Variant, ...]:
     if raw is None:
         return ()
     found: list[Variant] = []
-    for at, table in tables.each(raw, where, "variant", _KEYS, VariantError):
+    for at, table in tables.each(raw, where, "variant", KEYS, VariantError):
         edits = ("old", "new")
         if public and any(key in table for key in edits):
             raise VariantError(f"{at}: a public rubric's variant has no old or new (they are the reference's code)")

@@ -235,7 +235,7 @@ def test_every_built_in_kind_keeps_its_rubric_keys_to_itself() -> None:
     from grader.rubric import COMMON_ITEM_KEYS
 
     for name in kinds.names():
-        assert not kinds.get(name).keys & COMMON_ITEM_KEYS, name
+        assert not kinds.get(name).keys & set(COMMON_ITEM_KEYS), name
 
 
 def test_the_registry_knows_which_built_in_kinds_have_probes() -> None:

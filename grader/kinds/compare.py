@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from grader.compare import Mismatch, compare_mask
 from grader.kinds.base import Keys, Kind, KindError, Probe
@@ -36,15 +36,20 @@ PROBES: dict[str, Probe] = {"call": call}
 
 
 class CompareKeys(Keys):
-    params: tuple[str, ...]  # the function's parameters, in order, each drawn from the case
-    returns: tuple[str, ...]  # names for what it returns (a tuple's parts, in order)
-    # The outputs compared with the reference's, each credited apart; "arg.key" is what the
-    # function leaves in a dict argument ("bn_param.running_mean").
-    compare: tuple[str, ...]
-    # Outputs that are an input under a random mask (dropout): part -> that input. Judged by what the
-    # mask must do (drop or keep and scale each entry, keep the reference's fraction), not by which
-    # random numbers the code drew: every correct way of drawing it passes.
-    random_mask: dict[str, str] | None = None
+    params: Annotated[tuple[str, ...], "the function's parameters, in order, each drawn from the case"]
+    returns: Annotated[tuple[str, ...], "names for what it returns (a tuple's parts, in order)"]
+    compare: Annotated[
+        tuple[str, ...],
+        "the outputs compared with the reference's, each credited apart; `arg.key` is what the function "
+        'leaves in a dict argument (`"bn_param.running_mean"`)',
+    ]
+    # Judged by what the mask must do, not by which random numbers the code drew: every correct way
+    # of drawing it passes.
+    random_mask: Annotated[
+        dict[str, str] | None,
+        "outputs that are an input under a random mask (dropout), as part -> that input: judged by what "
+        "the mask must do (drop or keep and scale each entry, keep the reference's fraction)",
+    ] = None
 
 
 class Compare(Kind):

@@ -3,7 +3,7 @@ student's own forward pass (which tells a wrong backward from a wrong forward)."
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 
@@ -50,13 +50,15 @@ PROBES: dict[str, Probe] = {"gradient": gradient}
 
 
 class GradientKeys(Keys):
-    params: tuple[str, ...]  # the forward pass's parameters, in order, each drawn from the case
-    forward: str  # the forward pass whose cache the backward pass takes
-    wrt: tuple[str, ...]  # the parameters the gradients are of...
-    grads: tuple[str, ...]  # ...and the names of the backward pass's outputs, in the same order
-    # Judged only against the numerical gradient of the student's own forward pass, never against
-    # the reference: for a design that is the student's to choose.
-    self_check: bool = False
+    params: Annotated[tuple[str, ...], "the forward pass's parameters, in order, each drawn from the case"]
+    forward: Annotated[str, "the forward pass whose cache the backward pass takes"]
+    wrt: Annotated[tuple[str, ...], "the parameters the gradients are of"]
+    grads: Annotated[tuple[str, ...], "the names of the backward pass's outputs, in the order of `wrt`"]
+    self_check: Annotated[
+        bool,
+        "judged only against the numerical gradient of the student's own forward pass, never against the "
+        "reference: for a design that is the student's to choose",
+    ] = False
 
 
 class Gradient(Kind):

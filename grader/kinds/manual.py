@@ -4,7 +4,7 @@ empty until a TA's grades are merged (`--manual-grades`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from grader.kinds.base import Keys, Kind, item_result
 
@@ -42,7 +42,7 @@ def score_manual(item: Item, answer: str | None) -> ItemResult:
 
 
 class ManualKeys(Keys):
-    cell: str  # the tag of the markdown cell that holds the answer ("answer:q1")
+    cell: Annotated[str, 'the tag of the markdown cell that holds the answer (`"answer:q1"`)']
 
 
 class Manual(Kind):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 
@@ -179,15 +179,23 @@ def train(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[s
 PROBES: dict[str, Probe] = {"init": init, "loss": loss, "predict": predict, "train": train}
 
 
+_COMPARE_ABOUT = "the outputs compared, each credited apart"
+_COMPARE_DEFAULT = "the probe's own: " + "; ".join(
+    f"{probe} `{', '.join(parts)}`" for probe, parts in DEFAULT_COMPARE.items()
+)
+
+
 class ModelKeys(Keys):
-    probe: str  # what is exercised: init, loss, predict or train
-    compare: tuple[str, ...] = ()  # the outputs compared, each credited apart; () for the probe's own
-    dtype_args: tuple[str, ...] = ()  # constructor arguments given as a dtype's name ("float64")
-    # Training whose minibatches or masks the student's code draws its own way: the reference trains
-    # under this many seeds from the same start, and the loss history (the mean of its last tenth)
-    # and the trained loss may reach no worse than the spread of those runs allows. 1: compared as is.
-    seeds: int = 1
-    self_check: bool = False  # judged only against the numerical gradient of the student's own loss
+    probe: Annotated[str, "what is exercised: `init`, `loss`, `predict` or `train`"]
+    compare: Annotated[tuple[str, ...], _COMPARE_ABOUT, _COMPARE_DEFAULT] = ()
+    dtype_args: Annotated[tuple[str, ...], 'constructor arguments given as a dtype\'s name (`"float64"`)'] = ()
+    seeds: Annotated[
+        int,
+        "for training whose minibatches or masks the student's code draws its own way: the reference trains "
+        "under this many seeds from the same start, and the loss history (the mean of its last tenth) and the "
+        "trained loss may be no worse than the spread of those runs allows; 1 compares as is",
+    ] = 1
+    self_check: Annotated[bool, "judged only against the numerical gradient of the student's own loss"] = False
 
 
 class Model(Kind):

@@ -4,7 +4,7 @@ Its item also sets the limits of the notebook's run (`cell_timeout_s`, `timeout_
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from grader import version_hints
 from grader.kinds.base import Keys, Kind, item_result
@@ -43,7 +43,7 @@ def score_run(item: Item, run: NotebookRun) -> ItemResult:
 
 
 class NotebookKeys(Keys):
-    cell_timeout_s: float = 60.0  # each cell's limit; the item's timeout_s is the whole run's
+    cell_timeout_s: Annotated[float, "each cell's limit in seconds; the item's `timeout_s` is the whole run's"] = 60.0
 
 
 class Notebook(Kind):

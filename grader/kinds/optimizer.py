@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from grader.kinds.base import Keys, Kind, Probe
 from grader.probes import ProbeError, changed, unpack
@@ -28,8 +28,10 @@ PROBES: dict[str, Probe] = {"optimizer": optimizer}
 
 
 class OptimizerKeys(Keys):
-    state: tuple[str, ...] = ()  # the config entries the rule keeps (velocity, m, v, t), each credited apart
-    steps: int = 1  # update steps per case, each from the config the last one returned
+    state: Annotated[
+        tuple[str, ...], "the config entries the rule keeps (`velocity`, `m`, `v`, `t`), each credited apart"
+    ] = ()
+    steps: Annotated[int, "update steps per case, each from the config the last one returned"] = 1
 
 
 class Optimizer(Kind):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from grader.compare import Mismatch, compare_speedup
 from grader.kinds.base import Keys, Kind, Probe
@@ -46,12 +46,12 @@ PROBES: dict[str, Probe] = {"speedup": speedup}
 
 
 class SpeedupKeys(Keys):
-    params: tuple[str, ...]  # the parameters both functions take, in order, each drawn from the case
-    returns: tuple[str, ...]  # names for what they return
-    compare: tuple[str, ...]  # the outputs that must agree
-    baseline: str  # the slow function the item's function replaces
-    min_speedup: float  # how many times faster, at least (best of `repeats` runs each)
-    repeats: int = 3
+    params: Annotated[tuple[str, ...], "the parameters both functions take, in order, each drawn from the case"]
+    returns: Annotated[tuple[str, ...], "names for what they return"]
+    compare: Annotated[tuple[str, ...], "the outputs that must agree"]
+    baseline: Annotated[str, "the slow function the item's function replaces"]
+    min_speedup: Annotated[float, "how many times faster, at least (best of `repeats` runs each)"]
+    repeats: Annotated[int, "runs of each function, the best of which is timed"] = 3
 
 
 class Speedup(Kind):

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 
 from grader.codec import CodecError, load_saved_arrays
 from grader.kinds.base import Keys, Kind, KindError, Probe, item_result, require
 from grader.probes import import_callable
+from grader.tables import Key, unknown_key
 
 if TYPE_CHECKING:
     from grader.kinds.context import NotebookContext
@@ -21,7 +22,13 @@ if TYPE_CHECKING:
     from grader.rubric import Item
 
 MAX_SAVED_BYTES = 100 * 1024**2
-CURVE_KEYS = {"kind", "zero", "full", "at", "floor_percent"}
+CURVE_KEYS = {
+    "kind": Key("string", "required", '`"linear"` (points rise with accuracy) or `"step"` (all or nothing)'),
+    "zero": Key("float", "required for linear", "the accuracy (0..1) at and below which the item earns nothing"),
+    "full": Key("float", "required for linear", "the accuracy at and above which it earns full points"),
+    "floor_percent": Key("boolean", "false", "for linear: count whole percentage points above `zero` only"),
+    "at": Key("float", "required for step", "the accuracy at and above which a step curve earns full points"),
+}
 
 
 def accuracy(target: Any, params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
@@ -89,9 +96,9 @@ def score_threshold(
 def _curve(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise KindError(f"{where}: a curve is a table")
-    unknown = sorted(set(raw) - CURVE_KEYS)
+    unknown = sorted(set(raw) - set(CURVE_KEYS))
     if unknown:
-        raise KindError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(CURVE_KEYS))})")
+        raise KindError(unknown_key(unknown[0], CURVE_KEYS, where))
     kind = require(raw, "kind", where)
     if kind == "linear":
         if not float(require(raw, "zero", where)) < float(require(raw, "full", where)):
@@ -104,12 +111,15 @@ def _curve(raw: Any, where: str) -> dict[str, Any]:
 
 
 class ThresholdKeys(Keys):
-    saved: str  # the name the notebook saves its network's parameters under (save_for_grading)
-    scores: str  # trusted 'pkg.module:function': class scores from (saved parameters, X)
-    data: str  # trusted 'pkg.module:function' returning (X, y): held-out data, for instructor mode
-    # Per data set: {kind = "linear", zero, full[, floor_percent]} or {kind = "step", at}.
-    curve: dict[str, Any]
-    public_data: str | None = None  # the (X, y) student mode measures on; data when absent
+    saved: Annotated[str, "the name the notebook saves its network's parameters under (`save_for_grading`)"]
+    scores: Annotated[str, "trusted `pkg.module:function`: class scores from (saved parameters, X)"]
+    data: Annotated[str, "trusted `pkg.module:function` returning (X, y): held-out data, for instructor mode"]
+    curve: Annotated[
+        dict[str, Any],
+        'per data set (`default` without named ones), the accuracy-to-points curve: `{kind = "linear", zero, '
+        'full[, floor_percent]}` or `{kind = "step", at}` (see the curve keys below)',
+    ]
+    public_data: Annotated[str | None, "the (X, y) student mode measures on; `data` when absent"] = None
 
 
 class Threshold(Kind):
