@@ -5,6 +5,8 @@ grade-build nndl --check        exit 1, naming each stale, missing or extra file
 grade-build --publish public/   write each assignment's student repository (template, README,
                                 workflow, public fixtures) into public/<assignment>/; nothing else
                                 of the reference's, and nothing is rebuilt
+grade-build new NAME            start an assignment: reference/NAME/ with one item of every check
+                                kind and a test submission, built at once
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 from pathlib import Path
 
 from grader import __version__
-from grader.authoring import fixtures, gradescope_package, publish, student_files, template
+from grader.authoring import fixtures, gradescope_package, publish, scaffold, student_files, template
 from grader.cli import hidden_seed
 from grader.engine import SetupError
 from grader.gradescope import VISIBILITIES
@@ -92,7 +94,51 @@ def build(layout: Layout) -> tuple[dict[str, bytes], dict[str, bytes]]:
     return template_files, fixture_files
 
 
+def _course_root(given: Path | None) -> Path | None:
+    env = os.environ.get(COURSE_ENV)
+    return given or (Path(env) if env else None) or find_project_root(Path.cwd())
+
+
+def new_main(argv: list[str]) -> int:
+    """`grade-build new NAME`: write a new assignment, then build its template and fixtures."""
+    parser = argparse.ArgumentParser(
+        prog="grade-build new",
+        description="Start an assignment that builds and grades at once: reference/NAME/ (the course's files with "
+        "solution regions, a commented rubric.toml with one item of every check kind, a notebook that trains and "
+        "saves a model, held-out data under instructor/) and a test submission with a known bug, then build it.",
+    )
+    parser.add_argument("name", help="the assignment's name, also the package students write in")
+    parser.add_argument(
+        "--course", type=Path, help=f"the course folder (default: ${COURSE_ENV}, else found from here, else here)"
+    )
+    args = parser.parse_args(argv)
+    root = _course_root(args.course) or Path.cwd()
+    try:
+        written = scaffold.write(root, args.name)
+    except ValueError as exc:
+        print(f"grade-build new: {exc}", file=sys.stderr)
+        return 2
+    layout = Layout(root, args.name)
+    try:
+        template_files, fixture_files = build(layout)
+    except (RubricError, template.TemplateError, fixtures.BuildError) as exc:  # a fault of the grader's own files
+        print(f"grade-build new: the new assignment does not build (the grader's error): {exc}", file=sys.stderr)
+        return 2
+    write_tree(layout.template, template_files)
+    write_tree(layout.fixtures, fixture_files)
+    print(f"{args.name}: {len(written)} files written under {root}, built into {layout.template} and {layout.fixtures}")
+    print("Next:")
+    print(f"  grade {layout.reference}   the reference in instructor mode: full marks, the manual item open")
+    print(f"  grade {layout.template}   the template: nothing")
+    print(f"  edit {layout.reference / 'rubric.toml'} and the code (every key is in the grader's docs/rubric.md),")
+    print("  then run grade-build and commit what it writes")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["new"]:
+        return new_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="grade-build", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -134,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    env = os.environ.get(COURSE_ENV)
-    root = args.course or (Path(env) if env else None) or find_project_root(Path.cwd())
+    root = _course_root(args.course)
     if root is None:
         parser.error("no reference/ folder here or above; run from the course or pass --course DIR")
     names = args.assignment or assignments(root)

@@ -1,0 +1,132 @@
+"""`grade-build new NAME`: an assignment that builds and grades at once, which an instructor then grows:
+here two items are added to it, it is rebuilt, and the reference earns every automatic point while the
+template earns none; the test submission it ships loses exactly the item its bug is in."""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+from bugs import TEST_SEED
+
+from grader.authoring import cli as build_cli
+from grader.authoring import scaffold
+from grader.engine import grade, load_assignment
+from grader.options import GradeOptions
+from grader.project import Layout
+
+ADDED_CODE = '''
+
+def sigmoid(x):
+    """The logistic function, elementwise."""
+    out = None
+    # BEGIN SOLUTION
+    out = 1.0 / (1.0 + np.exp(-x))
+    # END SOLUTION
+    return out
+
+
+def leaky_relu_forward(x, slope):
+    """max(x, slope * x) for 0 < slope < 1: returns (out, cache)."""
+    out = None
+    # BEGIN SOLUTION
+    out = np.where(x > 0, x, slope * x)
+    # END SOLUTION
+    return out, (x, slope)
+'''
+
+ADDED_ITEMS = """
+[[item]]
+id = "course.layers:sigmoid"
+points = 1
+kind = "compare"
+params = ["x"]
+returns = ["out"]
+compare = ["out"]
+tolerance = 1e-9
+dims = {N = 3, D = 4}
+[[item.case]]
+x = {randn = ["N", "D"], scale = 4.0}
+
+[[item]]
+id = "course.layers:leaky_relu_forward"
+points = 2
+kind = "compare"
+params = ["x", "slope"]
+returns = ["out", "cache"]
+compare = ["out"]
+tolerance = 1e-9
+dims = {N = 3, D = 4}
+[[item.case]]
+about = "slope 0.1"
+x = {randn = ["N", "D"]}
+slope = 0.1
+"""
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A course started with `grade-build new`, then grown by two items and rebuilt."""
+    root = tmp_path_factory.mktemp("course")
+    assert build_cli.main(["new", "course", "--course", str(root)]) == 0
+    assert build_cli.main(["--course", str(root), "--check"]) == 0
+    reference = Layout(root, "course").reference
+    with (reference / "course" / "layers.py").open("a") as f:
+        f.write(ADDED_CODE)
+    with (reference / "rubric.toml").open("a") as f:
+        f.write(ADDED_ITEMS)
+    assert build_cli.main(["--course", str(root)]) == 0
+    assert build_cli.main(["--course", str(root), "--check"]) == 0
+    return root
+
+
+def _grade(root: Path, submission: Path, notebooks: bool = True) -> dict[str, tuple[float, str]]:
+    layout = Layout(root, "course")
+    assignment = load_assignment(layout.fixtures, layout.reference)
+    report = grade(submission, assignment, GradeOptions(hidden_seed=TEST_SEED, notebooks=notebooks))
+    return {i.id: (i.points, i.status) for i in report.items}
+
+
+def test_the_reference_earns_every_automatic_point_and_the_template_none(course: Path) -> None:
+    layout = Layout(course, "course")
+    rubric = tomllib.loads((layout.reference / "rubric.toml").read_text())
+    kinds = {item["kind"] for item in rubric["item"]}
+    assert kinds == {"compare", "gradient", "optimizer", "speedup", "model", "notebook", "threshold", "manual"}
+    reference = _grade(course, layout.reference)
+    assert "course.layers:sigmoid" in reference and "course.layers:leaky_relu_forward" in reference
+    assert {k: v for k, v in reference.items() if v[1] != "pass"} == {"manual:why_subtract_max": (0, "manual")}
+    template = _grade(course, layout.template)
+    assert sum(points for points, _ in template.values()) == 0
+    assert template["course.layers:sigmoid"][1] == template["course.net:LinearSoftmax.loss"][1] == "not_attempted"
+
+
+def test_the_shipped_test_submission_loses_exactly_its_bug(course: Path, tmp_path: Path) -> None:
+    bug = tomllib.loads((course / "tests" / "submissions" / "course_fails_relu_backward" / "bug.toml").read_text())
+    submission = tmp_path / "student"
+    shutil.copytree(Layout(course, "course").reference, submission, ignore=shutil.ignore_patterns("instructor"))
+    for edit in bug["replace"]:
+        path = submission / edit["file"]
+        assert path.read_text().count(edit["old"]) == 1
+        path.write_text(path.read_text().replace(edit["old"], edit["new"]))
+    result = _grade(course, submission, notebooks=False)
+    assert sorted(k for k, (_, status) in result.items() if status != "pass") == bug["loses"]
+
+
+@pytest.mark.parametrize("name", ["Course", "1st", "my-course", "a" * 41])
+def test_a_name_that_cannot_be_a_package_is_refused_and_nothing_written(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert build_cli.main(["new", name, "--course", str(tmp_path)]) == 2
+    assert "cannot name an assignment" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_assignment_is_never_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scaffold.write(tmp_path, "course")
+    rubric = tmp_path / "reference" / "course" / "rubric.toml"
+    rubric.write_text("# the instructor's own\n")
+    assert build_cli.main(["new", "course", "--course", str(tmp_path)]) == 2
+    assert "exists; choose another name" in capsys.readouterr().err
+    assert rubric.read_text() == "# the instructor's own\n"
