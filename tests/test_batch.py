@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -87,7 +88,10 @@ def graded_class(tmp_path_factory: pytest.TempPathFactory, seed_file: Path) -> d
         "--timeout",
         "2",
     ]
-    return {"base": base, "names": names, "out": out, "args": args}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # graded here, so that any test of the module can run alone
+        assert cli.main(args) == 0
+    return {"base": base, "names": names, "out": out, "args": args, "printed": printed.getvalue()}
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -98,7 +102,7 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 def test_batch_grades_every_submission_with_a_gradebook_matching_the_golden(
     graded_class: dict, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
-    printed = run(graded_class["args"], capsys)
+    printed = graded_class["printed"]
     names = graded_class["names"]
     assert len(names) >= 30
     assert f"{len(names)} submission(s), {len(names)} graded now, 0 unchanged" in printed
@@ -146,16 +150,40 @@ def test_second_run_grades_nothing_and_a_changed_submission_is_regraded(
     assert f"{n} submission(s), 1 graded now, {n - 1} unchanged" in printed
     gradebook = pd.read_csv(graded_class["out"] / "gradebook.csv").set_index("submission")
     assert gradebook.loc["unfinished_1", "total"] == 9
-    printed = run(graded_class["args"] + ["--force"], capsys)
-    assert f"{n} submission(s), {n} graded now, 0 unchanged" in printed
+
+    # --force regrades what the cache holds (shown on two submissions, not the class again).
+    small = graded_class["base"] / "small"
+    for name in ("correct_0", "unfinished_0"):
+        shutil.copytree(graded_class["base"] / "submissions" / name, small / name)
+    args = _with(graded_class["args"], small, graded_class["base"] / "small_out")
+    assert "2 submission(s), 2 graded now, 0 unchanged" in run(args, capsys)
+    assert "2 submission(s), 0 graded now, 2 unchanged" in run(args, capsys)
+    assert "2 submission(s), 2 graded now, 0 unchanged" in run([*args, "--force"], capsys)
+
+
+def _with(args: list[str], submissions: Path, out: Path) -> list[str]:
+    """The class's arguments with other submissions and another output folder."""
+    args = [str(submissions), *args[1:]]
+    args[args.index("--out") + 1] = str(out)
+    return args
 
 
 def test_a_killed_batch_resumes_where_it_stopped(
     graded_class: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = list(graded_class["args"])
+    """Killed after its fourth submission, a batch of twelve resumes with the other eight and ends with
+    the rows an uninterrupted run gave them."""
+    names = graded_class["names"][::3][:12]
+    for name in names:
+        source = graded_class["base"] / "submissions" / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / "class" / name)
+        else:
+            (tmp_path / "class").mkdir(exist_ok=True)
+            shutil.copyfile(source, tmp_path / "class" / name)
     out = tmp_path / "out"
-    args[args.index("--out") + 1] = str(out)
+    args = _with(graded_class["args"], tmp_path / "class", out)
+    args[args.index("--jobs") + 1] = "1"  # one at a time: the kill lands between submissions, not at the end
     grade = str(Path(sys.executable).parent / "grade")
     proc = subprocess.Popen(
         [grade, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -166,18 +194,19 @@ def test_a_killed_batch_resumes_where_it_stopped(
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(list((out / "cache").glob("*.json")))
-    assert 4 <= done_before < len(graded_class["names"])
+    n = len(list((tmp_path / "class").iterdir()))
+    assert n == 12 and 4 <= done_before < n
     for entry in (out / "cache").glob("*.json"):
         json.loads(entry.read_text())  # every cache entry is whole
     printed = run(args, capsys)
-    n = len(graded_class["names"])
     assert f"{n} submission(s), {n - done_before} graded now, {done_before} unchanged" in printed
-    # The resumed batch ends with the gradebook an uninterrupted one gives (grading times aside).
-    assert (
-        pd.read_csv(out / "gradebook.csv")
-        .drop(columns=["seconds"])
-        .equals(pd.read_csv(graded_class["out"] / "gradebook.csv").drop(columns=["seconds"]))
-    )
+
+    # The resumed batch ends with the rows an uninterrupted one gives (grading times aside).
+    def rows(path: Path) -> pd.DataFrame:  # as written: a column empty in a part keeps its text
+        return pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns=["seconds"]).set_index("submission")
+
+    resumed, whole = rows(out / "gradebook.csv"), rows(graded_class["out"] / "gradebook.csv")
+    assert resumed.equals(whole.loc[resumed.index])
 
 
 def test_gradescope_results_json_follows_the_published_format(tmp_path: Path, seed_file: Path) -> None:
