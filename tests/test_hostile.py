@@ -172,40 +172,6 @@ def test_attack(
         check_golden(HOSTILE / name / "expected.json", report.to_dict(), request.config.getoption("--regen-golden"))
 
 
-def test_a_batch_with_hostile_submissions_leaves_the_others_untouched(tmp_path: Path, secret_seed: Path) -> None:
-    """Clean submissions graded among hostile ones get exactly the report they get alone."""
-    clean_a = apply_spec({}, tmp_path / "clean_a", "clean_a")
-    clean_b = apply_spec(
-        tomllib.loads((ROOT / "tests" / "submissions" / "fails_nesterov_is_plain_momentum" / "bug.toml").read_text()),
-        tmp_path / "clean_b",
-        "clean_b",
-    )
-    hostile = [
-        build(n, tmp_path / n, secret_seed)
-        for n in ("fork_bomb", "os_exit_at_import", "infinite_loop_at_import", "memory_bomb", "prints_100_mb")
-    ]
-    common = [
-        "--reference",
-        str(LAYOUT.reference),
-        "--fixtures",
-        str(LAYOUT.fixtures),
-        "--hidden-seed-file",
-        str(secret_seed),
-        "--no-notebooks",
-        "--quiet",
-        "--timeout",
-        "1",
-    ]
-    alone, together = tmp_path / "alone.json", tmp_path / "together.json"
-    assert cli.main([str(clean_a), str(clean_b), *common, "--json", str(alone)]) == 0
-    assert cli.main([str(clean_a), *map(str, hostile), str(clean_b), *common, "--json", str(together)]) == 0
-    alone_reports = [comparable(r) for r in json.loads(alone.read_text())]
-    together_reports = [comparable(r) for r in json.loads(together.read_text())]
-    assert together_reports[0] == alone_reports[0] and together_reports[-1] == alone_reports[1]
-    assert len(together_reports) == 7
-    assert alone_reports[0]["total"] == 58 and alone_reports[1]["total"] == 57
-
-
 def _zip(path: Path, members: list[tuple[str, bytes]], link: str | None = None) -> Path:
     import stat
     import zipfile
@@ -300,22 +266,39 @@ def test_a_zipped_submission_is_graded_like_its_folder(tmp_path: Path, secret_se
     assert json.loads(out.read_text())["total"] == 58
 
 
+@pytest.fixture(scope="module")
+def clean_alone(tmp_path_factory: pytest.TempPathFactory, secret_seed: Path) -> dict[str, dict]:
+    """Two clean submissions (one right, one with a known bug) and, by the per-case limit given
+    ("" for the default ones), the report each gets when graded alone."""
+    base = tmp_path_factory.mktemp("clean")
+    bug = tomllib.loads((ROOT / "tests" / "submissions" / "fails_nesterov_is_plain_momentum" / "bug.toml").read_text())
+    paths = {"clean_a": apply_spec({}, base / "class" / "clean_a", "clean_a")}
+    paths["clean_b"] = apply_spec(bug, base / "class" / "clean_b", "clean_b")
+    reports: dict[str, dict] = {}
+    for limit in ("", "1.5"):
+        out = base / f"alone{limit}.json"
+        args = [str(base / "class"), "--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures)]
+        args += ["--hidden-seed-file", str(secret_seed), "--no-notebooks", "--quiet", "--json", str(out)]
+        args += ["--out", str(base / f"out{limit}"), *(["--timeout", limit] if limit else [])]
+        assert cli.main(args) == 0
+        reports[limit] = {r["submission"]: comparable(r) for r in json.loads(out.read_text())}
+    return {"paths": paths, "reports": reports}
+
+
 @pytest.mark.parametrize("timed", [False, True], ids=["default_limits", "per_case_limit_1.5s"])
-def test_the_whole_corpus_in_a_jobs_2_batch(timed: bool, tmp_path: Path, secret_seed: Path, listener: Listener) -> None:
+def test_the_whole_corpus_in_a_jobs_2_batch(
+    timed: bool, tmp_path: Path, secret_seed: Path, listener: Listener, clean_alone: dict
+) -> None:
     """Every attack graded among the others and two clean submissions, two at a time: the batch
-    completes, each attack gets exactly its report when graded alone, and the clean ones are
-    untouched. The attacks that set a per-case limit share one batch with that limit."""
+    completes, each attack gets exactly its report when graded alone, and the clean ones get exactly
+    the reports they get alone. The attacks that set a per-case limit share one batch with that limit."""
     names = [n for n in NAMES if bool(spec(n).get("timeout")) == timed and stopped_here(n)]
     assert {spec(n).get("timeout") for n in names} <= {None, 1.5}
     batch = tmp_path / "class"
     for name in names:
         build(name, batch / name, secret_seed, listener.port)
-    apply_spec({}, batch / "clean_a", "clean_a")
-    apply_spec(
-        tomllib.loads((ROOT / "tests" / "submissions" / "fails_nesterov_is_plain_momentum" / "bug.toml").read_text()),
-        batch / "clean_b",
-        "clean_b",
-    )
+    for name, path in clean_alone["paths"].items():
+        shutil.copytree(path, batch / name)
     out = tmp_path / "r.json"
     received = len(listener.received)
     args = [
@@ -340,6 +323,8 @@ def test_the_whole_corpus_in_a_jobs_2_batch(timed: bool, tmp_path: Path, secret_
     reports = {r["submission"]: r for r in json.loads(out.read_text())}
     assert set(reports) == {*names, "clean_a", "clean_b"}
     assert reports["clean_a"]["total"] == 58 and reports["clean_b"]["total"] == 57
+    alone = clean_alone["reports"]["1.5" if timed else ""]
+    assert {n: comparable(reports[n]) for n in ("clean_a", "clean_b")} == alone
     for name in names:
         report = reports[name]
         losers = {i["id"] for i in report["items"] if i["points"] < i["max_points"]}
