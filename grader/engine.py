@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, backends, codec, isolation, kinds, messages, variants
+from grader import __version__, backends, codec, isolation, kinds, locked_cells, messages, variants
 from grader.backends import Backend, Policy
 from grader.cases import hidden_cases, request_params
 from grader.fingerprints import function_fingerprints, notebook_fingerprints
@@ -240,6 +240,12 @@ def _prepare(submission: Path, scratch: Path, assignment: Assignment) -> list[st
     if changed:
         notes.append(
             "flag: provided file(s) modified in the submission, graded with the originals: " + ", ".join(changed)
+        )
+    restored = locked_cells.restore(scratch, assignment.fixtures / locked_cells.FOLDER)
+    if restored:
+        notes.append(
+            "flag: locked notebook cell(s) changed in the submission, run as the course wrote them: "
+            + ", ".join(restored)
         )
     # Only what the notebooks save during this run is measured, never weights handed in.
     shutil.rmtree(scratch / SAVED_DIR, ignore_errors=True)

@@ -4,10 +4,12 @@ template earns none; the test submission it ships loses exactly the item its bug
 
 from __future__ import annotations
 
+import json
 import shutil
 import tomllib
 from pathlib import Path
 
+import nbformat
 import pytest
 from bugs import TEST_SEED
 
@@ -112,6 +114,40 @@ def test_the_shipped_test_submission_loses_exactly_its_bug(course: Path, tmp_pat
         path.write_text(path.read_text().replace(edit["old"], edit["new"]))
     result = _grade(course, submission, notebooks=False)
     assert sorted(k for k, (_, status) in result.items() if status != "pass") == bug["loses"]
+
+
+def test_locked_cells_edited_or_deleted_are_run_as_the_course_wrote_them(course: Path, tmp_path: Path) -> None:
+    """The student deletes the training run's imports and the line that saves the model: both locked
+    cells are put back by their ids, the model is trained and measured, and the report flags both."""
+    submission = tmp_path / "student"
+    shutil.copytree(Layout(course, "course").reference, submission, ignore=shutil.ignore_patterns("instructor"))
+    path = submission / "train.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert [c.id for c in nb.cells if "locked" in c.metadata.get("tags", [])] == ["cell-1", "cell-2"]
+    nb.cells[2].source = nb.cells[2].source.replace('save_for_grading("trained", model)', "pass")
+    del nb.cells[1]
+    nb.cells.insert(1, nbformat.v4.new_code_cell("import numpy as np\nfrom course.net import LinearSoftmax"))
+    nbformat.write(nb, path)
+    layout = Layout(course, "course")
+    report = grade(submission, load_assignment(layout.fixtures, layout.reference), GradeOptions(hidden_seed=TEST_SEED))
+    assert {i.id: i.status for i in report.items}["threshold:trained"] == "pass"
+    flag = "locked notebook cell(s) changed in the submission, run as the course wrote them: "
+    assert report.flags == (f"{flag}train.ipynb: cell-1 (deleted), train.ipynb: cell-2 (edited)",)
+    assert nbformat.read(path, as_version=4).cells[2].source.endswith("pass")  # the submission itself is kept
+
+
+def test_a_locked_cell_without_an_id_is_refused_by_the_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scaffold.write(tmp_path, "course")
+    path = tmp_path / "reference" / "course" / "train.ipynb"
+    nb = json.loads(path.read_text())
+    nb["nbformat_minor"] = 4
+    for cell in nb["cells"]:
+        del cell["id"]
+    path.write_text(json.dumps(nb))
+    assert build_cli.main(["--course", str(tmp_path)]) == 2
+    assert "train.ipynb cell 1 is locked but has no id" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["Course", "1st", "my-course", "a" * 41])

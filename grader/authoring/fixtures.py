@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import __version__, codec, kinds, variants
+from grader import __version__, codec, kinds, locked_cells, variants
 from grader.authoring.public import public_rubric
 from grader.backends import Policy
 from grader.cases import public_cases
@@ -135,6 +135,10 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
             found = notebook_fingerprints(data) if item.notebook else function_fingerprints(data.decode("utf-8"))
             if item.qualname in found:
                 fingerprints[item.id] = found[item.qualname]
+    try:
+        files |= locked_cells.fixture_files(template_files)
+    except ValueError as exc:
+        raise BuildError(str(exc)) from exc
     sources = reference_sources(reference_root)
     files["rubric.toml"] = public_rubric((reference_root / "rubric.toml").read_bytes())
     # Provided course code, kept where students cannot edit it: the grader restores it in

@@ -1,8 +1,8 @@
 """`grade-build new NAME`: a new assignment that builds and grades at once, to edit into the course's own.
 
 It writes `reference/NAME/` (the course's files with solution regions, one item of every check kind in
-a commented `rubric.toml`, a notebook that trains and saves a model, held-out data under
-`instructor/`) and one test submission with a known bug (`tests/submissions/NAME_fails_relu_backward/`).
+a commented `rubric.toml`, a notebook whose locked cells train and save a model, held-out data
+under `instructor/`) and one test submission with a known bug (`tests/submissions/NAME_fails_relu_backward/`).
 The files are data, here, with `$name` for the assignment's name.
 """
 
@@ -128,6 +128,9 @@ notebook = "train.ipynb"
 points = 1
 cell_timeout_s = 60
 timeout_s = 300
+
+# The notebook's cells tagged "locked" (its imports and training run) are restored before it runs, as
+# the course wrote them; the report flags a submission that changed them.
 
 # threshold: the model the notebook saved, scored on the accuracy the grader measures itself, with
 # trusted code, on held-out data (instructor mode) or the public test split (student mode).
@@ -336,8 +339,9 @@ ANSWER = "**Answer:** softmax is unchanged by a shift of the scores, and without
 # (cell type, source, tags)
 CELLS = [
     ("markdown", "# Train a softmax classifier\n\nImplement `$name/net.py` first.", []),
-    ("code", IMPORTS, []),
-    ("code", TRAINING, []),
+    # Locked: the course's training run, which students may read but not change (restored by id).
+    ("code", IMPORTS, ["locked"]),
+    ("code", TRAINING, ["locked"]),
     ("markdown", "**Question:** why does the loss subtract each row's maximum score first?", []),
     ("markdown", ANSWER, ["answer:why_subtract_max"]),
 ]
