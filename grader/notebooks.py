@@ -596,8 +596,9 @@ def run_notebooks(
         run_item = next(
             (i for i in rubric.notebook_items if i.notebook == name and kinds.get(i.kind).sets_notebook_limits), None
         )
-        cell_timeout = float(run_item.params.get("cell_timeout_s", 60)) if run_item else 60.0
-        total = run_item.timeout_s if run_item else 600.0
+        own = run_item.params.get("cell_timeout_s") if run_item else None
+        cell_timeout = float(own) if own is not None else rubric.cell_timeout_s
+        total = run_item.timeout_s if run_item else rubric.notebook_timeout_s
         jobs.append(NotebookJob(scratch / name, cell_timeout, total, work.get(name, [])))
     runs = (backend or backends.default()).notebooks(jobs, scratch, workdir, policy)
     return {job.path.name: run for job, run in zip(jobs, runs)}

@@ -39,6 +39,12 @@ ASSIGNMENT_KEYS = {
     ),
     "timeout_s": Key("float", "10", "each item's limit in seconds, unless the item sets its own"),
     "submission_timeout_s": Key("float", "300", "the whole submission's limit in seconds"),
+    "cell_timeout_s": Key(
+        "float", "60", "each notebook cell's limit in seconds, unless the notebook's `notebook` item sets its own"
+    ),
+    "notebook_timeout_s": Key(
+        "float", "600", "each notebook's whole run's limit in seconds, unless its `notebook` item sets `timeout_s`"
+    ),
     "hidden_cases": Key("integer", "2", "hidden cases drawn per public case in instructor mode"),
     "datasets": Key("array of strings", '["default"]', "the data sets `--dataset` may name, the first the default"),
     "dataset_env": Key("string", '""', "the environment variable the chosen data set's name is passed in"),
@@ -181,6 +187,8 @@ class Rubric:
     items: tuple[Item, ...]
     sha256: str
     datasets: tuple[str, ...] = ("default",)
+    cell_timeout_s: float = 60.0  # a notebook cell's limit where no `notebook` item sets one
+    notebook_timeout_s: float = 600.0  # a notebook's whole run's, likewise
     dataset_env: str = ""
     data_dir_env: str = ""
     # The fixtures' copy, written by grade-build: its variants carry no edits of the reference
@@ -222,6 +230,13 @@ def _check_keys(table: Mapping[str, Any], allowed: Collection[str], where: str) 
     unknown = sorted(set(table) - set(allowed))
     if unknown:
         raise RubricError(unknown_key(unknown[0], allowed, where))
+
+
+def _seconds(table: Mapping[str, Any], key: str, default: float, where: str) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise RubricError(f"{where}: {key} must be a positive number of seconds, not {value!r}")
+    return float(value)
 
 
 def _require(table: Mapping[str, Any], key: str, where: str) -> Any:
@@ -391,6 +406,8 @@ def load(path: Path) -> Rubric:
         items=items,
         sha256=hashlib.sha256(data).hexdigest(),
         datasets=tuple(head.get("datasets", ("default",))),
+        cell_timeout_s=_seconds(head, "cell_timeout_s", 60.0, f"{path} [assignment]"),
+        notebook_timeout_s=_seconds(head, "notebook_timeout_s", 600.0, f"{path} [assignment]"),
         dataset_env=str(head.get("dataset_env", "")),
         data_dir_env=str(head.get("data_dir_env", "")),
         public=public,

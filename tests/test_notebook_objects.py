@@ -166,3 +166,27 @@ def test_a_loop_costs_the_cells_it_stops_not_the_functions_defined_after_it(proj
     assert result["notebook:acts.ipynb:runs"][2].startswith(
         "cell 3 of acts.ipynb ('print(sigmoid(np.zeros(3)))') ran longer than 5 s and was interrupted"
     )
+
+
+def test_the_assignment_sets_the_cell_limit_without_a_notebook_item(tmp_path: Path) -> None:
+    """No 0-point "notebook runs" item is needed to set a notebook's limits: the assignment's
+    cell_timeout_s is every cell's, and a function that loops is stopped at it."""
+    root = tmp_path / "project"
+    ref = root / "reference" / "acts"
+    ref.mkdir(parents=True)
+    (ref / "grade.toml").write_text('assignment = "acts"\n')
+    rubric = RUBRIC[: RUBRIC.index('[[item]]\nid = "notebook:')].replace(
+        'instructor_only = ["rubric.toml"]', 'instructor_only = ["rubric.toml"]\ncell_timeout_s = 2'
+    )
+    (ref / "rubric.toml").write_text(rubric)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS]), ref / "acts.ipynb")
+    assert build_cli.main(["--project", str(root)]) == 0
+    sub = tmp_path / "student"
+    shutil.copytree(ref, sub)
+    nb = nbformat.read(sub / "acts.ipynb", as_version=4)
+    nb.cells[1] = nbformat.v4.new_code_cell("def sigmoid(x):\n    while True:\n        pass")
+    nbformat.write(nb, sub / "acts.ipynb")
+    result = _grade(root, sub, True)
+    assert result["acts.ipynb:sigmoid"] == (0.0, "timeout", "public case 1: no answer within 2 s, the notebook's limit")
+    assert result["acts.ipynb:leaky_relu_backward"][:2] == (2.0, "pass")
+    assert "notebook:acts.ipynb:runs" not in result

@@ -43,7 +43,11 @@ def score_run(item: Item, run: NotebookRun) -> ItemResult:
 
 
 class NotebookKeys(Keys):
-    cell_timeout_s: Annotated[float, "each cell's limit in seconds; the item's `timeout_s` is the whole run's"] = 60.0
+    cell_timeout_s: Annotated[
+        float | None,
+        "each cell's limit in seconds; the item's `timeout_s` is the whole run's",
+        "the assignment's `cell_timeout_s`",
+    ] = None
 
 
 class Notebook(Kind):
