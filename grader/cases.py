@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader import kinds
-from grader.inputs import draw, hidden_dims, rng_for
+from grader.inputs import draw_case, hidden_dims, rng_for
 from grader.rubric import Item
 
 
@@ -18,7 +18,7 @@ def public_cases(assignment: str, item: Item) -> list[dict[str, Any]]:
     out = []
     for index, case in enumerate(item.cases):
         parts = (assignment, item.id, index, "public")
-        out.append(_finish(item, draw(dict(case), rng_for(*parts), item.dims, item.id), parts))
+        out.append(_finish(item, draw_case(case, rng_for(*parts), item.dims, item.id), parts))
     return out
 
 
@@ -30,7 +30,7 @@ def hidden_cases(assignment: str, item: Item, seed: str, per_case: int) -> list[
             parts = (seed, assignment, item.id, index, repeat, "hidden")
             rng = rng_for(*parts)
             dims = hidden_dims(item.dims, item.hidden_dims, rng)
-            out.append(_finish(item, draw(dict(case), rng, dims, item.id), parts))
+            out.append(_finish(item, draw_case(case, rng, dims, item.id), parts))
     return out
 
 

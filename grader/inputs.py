@@ -28,9 +28,18 @@ FORMS = {
     "dim": ('{dim = "N"}', "a dimension's value as an int"),
     "dims": ('{dims = ["H1", "H2"]}', "dimensions' values as a list of ints"),
     "value": ("{value = ...}", "any literal, taken as is"),
+    "labels_from": (
+        '{labels_from = "X", classes = C}',
+        (
+            "class labels a linear rule gives the same case's input X (every class present when X has at least C "
+            "rows): a learnable problem"
+        ),
+    ),
 }
 GENERATORS = frozenset(FORMS)
-MODIFIERS = {"scale", "shift", "low", "high", "shape"}
+# After any array form: `reshape = SHAPE`, then `transpose = true` (or a list of axes), as a course's own
+# `np.linspace(...).reshape(D, N).T` is written `{linspace = [LO, HI], shape = ["D", "N"], transpose = true}`.
+MODIFIERS = {"scale", "shift", "low", "high", "shape", "reshape", "transpose"}
 
 
 class SpecError(ValueError):
@@ -72,7 +81,7 @@ def is_generator(spec: Any) -> bool:
 def draw(spec: Any, rng: np.random.Generator, dims: Mapping[str, int], where: str = "input") -> Any:
     """Turn one specification into a value, drawing random numbers from rng."""
     if isinstance(spec, dict) and not is_generator(spec):
-        return {k: draw(v, rng, dims, f"{where}.{k}") for k, v in spec.items()}
+        return draw_case(spec, rng, dims, where)
     if isinstance(spec, list):
         return [draw(v, rng, dims, f"{where}[{i}]") for i, v in enumerate(spec)]
     if not isinstance(spec, dict):
@@ -84,6 +93,55 @@ def draw(spec: Any, rng: np.random.Generator, dims: Mapping[str, int], where: st
     unknown = spec.keys() - {kind} - MODIFIERS
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {sorted(unknown)} beside {kind!r}")
+    if kind == "labels_from":
+        raise SpecError(f"{where}: labels_from names another input of the same case, so it belongs among its inputs")
+    value = _generate(kind, spec, rng, dims, where)
+    if "reshape" in spec:
+        value = np.reshape(value, _shape(spec["reshape"], dims, where))
+    transpose = spec.get("transpose", False)
+    if transpose is True:
+        value = np.asarray(value).T
+    elif isinstance(transpose, list):
+        value = np.transpose(value, transpose)
+    elif transpose is not False:
+        raise SpecError(f"{where}: transpose is true or a list of axes, not {transpose!r}")
+    return value
+
+
+def draw_case(case: Mapping[str, Any], rng: np.random.Generator, dims: Mapping[str, int], where: str) -> dict[str, Any]:
+    """A table of inputs (a case, or a table inside one), each drawn in turn: its keys are names, never
+    a form's (a parameter may be called `value` or `array`), and labels come last, from the inputs
+    they name."""
+    later = [k for k, v in case.items() if isinstance(v, dict) and "labels_from" in v]
+    out = {k: draw(v, rng, dims, f"{where}.{k}") for k, v in case.items() if k not in later}
+    for k in later:
+        out[k] = _labels(case[k], out, rng, dims, f"{where}.{k}")
+    return {k: out[k] for k in case}
+
+
+def _labels(
+    spec: dict[str, Any], siblings: dict[str, Any], rng: np.random.Generator, dims: Mapping[str, int], where: str
+) -> Any:
+    """Labels of a learnable problem: the rows of the named input, projected on a random direction and
+    cut at the quantiles into `classes` bins of (nearly) equal size, so that every class occurs and a
+    linear classifier can tell them apart."""
+    source = spec["labels_from"]
+    if set(spec) - {"labels_from", "classes"}:
+        raise SpecError(
+            f"{where}: labels_from takes only `classes`, not {sorted(set(spec) - {'labels_from', 'classes'})}"
+        )
+    if not isinstance(source, str) or not isinstance(siblings.get(source), np.ndarray):
+        raise SpecError(f"{where}: labels_from = {source!r} must name an array input of the same case")
+    classes = _size(spec.get("classes", 2), dims, where)
+    rows = siblings[source].reshape(siblings[source].shape[0], -1)
+    projection = rows @ rng.standard_normal(rows.shape[1])
+    order = np.argsort(projection, kind="stable")
+    labels = np.empty(len(rows), dtype=np.int64)
+    labels[order] = np.arange(len(rows)) * classes // max(len(rows), 1)
+    return labels
+
+
+def _generate(kind: str, spec: dict[str, Any], rng: np.random.Generator, dims: Mapping[str, int], where: str) -> Any:
     arg = spec[kind]
     if kind == "randn":
         return spec.get("shift", 0.0) + spec.get("scale", 1.0) * rng.standard_normal(_shape(arg, dims, where))
