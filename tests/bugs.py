@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from conftest import ROOT
 
 SUBMISSIONS = ROOT / "tests" / "submissions"
@@ -55,6 +56,9 @@ def apply_spec(spec: dict[str, Any], dest: Path, name: str, placeholders: dict[s
         shutil.copyfile(ROOT / "student_template" / assignment / rel, dest / rel)
     for edit in spec.get("replace", []):
         path = dest / edit["file"]
+        if path.suffix == ".ipynb":  # in the cells' code, as the notebook shows it, not in its JSON
+            _replace_in_cells(path, edit["old"], fill(edit["new"]), name)
+            continue
         text = path.read_text()
         count = text.count(edit["old"])
         if count != 1:
@@ -72,6 +76,21 @@ def apply_spec(spec: dict[str, Any], dest: Path, name: str, placeholders: dict[s
     for link in spec.get("symlink", []):
         (dest / link["path"]).symlink_to(fill(link["target"]))
     return dest
+
+
+def _replace_in_cells(path: Path, old: str, new: str, name: str) -> None:
+    nb = nbformat.read(path, as_version=4)
+    count = sum(cell.source.count(old) for cell in nb.cells)
+    if count != 1:
+        raise AssertionError(f"{name}: the text to replace occurs {count} times in the cells of {path.name}")
+    for cell in nb.cells:
+        cell.source = cell.source.replace(old, new)
+    nbformat.write(nb, path)
+
+
+def touches_notebooks(spec: dict[str, Any]) -> bool:
+    """Whether a bug is in a notebook's code, so that grading it must run the notebooks."""
+    return any(edit["file"].endswith(".ipynb") for edit in spec.get("replace", []))
 
 
 def materialize(name: str, dest: Path) -> Path:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
+STUB = markers.STUB
 # A reference's markers are malformed or unknown, or its template would hand out a solution.
 TemplateError = markers.MarkerError
 # What running the reference leaves behind; never part of the template.
