@@ -207,6 +207,12 @@ def test_malformed_nbgrader_regions_are_named(source: str, message: str) -> None
         template.strip_solutions(source, "t.py")
 
 
+def test_a_markdown_region_never_closed_is_named() -> None:
+    cell = nbformat.v4.new_markdown_cell("Why?\n\n### BEGIN SOLUTION\nBecause.")
+    with pytest.raises(template.TemplateError, match=r"nb\.ipynb cell 3:3: BEGIN SOLUTION is never closed"):
+        template.template_cell(cell, "nb.ipynb cell 3")
+
+
 def test_a_graded_function_left_unmarked_is_never_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The instructor forgot the markers of one function: the build refuses, naming it, writes nothing,
     and `--check` of a course built before the change fails the same way."""

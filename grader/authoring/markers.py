@@ -151,22 +151,24 @@ def _refuse_unknown_markers(source: str, kept: set[int], name: str) -> None:
             )
 
 
-def text_regions(source: str) -> Stripped:
+def text_regions(source: str, name: str) -> Stripped:
     """A Markdown cell's nbgrader regions (`BEGIN SOLUTION` ... `END SOLUTION` on lines of their own, as
-    comments or headings) replaced by nbgrader's text stub."""
+    comments or headings) replaced by nbgrader's text stub; raises MarkerError for one never closed."""
     out: list[str] = []
     removed: set[str] = set()
-    inside = False
-    for line in source.splitlines(keepends=True):
+    opened = 0
+    for lineno, line in enumerate(source.splitlines(keepends=True), start=1):
         if "BEGIN SOLUTION" in line:
-            inside = True
+            opened = lineno
             out.append(f"{NBGRADER_TEXT_STUB}\n")
         elif "END SOLUTION" in line:
-            inside = False
-        elif inside:
+            opened = 0
+        elif opened:
             removed.add(line.strip())
         else:
             out.append(line)
+    if opened:
+        raise MarkerError(f"{name}:{opened}: BEGIN SOLUTION is never closed")
     return Stripped("".join(out), frozenset(line for line in removed if line))
 
 

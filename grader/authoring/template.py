@@ -82,7 +82,7 @@ def template_cell(cell: Any, name: str) -> Stripped:
         lines = frozenset(line.strip() for line in source.splitlines() if line.strip())
         return Stripped(markers.NBGRADER_TEXT_STUB, lines)
     if cell.cell_type == "markdown":
-        return markers.text_regions(source)
+        return markers.text_regions(source, name)
     return Stripped(source, frozenset())
 
 
