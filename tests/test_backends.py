@@ -4,73 +4,19 @@ anything) changes where code runs without a change to the engine."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
 
 import pytest
 from bugs import TEST_SEED
 from conftest import ROOT
+from recording import graded_reference, loaded
 
-from grader.backends import Backend, Policy, Session
-from grader.backends.local import LocalBackend
+from grader.backends import Policy, Session
 from grader.engine import grade, load_assignment
 from grader.notebooks import NotebookJob, NotebookRun
 from grader.options import GradeOptions
 from grader.project import Layout
-from grader.results import ChildResult
 from grader.sandbox import SandboxError
-
-
-@dataclass
-class Record:
-    what: str  # "session" or "notebooks"
-    root: Path
-    policy: Policy
-    requests: list[tuple[str, str, str]] = field(default_factory=list)  # (module or notebook, target, probe)
-
-
-class RecordingSession:
-    def __init__(self, inner: Session, record: Record) -> None:
-        self.inner, self.record = inner, record
-
-    def start(self) -> None:
-        self.inner.start()
-
-    def run(
-        self, module: str, qualname: str, probe: str, params: dict[str, Any], inputs: Any, timeout_s: float
-    ) -> ChildResult:
-        self.record.requests.append((module, qualname, probe))
-        return self.inner.run(module, qualname, probe, params, inputs, timeout_s)
-
-    def __enter__(self) -> Self:
-        self.inner.__enter__()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.inner.__exit__(kind, value, traceback)
-
-
-class Recording:
-    """Records what the engine asks for, and lets another backend do it."""
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.records: list[Record] = []
-
-    def session(self, root: Path, workdir: Path, policy: Policy) -> Session:
-        record = Record("session", root, policy)
-        self.records.append(record)
-        return RecordingSession(self.inner.session(root, workdir, policy), record)
-
-    def notebooks(self, jobs: list[NotebookJob], cwd: Path, workdir: Path, policy: Policy) -> list[NotebookRun]:
-        record = Record("notebooks", cwd, policy)
-        record.requests = [(job.path.name, w.item.qualname, w.item.probe()) for job in jobs for w in job.probes]
-        self.records.append(record)
-        return self.inner.notebooks(jobs, cwd, workdir, policy)
 
 
 class Refusing:
@@ -88,16 +34,15 @@ def test_a_recording_backend_sees_every_child_and_kernel_and_changes_no_grade() 
     hidden cases), an object its notebook defines (probed in the notebook's kernel, the student's, then
     the reference's), a threshold measured by trusted code in a child, an answer for a person."""
     layout = Layout(ROOT, "mlp_lib")
-    assignment = load_assignment(layout.fixtures, layout.reference)
-    backend = Recording(LocalBackend())
-    report = grade(layout.reference, assignment, GradeOptions(hidden_seed=TEST_SEED), backend=backend)
+    assignment = loaded("mlp_lib", "instructor")
+    report, records = graded_reference("mlp_lib", "instructor")  # the run test_assignments also reads
     rubric = assignment.rubric
     manual = {i.id for i in rubric.items if i.kind == "manual"}
     assert [(i.id, i.status) for i in report.items if i.status != "pass" and i.id not in manual] == []
     assert report.total == sum(i.points for i in rubric.items if i.id not in manual)
 
-    runs = [r for r in backend.records if r.what == "notebooks"]
-    children = [r for r in backend.records if r.what == "session"]
+    runs = [r for r in records if r.what == "notebooks"]
+    children = [r for r in records if r.what == "session"]
     notebook_probes = {(i.notebook, i.qualname, i.probe()) for i in rubric.code_items if i.notebook}
     assert notebook_probes and len(runs) == 2  # the student's notebooks, then the reference's on hidden cases
     assert all(set(run.requests) == notebook_probes for run in runs)
@@ -115,7 +60,7 @@ def test_a_recording_backend_sees_every_child_and_kernel_and_changes_no_grade() 
     assert sorted(set(r.requests) for r in children[:2]) == sorted([module_probes, with_answers])
     thresholds = [i for i in rubric.items if i.kind == "threshold"]
     assert [probe for r in children[2:] for _, _, probe in r.requests] == ["threshold:accuracy"] * len(thresholds)
-    for record in backend.records:
+    for record in records:
         assert layout.fixtures.resolve() in record.policy.hidden
         assert layout.reference.resolve() in record.policy.hidden
 
