@@ -16,6 +16,9 @@ from typing import Any
 
 import nbformat
 
+from grader import untrusted
+from grader.notebooks import MAX_NOTEBOOK_BYTES  # larger, the run itself refuses it
+
 TAG = "locked"
 FOLDER = "locked"
 
@@ -71,9 +74,11 @@ def restore(scratch: Path, locked_root: Path) -> list[str]:
     for record in sorted(locked_root.rglob("*.ipynb.json")):
         rel = record.relative_to(locked_root).as_posix()[: -len(".json")]
         path = scratch / rel
-        try:
-            nb = nbformat.read(path, as_version=4)
-        except (OSError, ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
+        if not untrusted.is_regular_file(path):
+            continue
+        try:  # the student's file, read as every untrusted notebook is: bounded, any fault caught
+            nb = nbformat.reads(untrusted.read_file(path, MAX_NOTEBOOK_BYTES).decode("utf-8"), as_version=4)
+        except Exception:  # noqa: BLE001 - nbformat raises many kinds (and RecursionError) for a corrupt file
             continue
         here = []
         for locked in json.loads(record.read_text(encoding="utf-8"))["cells"]:
@@ -85,6 +90,8 @@ def restore(scratch: Path, locked_root: Path) -> list[str]:
                 nb.cells[index] = _cell(locked)
                 here.append(f"{rel}: {locked['id']} (edited)")
         if here:
-            nbformat.write(nb, path)
+            # Plain JSON: nbformat's writer validates, and a notebook it read but would not write must
+            # not keep the cells it changed.
+            path.write_text(json.dumps(nb), encoding="utf-8")
             changed += here
     return changed

@@ -166,3 +166,18 @@ def test_an_existing_assignment_is_never_overwritten(tmp_path: Path, capsys: pyt
     assert build_cli.main(["new", "course", "--course", str(tmp_path)]) == 2
     assert "exists; choose another name" in capsys.readouterr().err
     assert rubric.read_text() == "# the instructor's own\n"
+
+
+@pytest.mark.parametrize(
+    "content", [b"{" * 100_000 + b"}" * 100_000, b"\xff\xfe not utf-8", b'{"cells": 3, "nbformat": 4}']
+)
+def test_a_notebook_that_does_not_read_is_left_to_its_run(course: Path, tmp_path: Path, content: bytes) -> None:
+    """Deeply nested, undecodable or malformed JSON: nothing restored, no fault of the grader; the
+    notebook's run says why it cannot run, and the module items are graded as ever."""
+    submission = tmp_path / "student"
+    shutil.copytree(Layout(course, "course").reference, submission, ignore=shutil.ignore_patterns("instructor"))
+    (submission / "train.ipynb").write_bytes(content)
+    result = _grade(course, submission)
+    assert result["course.layers:relu_forward"] == (1, "pass")
+    assert result["notebook:train.ipynb:runs"][0] == 0 and result["threshold:trained"][0] == 0
+    assert "grader_error" not in {status for _, status in result.values()}
