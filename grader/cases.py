@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from grader import kinds
-from grader.inputs import draw_case, hidden_dims, rng_for
+from grader.inputs import draw_case, has_literal_array, hidden_dims, rng_for
 from grader.rubric import Item
 
 
@@ -29,7 +29,9 @@ def hidden_cases(assignment: str, item: Item, seed: str, per_case: int) -> list[
         for repeat in range(per_case):
             parts = (seed, assignment, item.id, index, repeat, "hidden")
             rng = rng_for(*parts)
-            dims = hidden_dims(item.dims, item.hidden_dims, rng)
+            # A course's literal array fixes its sizes: its case is drawn at the public ones, with
+            # whatever else it draws drawn anew.
+            dims = item.dims if has_literal_array(case) else hidden_dims(item.dims, item.hidden_dims, rng)
             out.append(_finish(item, draw_case(case, rng, dims, item.id), parts))
     return out
 

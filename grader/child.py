@@ -95,7 +95,7 @@ def serve_in_namespace(request_dir: str, reply_dir: str, namespace: dict[str, An
                 obj = getattr(obj, part)
         return obj
 
-    serve_one(Path(request_dir), Path(reply_dir), os.path.realpath(os.getcwd()), resolve)
+    serve_one(Path(request_dir), Path(reply_dir), os.path.realpath(os.getcwd()), resolve, namespace)
 
 
 def _targets(resolve: Any, module: str, qualname: str, params: dict[str, Any]) -> Any:
@@ -135,10 +135,15 @@ def _dependencies(resolve: Any, trace: Any) -> dict[Any, list[str]]:
 
 
 @contextlib.contextmanager
-def _wrapping(functions: dict[Any, list[str]], wrap: Any, root: str) -> Iterator[None]:
+def _wrapping(
+    functions: dict[Any, list[str]], wrap: Any, root: str, namespace: dict[str, Any] | None = None
+) -> Iterator[None]:
     """Each of `functions` replaced, for the probe's duration, wherever the submission's modules and
     classes hold it (a call looks its name up there), by `wrap(function, ids)`: only these calls
     pay, where a trace or profile function would slow every call the probe makes.
+
+    In a notebook's kernel the notebook's globals (`namespace`) and the classes its cells define hold
+    them too: a function a cell defines is looked up there by the cells' code.
 
     The wrapper notes the call (a dependency note names what the student's code called, not what
     the rubric expects it to call), or records or replays it (`grader.replay`)."""
@@ -147,6 +152,13 @@ def _wrapping(functions: dict[Any, list[str]], wrap: Any, root: str) -> Iterator
         return
     replaced: list[tuple[Any, str, Any]] = []
     holders: list[Any] = [m for m in list(sys.modules.values()) if _is_under(getattr(m, "__file__", None), root)]
+    if namespace is not None:
+        for name, value in list(namespace.items()):
+            if isinstance(value, types.FunctionType) and value in functions:
+                namespace[name] = wrap(value, functions[value])
+                replaced.append((namespace, name, value))
+            elif isinstance(value, type) and value.__module__ == "__main__":
+                holders.append(value)
     holders += [v for m in holders for v in list(vars(m).values()) if isinstance(v, type)]
     for holder in holders:
         for name, value in list(vars(holder).items()):
@@ -160,7 +172,10 @@ def _wrapping(functions: dict[Any, list[str]], wrap: Any, root: str) -> Iterator
         yield
     finally:
         for holder, name, value in reversed(replaced):
-            setattr(holder, name, value)
+            if isinstance(holder, dict):
+                holder[name] = value
+            else:
+                setattr(holder, name, value)
 
 
 def _is_under(path: Any, root: str) -> bool:
@@ -189,7 +204,9 @@ def _raised_is_an_outcome(exc: Exception, recorder: replay.Recorder | None, repl
     return recorder is not None and recorder.recording() is not None
 
 
-def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None) -> None:
+def serve_one(
+    request_dir: Path, reply_dir: Path, root: str, resolve: Any = None, namespace: dict[str, Any] | None = None
+) -> None:
     """Answer the request in request_dir with result.npz and meta.json in a new reply_dir (made
     before any student code runs; the grader reads it as untrusted data in any case)."""
     reply_dir.mkdir(mode=0o700)
@@ -212,11 +229,12 @@ def serve_one(request_dir: Path, reply_dir: Path, root: str, resolve: Any = None
         # probe calls itself is the wrapper too.
         _targets(resolve, request["module"], request["qualname"], dict(params))
         if replayer is not None:
-            wrapping = _wrapping(_dependencies(resolve, replay_of), lambda f, ids: replayer.wrap(f, ids[0]), root)
+            functions, wrap = _dependencies(resolve, replay_of), lambda f, ids: replayer.wrap(f, ids[0])
         elif record:
-            wrapping = _wrapping(_dependencies(resolve, record), lambda f, ids: recorder.wrap(f, ids[0]), root)
+            functions, wrap = _dependencies(resolve, record), lambda f, ids: recorder.wrap(f, ids[0])
         else:
-            wrapping = _wrapping(_dependencies(resolve, trace), lambda f, ids: _noted(f, ids, called), root)
+            functions, wrap = _dependencies(resolve, trace), lambda f, ids: _noted(f, ids, called)
+        wrapping = _wrapping(functions, wrap, root, namespace)
         with wrapping:
             target = _targets(resolve, request["module"], request["qualname"], params)
             try:

@@ -21,10 +21,10 @@ from typing import Any
 from grader import __version__, backends, codec, isolation, kinds, locked_cells, messages, variants
 from grader.backends import Backend, Policy
 from grader.cases import hidden_cases, request_params
-from grader.fingerprints import function_fingerprints, notebook_fingerprints
+from grader.fingerprints import ABSENT, function_fingerprints, notebook_fingerprints
 from grader.isolation import hidden_path_problems
 from grader.kinds.context import NotebookContext, TrustedCall
-from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, run_notebooks
+from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, ValueRead, run_notebooks
 from grader.options import GradeOptions
 from grader.project import find_project_root
 from grader.replay import RAISED, RECORDING_SESSION_BYTES, REPLAY_INPUT
@@ -179,35 +179,42 @@ def load_assignment(fixtures: Path, reference: Path | None) -> Assignment:
         rubric = load(fixtures / "rubric.toml")
         if manifest.get("rubric_sha256") != rubric.sha256:
             raise SetupError(f"{fixtures}/manifest.json was built from another rubric; run `grade-build`")
-        return Assignment(rubric, fixtures, manifest, None)
-    if not (reference / "rubric.toml").is_file():
-        raise SetupError(f"{reference} is not a reference folder (no rubric.toml)")
-    rubric = load(reference / "rubric.toml")
-    if manifest.get("reference_sources", {}).get("rubric.toml") != rubric.sha256:
-        raise SetupError(f"{fixtures} was built from another rubric than {reference}/rubric.toml; run `grade-build`")
-    return Assignment(rubric, fixtures, manifest, reference)
+        assignment = Assignment(rubric, fixtures, manifest, None)
+    else:
+        if not (reference / "rubric.toml").is_file():
+            raise SetupError(f"{reference} is not a reference folder (no rubric.toml)")
+        rubric = load(reference / "rubric.toml")
+        if manifest.get("reference_sources", {}).get("rubric.toml") != rubric.sha256:
+            raise SetupError(
+                f"{fixtures} was built from another rubric than {reference}/rubric.toml; run `grade-build`"
+            )
+        assignment = Assignment(rubric, fixtures, manifest, reference)
+    value_reads(assignment)  # every value a notebook item reads has its locked cell in the fixtures
+    return assignment
 
 
-def _source_fingerprints(path: Path) -> dict[str, str]:
+def _source_fingerprints(path: Path) -> dict[str, str] | None:
+    """None when the file cannot be read: the child or the kernel reports why when it runs it."""
     try:
         data = read_file(path, MAX_SOURCE_BYTES)
         if path.suffix == ".ipynb":
             return notebook_fingerprints(data)
         return function_fingerprints(data.decode("utf-8"))
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-        return {}  # unreadable: the child or the kernel reports why when it runs it
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError, RecursionError):
+        return None
 
 
 def attempted_items(submission: Path, rubric: Rubric, fingerprints: dict[str, str]) -> dict[str, bool]:
-    """False for items whose function is, as syntax, still the template's stub."""
-    by_file: dict[str, dict[str, str]] = {}
+    """False for items whose function is, as syntax, still the template's stub (or, where the template
+    does not define it at all, still undefined)."""
+    by_file: dict[str, dict[str, str] | None] = {}
     attempted = {}
     for item in rubric.code_items:
         rel = item.source_file
         if rel not in by_file:
             by_file[rel] = _source_fingerprints(submission / rel)
-        template_fp = fingerprints.get(item.id)
-        attempted[item.id] = template_fp is None or by_file[rel].get(item.qualname) != template_fp
+        found, template_fp = by_file[rel], fingerprints.get(item.id)
+        attempted[item.id] = template_fp is None or found is None or found.get(item.qualname, ABSENT) != template_fp
     return attempted
 
 
@@ -404,7 +411,7 @@ def _replay_targets(item: Item, by_id: dict[str, ItemResult], called: frozenset[
     and that lost points themselves: the upstream code a bug would be carried forward from. Never
     the item's own function (a method graded under several ids)."""
     result = by_id.get(item.id)
-    if item.notebook or result is None or result.status not in ("fail", "partial", "error") or not called:
+    if result is None or result.status not in ("fail", "partial", "error") or not called:
         return []
     found: dict[str, list[str]] = {}
     for dep in item.depends:
@@ -433,17 +440,28 @@ def _replayed_upstream(
     a case whose outputs differ from the first run's (code that is not deterministic) is left out."""
     rubric = assignment.rubric
     chosen = [rubric.item(i) for i in targets]
-    recorded, _ = run_cases(
-        scratch,
-        [(it, [case.inputs for case in plans[it.id]]) for it in chosen],
-        rubric.submission_timeout_s,
-        timeout_override,
-        extra_params={"numeric": False},
-        case_params={it.id: [{"record": targets[it.id]}] * len(plans[it.id]) for it in chosen},
-        scratch=scratch,
-        policy=replace(policy, limits=replace(policy.limits, session_result_bytes=RECORDING_SESSION_BYTES)),
-        backend=backend,
-    )
+    recording = replace(policy, limits=replace(policy.limits, session_result_bytes=RECORDING_SESSION_BYTES))
+    in_modules = [it for it in chosen if not it.notebook]
+    recorded: dict[str, list[ChildResult]] = {}
+    if in_modules:
+        recorded, _ = run_cases(
+            scratch,
+            [(it, [case.inputs for case in plans[it.id]]) for it in in_modules],
+            rubric.submission_timeout_s,
+            timeout_override,
+            extra_params={"numeric": False},
+            case_params={it.id: [{"record": targets[it.id]}] * len(plans[it.id]) for it in in_modules},
+            scratch=scratch,
+            policy=recording,
+            backend=backend,
+        )
+    # An object a notebook defines is recorded in a new run of the student's notebook.
+    record = {it.id: [{"numeric": False, "record": targets[it.id]}] * len(plans[it.id]) for it in chosen if it.notebook}
+    if record:
+        (tmp / "recording-requests").mkdir()
+        runs = run_notebooks(rubric, scratch, _probe_work(plans, tuple(rubric.item(i) for i in record), record),
+                             tmp / "recording-requests", recording, backend)  # fmt: skip
+        recorded |= {i: results for run in runs.values() for i, results in run.probes.items()}
     asks: list[TrustedCall] = []
     where: list[tuple[str, int]] = []
     for it in chosen:
@@ -456,13 +474,52 @@ def _replayed_upstream(
             asks.append(TrustedCall(it.module, it.qualname, it.probe(), params, {**case.inputs, REPLAY_INPUT: log}))
             where.append((it.id, k))
     out: Upstream = {}
-    for (item_id, k), answer in zip(where, _run_trusted(assignment, asks, tmp, policy, backend) if asks else []):
+    for (item_id, k), answer in zip(where, _replay_in_reference(assignment, asks, where, tmp, policy, backend)):
         outputs = answer.outputs if isinstance(answer.outputs, dict) else {}
         returned = {RAISED: outputs["raised"]} if "raised" in outputs else outputs.get("returned")
         if answer.status == "ok" and isinstance(returned, dict):
             names = ", ".join(t[2] for t in targets[item_id])
             out.setdefault(item_id, {})[k] = (returned, names)
     return out
+
+
+def _replay_in_reference(
+    assignment: Assignment,
+    asks: list[TrustedCall],
+    where: list[tuple[str, int]],
+    tmp: Path,
+    policy: Policy,
+    backend: Backend,
+) -> list[ChildResult]:
+    """The reference's answers to the replays, in order: a module's in a trusted child, a notebook
+    object's in a run of the reference's own notebook, which defines it."""
+    rubric = assignment.rubric
+    answers: dict[int, ChildResult] = {}
+    in_modules = [k for k, (item_id, _) in enumerate(where) if not rubric.item(item_id).notebook]
+    if in_modules:
+        found = _run_trusted(assignment, [asks[k] for k in in_modules], tmp, policy, backend)
+        answers |= dict(zip(in_modules, found))
+    in_notebooks = [k for k in range(len(asks)) if k not in answers]
+    if in_notebooks:
+        assert assignment.reference is not None  # a replay is instructor mode's
+        ref_scratch = tmp / "reference-replay"
+        copy_submission(assignment.reference, ref_scratch)
+        by_item: dict[str, list[int]] = {}
+        for k in in_notebooks:
+            by_item.setdefault(where[k][0], []).append(k)
+        work: dict[str, list[ProbeWork]] = {}
+        for item_id, ks in by_item.items():
+            item = rubric.item(item_id)
+            probe = ProbeWork(item, [asks[k].inputs for k in ks], [asks[k].params for k in ks])
+            work.setdefault(str(item.notebook), []).append(probe)
+        (tmp / "replay-requests").mkdir()
+        reference_policy = Policy(env=policy.env, hidden=policy.hidden)
+        runs = run_notebooks(rubric, ref_scratch, work, tmp / "replay-requests", reference_policy, backend)
+        for item_id, ks in by_item.items():
+            results = runs[str(rubric.item(item_id).notebook)].probes.get(item_id, [])
+            missing = ChildResult("crashed", meta={"message": "the reference's notebook did not answer"})
+            answers |= {k: results[n] if n < len(results) else missing for n, k in enumerate(ks)}
+    return [answers[k] for k in range(len(asks))]
 
 
 def _named(
@@ -545,6 +602,45 @@ def _run_trusted(
     workdir.mkdir()
     with backend.session(root, workdir, policy) as session:
         return [session.run(c.module, c.qualname, c.probe, c.params, c.inputs, timeout_s=600) for c in calls]
+
+
+def without_provided_frames(result: ChildResult, provided: tuple[str, ...]) -> ChildResult:
+    """The result with the frames of the course's provided files cut from its traceback: a student
+    reads where their own code went wrong, not the course's helper it called."""
+    trace = result.meta.get("traceback")
+    if not provided or not isinstance(trace, str) or not trace:
+        return result
+    kept: list[str] = []
+    skipping = False
+    for line in trace.splitlines():
+        if line.startswith('  File "'):
+            path = line[len('  File "') :].split('"', 1)[0]
+            skipping = any(path == p or path.startswith(p.rstrip("/") + "/") for p in provided)
+        if not skipping:
+            kept.append(line)
+    return replace(result, meta={**result.meta, "traceback": "\n".join(kept)})
+
+
+def value_reads(assignment: Assignment) -> dict[str, tuple[ValueRead, ...]]:
+    """By notebook, the variables its run reads for the rubric's items, each after the locked cell
+    of the course's that assigns it."""
+    reads: dict[str, tuple[ValueRead, ...]] = {}
+    for item in assignment.rubric.notebook_items:
+        kind = kinds.get(item.kind)
+        for variable in kind.reads(item):
+            assert item.notebook is not None
+            cells = locked_cells.recorded(assignment.fixtures / locked_cells.FOLDER, item.notebook)
+            cell = locked_cells.assigning_cell(cells, variable)
+            if cell is None:
+                raise SetupError(
+                    f"{item.id}: no locked cell of {item.notebook} in {assignment.fixtures} assigns {variable}; "
+                    "run `grade-build`"
+                )
+            reads[item.notebook] = (
+                *reads.get(item.notebook, ()),
+                ValueRead(variable, cell["id"], cell["source"], kind.probe(item)),
+            )
+    return reads
 
 
 def _probe_work(
@@ -756,14 +852,18 @@ def _grade(
         faulty: dict[str, str] = {}  # notebook -> why its kernel could not start
         if options.notebooks and rubric.notebooks:
             (tmp / "notebook-requests").mkdir()
+            work = _probe_work(plans, notebook_code, params)
             runs = run_notebooks(
-                rubric, scratch, _probe_work(plans, notebook_code, params), tmp / "notebook-requests", policy, backend
+                rubric, scratch, work, tmp / "notebook-requests", policy, backend, value_reads(assignment)
             )
             for run in runs.values():
                 student_results.update(run.probes)
             faulty = {n: run.message for n, run in runs.items() if run.status == GRADER_FAULT}
             nb_items, figures = _notebook_items(scratch, submission, assignment, dataset, runs, tmp, policy, backend)
             items += nb_items
+        student_results = {
+            i: [without_provided_frames(r, rubric.provided) for r in rs] for i, rs in student_results.items()
+        }
         items += _score_code(
             assignment,
             plans,
@@ -779,7 +879,8 @@ def _grade(
             # A bug costs its points once: an item that lost points while calling upstream code that
             # lost points too is judged again against the reference fed that code's own outputs.
             by_id = {r.id: r for r in items}
-            targets = {i.id: t for i in module_items if (t := _replay_targets(i, by_id, calls.get(i.id)))}
+            graded = module_items + notebook_code
+            targets = {i.id: t for i in graded if (t := _replay_targets(i, by_id, calls.get(i.id)))}
             if targets:
                 upstream = _replayed_upstream(
                     assignment, plans, student_results, targets, scratch, tmp, timeout_override, policy, backend

@@ -12,6 +12,11 @@ import hashlib
 
 import nbformat
 
+# A template's fingerprint for an object it does not define at all: a notebook cell nbgrader marks as a
+# solution, which the template replaces whole by its stub. A submission that still does not define it
+# has not attempted it.
+ABSENT = "absent"
+
 
 def function_fingerprints(source: str) -> dict[str, str]:
     """sha256 of each function's syntax tree, by qualname, ignoring comments and layout."""

@@ -165,10 +165,20 @@ def _generate(kind: str, spec: dict[str, Any], rng: np.random.Generator, dims: M
     return arg  # value
 
 
+def has_literal_array(spec: Any) -> bool:
+    """Whether an input specification holds an `array` form anywhere: its sizes are the literal's."""
+    if isinstance(spec, dict):
+        return "array" in spec or any(has_literal_array(v) for v in spec.values())
+    return isinstance(spec, list) and any(has_literal_array(v) for v in spec)
+
+
 def hidden_dims(public: Mapping[str, int], ranges: Mapping[str, list[int]], rng: np.random.Generator) -> dict[str, int]:
-    """Dimensions for hidden inputs: each drawn from its range (default: half to twice the public size)."""
+    """Dimensions for hidden inputs: each drawn from its range (default: half to twice the public size,
+    never below 2 where the public size is 2 or more: a dimension of 1 turns two classes into one, a
+    batch into a single example, and numpy's broadcasting then hides what a student got wrong)."""
     out = {}
     for name in sorted(public):
-        lo, hi = ranges.get(name, [max(1, public[name] // 2), max(1, 2 * public[name])])
+        size = public[name]
+        lo, hi = ranges.get(name, [min(size, max(2, size // 2)), max(1, 2 * size)])
         out[name] = int(rng.integers(lo, hi + 1))
     return out

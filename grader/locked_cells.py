@@ -10,6 +10,7 @@ its place when the student deleted it. The cells it had to put back are a flag i
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,29 @@ def restore(scratch: Path, locked_root: Path) -> list[str]:
             path.write_text(json.dumps(nb), encoding="utf-8")
             changed += here
     return changed
+
+
+def assigns(source: str, variable: str) -> bool:
+    """Whether the cell's code binds `variable` at the notebook's top level."""
+    try:
+        tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    except SyntaxError:
+        return False
+    return any(
+        isinstance(node, ast.Name) and node.id == variable and isinstance(node.ctx, ast.Store)
+        for statement in tree.body
+        for node in ast.walk(statement)
+        if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+    )
+
+
+def recorded(locked_root: Path, notebook: str) -> list[dict[str, Any]]:
+    """The locked cells the fixtures keep for a notebook (none when it has no record)."""
+    record = locked_root / f"{notebook}.json"
+    return json.loads(record.read_text(encoding="utf-8"))["cells"] if record.is_file() else []
+
+
+def assigning_cell(cells: list[dict[str, Any]], variable: str) -> dict[str, Any] | None:
+    """The last of the locked cells that is code and assigns `variable`."""
+    found = [c for c in cells if c["cell_type"] == "code" and assigns(c["source"], variable)]
+    return found[-1] if found else None

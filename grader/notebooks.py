@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -84,6 +85,22 @@ class NotebookRun:
     figures: tuple[tuple[str, bytes], ...] = field(default_factory=tuple)
     # For rubric items about objects the notebook defines: item id -> one result per case.
     probes: dict[str, list[ChildResult]] = field(default_factory=dict)
+    # Variables read in the kernel right after the locked cell that computes them: name -> the read,
+    # and name -> that cell's index (from 0, as CellError's) and first line.
+    values: dict[str, ChildResult] = field(default_factory=dict)
+    value_cells: dict[str, tuple[int, str]] = field(default_factory=dict)
+    interrupted: tuple[int, ...] = ()  # the cells interrupted at their limit, from 0
+
+
+@dataclass(frozen=True)
+class ValueRead:
+    """A variable to read in the kernel right after a locked cell (found by its id and the course's
+    source, which the grader put back before the run) has run."""
+
+    variable: str
+    cell_id: str
+    source: str
+    probe: str  # the kind's probe that reads it, as 'kind:probe'
 
 
 @dataclass(frozen=True)
@@ -317,6 +334,28 @@ async def _serve_probes(
     return results
 
 
+async def _read_value(client: BoundedClient, read: ValueRead, exchange: Exchange, limits: Limits) -> ChildResult:
+    """The variable's value, read in the kernel as a hidden cell (at the notebook's end, then removed)
+    that answers through the exchange as a probe does: only data comes back."""
+    variable = read.variable
+    request_dir, reply_dir = exchange.post("", variable, read.probe, {"target": variable}, {})
+    cell = nbformat.v4.new_code_cell(
+        f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, "
+        f"{str(reply_dir)!r}, globals())"
+    )
+    started = time.perf_counter()
+    client.nb.cells.append(cell)
+    interrupted = len(client.interrupted)
+    try:
+        await client.async_execute_cell(cell, len(client.nb.cells) - 1)
+    finally:
+        client.nb.cells.pop()
+    if len(client.interrupted) > interrupted:
+        client.interrupted = client.interrupted[:interrupted]  # the read's, not a notebook cell's
+        return ChildResult("timeout", meta={"message": f"reading {variable} did not finish within the cell limit"})
+    return exchange.collect(reply_dir, time.perf_counter() - started, limits.result_bytes)
+
+
 class _Kernel:
     """One sandboxed kernel: its spec folder, manager and process cap. Started ahead of use, so
     that the next notebook's kernel boots while the current notebook runs."""
@@ -427,6 +466,7 @@ async def _execute(
     limits: Limits,
     work: list[ProbeWork],
     exchange: Exchange | None,
+    reads: tuple[ValueRead, ...] = (),
 ) -> NotebookRun:
     name = path.name
     started = time.monotonic()
@@ -456,6 +496,24 @@ async def _execute(
 
     client.on_cell_start = on_cell_start
     client.deadline = deadline
+    values: dict[str, ChildResult] = {}
+    value_cells: dict[str, tuple[int, str]] = {}
+    if reads and exchange is not None:
+        reading = [False]
+
+        async def on_cell_executed(cell: Any, cell_index: int, **_: Any) -> None:
+            if reading[0] or cell_index == 0:
+                return
+            due = [r for r in reads if r.cell_id == cell.get("id") and r.source == cell.get("source")]
+            reading[0] = True
+            try:
+                for r in due:
+                    value_cells[r.variable] = (cell_index - 1, _first_line(r.source))  # the set-up cell is 0
+                    values[r.variable] = await _read_value(client, r, exchange, limits)
+            finally:
+                reading[0] = False
+
+        client.on_cell_executed = on_cell_executed
     status, message = "ok", ""
     probe_results: dict[str, list[ChildResult]] = {}
     try:
@@ -503,7 +561,16 @@ async def _execute(
     if work and not probe_results:
         probe_results = _unrun(work, "crashed", f"{name} did not run to its end: {message}")
     return NotebookRun(
-        name, status, message, round(time.monotonic() - started, 3), errors, _figures(nb, path.stem), probe_results
+        name,
+        status,
+        message,
+        round(time.monotonic() - started, 3),
+        errors,
+        _figures(nb, path.stem),
+        probe_results,
+        values,
+        value_cells,
+        tuple(interrupted),
     )
 
 
@@ -522,6 +589,7 @@ class NotebookJob:
     cell_timeout_s: float
     timeout_s: float
     probes: list[ProbeWork] = field(default_factory=list)
+    reads: tuple[ValueRead, ...] = ()
 
 
 async def _run_in_order(
@@ -550,7 +618,9 @@ async def _run_in_order(
         following = new_kernel() if index + 1 < len(jobs) else None  # boots while this notebook runs
         try:
             runs.append(
-                await _execute(job.path, cwd, job.cell_timeout_s, job.timeout_s, current, limits, job.probes, exchange)
+                await _execute(
+                    job.path, cwd, job.cell_timeout_s, job.timeout_s, current, limits, job.probes, exchange, job.reads
+                )
             )
         finally:
             await current.stop()  # a no-op when _execute stopped it; needed when it returned early
@@ -588,9 +658,10 @@ def run_notebooks(
     workdir: Path,
     policy: Policy = Policy(),
     backend: Backend | None = None,
+    reads: Mapping[str, tuple[ValueRead, ...]] | None = None,
 ) -> dict[str, NotebookRun]:
     """Every notebook the rubric names, each in a fresh kernel (the next one started while the
-    current notebook runs), with the probes of the objects it defines."""
+    current notebook runs), with the probes of the objects it defines and the values it computes."""
     jobs = []
     for name in rubric.notebooks:
         run_item = next(
@@ -599,6 +670,6 @@ def run_notebooks(
         own = run_item.params.get("cell_timeout_s") if run_item else None
         cell_timeout = float(own) if own is not None else rubric.cell_timeout_s
         total = run_item.timeout_s if run_item else rubric.notebook_timeout_s
-        jobs.append(NotebookJob(scratch / name, cell_timeout, total, work.get(name, [])))
+        jobs.append(NotebookJob(scratch / name, cell_timeout, total, work.get(name, []), (reads or {}).get(name, ())))
     runs = (backend or backends.default()).notebooks(jobs, scratch, workdir, policy)
     return {job.path.name: run for job, run in zip(jobs, runs)}

@@ -72,7 +72,7 @@ COMMON_ITEM_KEYS = {
     "dims": Key("table", "{}", "the public cases' dimension names and sizes (`{N = 4, D = 5}`)"),
     "hidden_dims": Key(
         "table",
-        "half to twice each public size",
+        "half to twice each public size, and at least 2 where the public size is",
         "per dimension, the [low, high] sizes hidden cases draw from (`{N = [3, 8]}`)",
     ),
     "case": Key("array of tables", "required for code kinds", "the public cases: `[[item.case]]` (below)"),

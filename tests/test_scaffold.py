@@ -95,7 +95,9 @@ def test_the_reference_earns_every_automatic_point_and_the_template_none(course:
     layout = Layout(course, "course")
     rubric = tomllib.loads((layout.reference / "rubric.toml").read_text())
     kinds = {item["kind"] for item in rubric["item"]}
-    assert kinds == {"compare", "gradient", "optimizer", "speedup", "model", "notebook", "threshold", "manual"}
+    assert kinds == {
+        "compare", "gradient", "optimizer", "speedup", "model", "notebook", "threshold", "notebook_value", "manual"
+    }  # fmt: skip
     reference = _grade(course, layout.reference)
     assert "course.layers:sigmoid" in reference and "course.layers:leaky_relu_forward" in reference
     assert {k: v for k, v in reference.items() if v[1] != "pass"} == {"manual:why_subtract_max": (0, "manual")}
@@ -181,3 +183,19 @@ def test_a_notebook_that_does_not_read_is_left_to_its_run(course: Path, tmp_path
     assert result["course.layers:relu_forward"] == (1, "pass")
     assert result["notebook:train.ipynb:runs"][0] == 0 and result["threshold:trained"][0] == 0
     assert "grader_error" not in {status for _, status in result.values()}
+
+
+def test_a_provided_helper_s_frames_are_cut_from_the_student_s_traceback(course: Path, tmp_path: Path) -> None:
+    """The student's relu_forward calls the course's provided data helper wrongly: the traceback shows
+    the student's own line, not the helper's inside."""
+    submission = tmp_path / "student"
+    shutil.copytree(Layout(course, "course").reference, submission, ignore=shutil.ignore_patterns("instructor"))
+    layers = submission / "course" / "layers.py"
+    wrong = "    from course.data import points\n    out = points(-1, 0)\n"
+    layers.write_text(layers.read_text().replace("    out = np.maximum(x, 0.0)\n", wrong))
+    layout = Layout(course, "course")
+    report = grade(submission, load_assignment(layout.fixtures, layout.reference), GradeOptions(hidden_seed=TEST_SEED))
+    message = {i.id: i.message for i in report.items}["course.layers:relu_forward"]
+    assert message.startswith("public case 1 (values on both sides of zero): ValueError: ")
+    assert 'File "course/layers.py", line ' in message and "out = points(-1, 0)" in message
+    assert "course/data.py" not in message and "rng.integers" not in message

@@ -4,6 +4,7 @@ graded function's reference code is never written (nor passes `--check`)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -142,9 +143,22 @@ def test_the_reference_earns_full_marks_and_the_template_none(course: Path, inst
     untouched = {i.id: (i.points, i.status, i.message) for i in grade(layout.template, assignment, options).items}
     assert untouched["toy.ops:relu"][:2] == untouched["toy.ops:scaled_tanh"][:2] == (0, "not_attempted")
     # nbgrader's solution cell without a region leaves its stub only: the student writes the whole
-    # function, and until then the notebook does not define it.
-    message = "public case 1: NameError: the notebook defines no 'softplus'"
-    assert untouched["nb.ipynb:softplus"] == (0, "error", message)
+    # function, and until then the notebook does not define it, which is not attempted, not an error.
+    message = "not attempted: softplus is still the template's stub"
+    assert untouched["nb.ipynb:softplus"] == (0, "not_attempted", message)
+
+
+def test_a_function_written_where_the_template_had_none_is_graded(course: Path, tmp_path: Path) -> None:
+    """Defined in a cell of the student's own (and wrong): attempted, and graded as any attempt is."""
+    layout = Layout(course, "toy")
+    submission = tmp_path / "student"
+    shutil.copytree(layout.template, submission)
+    nb = nbformat.read(submission / "nb.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("def softplus(x):\n    return np.maximum(x, 0.0)"))
+    nbformat.write(nb, submission / "nb.ipynb")
+    assignment = load_assignment(layout.fixtures, layout.reference)
+    report = grade(submission, assignment, GradeOptions(hidden_seed=TEST_SEED))
+    assert {i.id: i.status for i in report.items}["nb.ipynb:softplus"] == "fail"
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from grader.authoring.public import public_rubric
 from grader.backends import Policy
 from grader.cases import public_cases
 from grader.compare import compare_gradient
-from grader.fingerprints import function_fingerprints, notebook_fingerprints
+from grader.fingerprints import ABSENT, function_fingerprints, notebook_fingerprints
 from grader.notebooks import ProbeWork, run_notebooks
 from grader.results import ChildResult
 from grader.rubric import Item, Rubric
@@ -67,6 +67,20 @@ def _notebook_objects(
         for run in run_notebooks(rubric, scratch, by_notebook, Path(tmp) / "requests", Policy(env=env)).values():
             results.update(run.probes)
     return results
+
+
+def _check_value_reads(rubric: Rubric, files: dict[str, bytes]) -> None:
+    """A value a notebook item reads must be computed by a locked cell: elsewhere the student could
+    write the number in."""
+    for item in rubric.notebook_items:
+        for variable in kinds.get(item.kind).reads(item):
+            record = files.get(f"{locked_cells.FOLDER}/{item.notebook}.json")
+            cells = json.loads(record)["cells"] if record else []
+            if locked_cells.assigning_cell(cells, variable) is None:
+                raise BuildError(
+                    f"{item.id}: no locked cell of {item.notebook} assigns {variable}; tag the cell that computes "
+                    "it `locked` (or lock it in nbgrader), so that a student cannot write the number in"
+                )
 
 
 def _variant_outputs(
@@ -135,10 +149,14 @@ def render(rubric: Rubric, reference_root: Path, template_files: dict[str, bytes
             found = notebook_fingerprints(data) if item.notebook else function_fingerprints(data.decode("utf-8"))
             if item.qualname in found:
                 fingerprints[item.id] = found[item.qualname]
+            elif item.notebook and item.qualname in notebook_fingerprints((reference_root / rel).read_bytes()):
+                # A function or class of the reference's that the template leaves out whole.
+                fingerprints[item.id] = ABSENT
     try:
         files |= locked_cells.fixture_files(template_files)
     except ValueError as exc:
         raise BuildError(str(exc)) from exc
+    _check_value_reads(rubric, files)
     sources = reference_sources(reference_root)
     files["rubric.toml"] = public_rubric((reference_root / "rubric.toml").read_bytes())
     # Provided course code, kept where students cannot edit it: the grader restores it in

@@ -146,6 +146,18 @@ public_data = "$name.data:public_test"
 points = 2
 curve.default = {kind = "linear", zero = 0.5, full = 0.9}
 
+# notebook_value: a number the notebook computes, as the course's own test cell checks it, read in the
+# grader's own run right after the locked cell that assigns it. The student's code computes it: prefer
+# a threshold where the points matter.
+[[item]]
+id = "notebook_value:train.ipynb:accuracy"
+title = "The notebook's own check: test accuracy at least 0.8"
+kind = "notebook_value"
+notebook = "train.ipynb"
+variable = "accuracy"
+at_least = 0.8
+points = 1
+
 # manual: a written answer, for a person to grade (merged with --manual-grades).
 [[item]]
 id = "manual:why_subtract_max"

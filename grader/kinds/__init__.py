@@ -12,9 +12,19 @@ import importlib
 
 from grader.kinds.base import Kind, KindError, Probe
 
-_BUILT_IN = ("compare", "gradient", "optimizer", "model", "speedup", "notebook", "threshold", "manual")
+_BUILT_IN = (
+    "compare",
+    "gradient",
+    "optimizer",
+    "model",
+    "speedup",
+    "notebook",
+    "threshold",
+    "notebook_value",
+    "manual",
+)
 # The built-in kinds with probes (`PROBES`): the only kind modules a child imports.
-_WITH_PROBES = ("compare", "gradient", "optimizer", "model", "speedup", "threshold")
+_WITH_PROBES = ("compare", "gradient", "optimizer", "model", "speedup", "threshold", "notebook_value")
 _REGISTERED: dict[str, Kind] = {}
 
 

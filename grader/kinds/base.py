@@ -180,6 +180,11 @@ class Kind:
     # Whether scoring needs the notebook to have run (a kernel that cannot start is the grader's fault).
     needs_kernel: ClassVar[bool] = True
 
+    def reads(self, item: Item) -> tuple[str, ...]:
+        """The variables the notebook's run reads for this item, each right after the locked cell that
+        assigns it (`NotebookRun.values`)."""
+        return ()
+
     def score_notebook(self, items: Sequence[Item], context: NotebookContext) -> list[ItemResult]:
         """Every item of this kind, from the notebooks' runs."""
         raise NotImplementedError

@@ -1,0 +1,224 @@
+"""A CS231n-style notebook assignment written as nbgrader's users write one (benchmarks/cs231n_style):
+functions between nbgrader's solution markers in one notebook, each followed by the course's own test
+cell, locked. Its rubric states the course's literal inputs as input forms, with no sizes pinned for
+the hidden draws, and its training is graded by the accuracy the notebook computes in the grader's run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from bugs import TEST_SEED
+
+from grader import cli, codec
+from grader.authoring import cli as build_cli
+from grader.engine import grade, load_assignment
+from grader.options import GradeOptions
+from grader.project import Layout
+from grader.results import Report
+
+SOURCE = Path(__file__).resolve().parent.parent / "benchmarks" / "cs231n_style"
+NOTEBOOK = "two_layer.ipynb"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cs231n_style")
+    shutil.copytree(SOURCE / "reference", root / "reference")
+    assert build_cli.main(["--course", str(root)]) == 0
+    assert build_cli.main(["--course", str(root), "--check"]) == 0
+    return root
+
+
+def _grade(course: Path, submission: Path, instructor: bool = True) -> Report:
+    layout = Layout(course, "twolayer")
+    assignment = load_assignment(layout.fixtures, layout.reference if instructor else None)
+    return grade(submission, assignment, GradeOptions(hidden_seed=TEST_SEED))
+
+
+def _student(course: Path, tmp_path: Path, edit: dict[str, tuple[str, str]]) -> Path:
+    """The reference handed in with some cells edited: by cell id, (old, new) replaced once."""
+    submission = tmp_path / "student"
+    shutil.copytree(Layout(course, "twolayer").reference, submission, ignore=shutil.ignore_patterns("rubric.toml"))
+    nb = nbformat.read(submission / NOTEBOOK, as_version=4)
+    for cell in nb.cells:
+        if cell.id in edit:
+            old, new = edit[cell.id]
+            assert cell.source.count(old) == 1, (cell.id, old)
+            cell.source = cell.source.replace(old, new)
+    nbformat.write(nb, submission / NOTEBOOK)
+    return submission
+
+
+def _fixture(course: Path, item: str, what: str) -> list[dict[str, object]]:
+    path = Layout(course, "twolayer").fixtures / "items" / f"{NOTEBOOK}__{item}.{what}.npz"
+    cases: list[dict[str, object]] = codec.load(path)["cases"]
+    return cases
+
+
+def test_the_course_literal_inputs_are_its_own_and_reproduce_its_published_numbers(course: Path) -> None:
+    """The public cases are the notebook's own expressions, value for value, and the reference's outputs
+    on them are the numbers the course publishes in its test cells."""
+    affine = _fixture(course, "affine_forward", "inputs")[0]
+    assert np.array_equal(affine["x"], np.linspace(-0.1, 0.5, num=240).reshape(2, 4, 5, 6))
+    assert np.array_equal(affine["w"], np.linspace(-0.2, 0.3, num=360).reshape(120, 3))
+    published = np.array([[1.49834967, 1.70660132, 1.91485297], [3.25553199, 3.5141327, 3.77273342]])
+    assert np.allclose(_fixture(course, "affine_forward", "expected")[0]["out"], published, rtol=0, atol=1e-8)
+
+    relu = _fixture(course, "relu_forward", "expected")[0]["out"]
+    published = np.array(
+        [[0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.04545455, 0.13636364], [0.22727273, 0.31818182, 0.40909091, 0.5]]
+    )
+    assert np.allclose(relu, published, rtol=0, atol=1e-8)
+
+    net = _fixture(course, "TwoLayerNet.loss", "inputs")
+    assert np.array_equal(net[0]["X"], np.linspace(-5.5, 4.5, num=15).reshape(5, 3).T)
+    assert net[0]["y"].tolist() == [0, 5, 1]
+    expected = _fixture(course, "TwoLayerNet.loss", "expected")
+    published_scores = np.array(
+        [
+            [11.53165108, 12.2917344, 13.05181771, 13.81190102, 14.57198434, 15.33206765, 16.09215096],
+            [12.05769098, 12.74614105, 13.43459113, 14.1230412, 14.81149128, 15.49994135, 16.18839143],
+            [12.58373087, 13.20054771, 13.81736455, 14.43418138, 15.05099822, 15.66781506, 16.2846319],
+        ]
+    )
+    assert np.abs(expected[0]["scores"] - published_scores).sum() < 1e-6  # the course's own bound
+    assert abs(expected[0]["loss"] - 3.4702243556) < 1e-10
+    assert abs(expected[1]["loss"] - 26.5948426952) < 1e-10
+
+
+@pytest.mark.parametrize("instructor", [True, False])
+def test_the_reference_earns_all_ten_points_and_the_template_none(course: Path, instructor: bool) -> None:
+    layout = Layout(course, "twolayer")
+    reference = _grade(course, layout.reference, instructor)
+    assert [(i.id, i.status, i.message) for i in reference.items if i.status != "pass"] == []
+    assert sum(i.points for i in reference.items) == 10
+    template = _grade(course, layout.template, instructor)
+    assert sum(i.points for i in template.items) == 0
+    statuses = {i.id: i.status for i in template.items}
+    assert statuses.pop("notebook_value:two_layer.ipynb:train_acc") == "fail"
+    assert set(statuses.values()) == {"not_attempted"}
+    message = {i.id: i.message for i in template.items}["notebook_value:two_layer.ipynb:train_acc"]
+    assert message == (
+        "train_acc was not computed: cell 17 ('# A spiral of three classes, which no linear classifier "
+        "separates.') raised NotImplementedError"
+    )
+
+
+def test_edited_test_cells_are_put_back_and_a_written_in_accuracy_is_not_read(course: Path, tmp_path: Path) -> None:
+    """A student whose training never steps weakens the affine test, writes the accuracy into the
+    locked training cell, and sets it again in a cell of their own after it: the test cells run as the
+    course wrote them, the accuracy is the one their code reaches in the grader's run, and the report
+    flags both cells."""
+    submission = _student(
+        course,
+        tmp_path,
+        {
+            "train": ("model.params[name] -= learning_rate * grads[name]", "pass"),
+            "test-affine-forward": ("assert rel_error(out, correct_out) < 1e-7", "assert True"),
+            "test-train": ("assert train_acc >= 0.85", "train_acc = 0.99"),
+        },
+    )
+    nb = nbformat.read(submission / NOTEBOOK, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("train_acc = 1.0"))
+    nbformat.write(nb, submission / NOTEBOOK)
+    report = _grade(course, submission)
+    results = {i.id: (i.points, i.status) for i in report.items}
+    assert {k: v for k, v in results.items() if v[1] != "pass"} == {
+        "notebook_value:two_layer.ipynb:train_acc": (0, "fail")
+    }
+    message = {i.id: i.message for i in report.items}["notebook_value:two_layer.ipynb:train_acc"]
+    assert message.startswith("train_acc = 0.") and message.endswith(
+        "in the grader's run of two_layer.ipynb, right after cell 17 ('# A spiral of three classes, which no "
+        "linear classifier separates.'); it must be at least 0.85"
+    )
+    flag = "locked notebook cell(s) changed in the submission, run as the course wrote them: "
+    assert report.flags == (
+        f"{flag}two_layer.ipynb: test-affine-forward (edited), two_layer.ipynb: test-train (edited)",
+    )
+
+
+def test_a_bug_in_the_affine_layer_is_not_charged_again_to_the_network_that_calls_it(
+    course: Path, tmp_path: Path
+) -> None:
+    """The bias left out: the affine item loses its points, with a message naming the course's own case.
+    The network's loss, defined in the notebook too, calls it: replayed in the reference's notebook with
+    the student's own affine outputs, it is right, and keeps its points. The training accuracy is the
+    outcome of the whole pipeline (a network without biases cannot fit the spiral), as a threshold's is."""
+    bias = "x.reshape(x.shape[0], -1).dot(w) + b"
+    submission = _student(course, tmp_path, {"affine-forward": (bias, "x.reshape(x.shape[0], -1).dot(w)")})
+    report = _grade(course, submission)
+    results = {i.id: (i.points, i.status, i.message) for i in report.items}
+    assert {k for k, v in results.items() if v[0] < 2 and v[1] != "pass"} == {
+        "two_layer.ipynb:affine_forward",
+        "notebook_value:two_layer.ipynb:train_acc",
+    }
+    assert results["two_layer.ipynb:affine_forward"][2].startswith(
+        "public case 1 (the notebook's own test: inputs spaced evenly, x of shape (2, 4, 5, 6)): out is off"
+    )
+    replayed = (
+        "grads, loss, scores are right for what your own affine_forward computed; the difference from the "
+        "reference's comes from upstream code that loses its points there: no points lost here"
+    )
+    assert results["two_layer.ipynb:TwoLayerNet.loss"] == (3, "pass", replayed)
+
+
+def test_a_value_no_locked_cell_computes_is_refused_by_the_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(SOURCE / "reference", tmp_path / "reference")
+    rubric = tmp_path / "reference" / "twolayer" / "rubric.toml"
+    rubric.write_text(rubric.read_text().replace('variable = "train_acc"', 'variable = "loss_history"'))
+    path = tmp_path / "reference" / "twolayer" / NOTEBOOK
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.id == "test-train":
+            cell.metadata["tags"] = []
+            cell.metadata["nbgrader"]["locked"] = False
+    nbformat.write(nb, path)
+    assert build_cli.main(["--course", str(tmp_path)]) == 2
+    assert (
+        "notebook_value:two_layer.ipynb:train_acc: no locked cell of two_layer.ipynb assigns loss_history; tag the "
+        "cell that computes it `locked`" in capsys.readouterr().err
+    )
+
+
+def _make_submissions() -> object:
+    spec = importlib.util.spec_from_file_location("make_submissions", SOURCE / "make_submissions.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_class_of_nineteen_gets_what_a_careful_ta_gives(course: Path, tmp_path: Path) -> None:
+    """The benchmark's class (benchmarks/cs231n_style/make_submissions.py), graded as a batch in
+    instructor mode: each student's total is the one the script states, with why; the student whose
+    loop never ends is left to the benchmark (its cells are interrupted at 30 s each)."""
+    make = _make_submissions()
+    folders = make.write(tmp_path / "class")  # type: ignore[attr-defined]
+    shutil.rmtree(tmp_path / "class" / "s18_infinite_loop")
+    (tmp_path / "seed").mkdir()
+    (tmp_path / "seed" / "hidden").write_text(TEST_SEED)
+    layout = Layout(course, "twolayer")
+    seed = tmp_path / "seed" / "hidden"
+    args = [str(tmp_path / "class"), "--course", str(course), "--reference", str(layout.reference), "--quiet",
+            "--hidden-seed-file", str(seed), "--jobs", "2", "--out", str(tmp_path / "out")]  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(args) == 0
+    reports = json.loads((tmp_path / "out" / "reports.json").read_text())
+    totals = {Path(r["submission"]).name: r["total"] for r in reports}
+    students = make.STUDENTS  # type: ignore[attr-defined]
+    assert totals == {f.name: students[f.name].points for f in folders if f.name != "s18_infinite_loop"}
+    flags = {Path(r["submission"]).name: r.get("flags", []) for r in reports}
+    assert [name for name, found in flags.items() if found] == ["s20_edits_a_locked_test"]
