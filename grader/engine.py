@@ -459,8 +459,8 @@ def _replayed_upstream(
     record = {it.id: [{"numeric": False, "record": targets[it.id]}] * len(plans[it.id]) for it in chosen if it.notebook}
     if record:
         (tmp / "recording-requests").mkdir()
-        runs = run_notebooks(rubric, scratch, _probe_work(plans, tuple(rubric.item(i) for i in record), record),
-                             tmp / "recording-requests", recording, backend)  # fmt: skip
+        work = _probe_work(plans, tuple(rubric.item(i) for i in record), record)
+        runs = run_notebooks(rubric, scratch, work, tmp / "recording-requests", recording, backend, only_probed=True)
         recorded |= {i: results for run in runs.values() for i, results in run.probes.items()}
     asks: list[TrustedCall] = []
     where: list[tuple[str, int]] = []
@@ -514,7 +514,9 @@ def _replay_in_reference(
             work.setdefault(str(item.notebook), []).append(probe)
         (tmp / "replay-requests").mkdir()
         reference_policy = Policy(env=policy.env, hidden=policy.hidden)
-        runs = run_notebooks(rubric, ref_scratch, work, tmp / "replay-requests", reference_policy, backend)
+        runs = run_notebooks(
+            rubric, ref_scratch, work, tmp / "replay-requests", reference_policy, backend, only_probed=True
+        )
         for item_id, ks in by_item.items():
             results = runs[str(rubric.item(item_id).notebook)].probes.get(item_id, [])
             missing = ChildResult("crashed", meta={"message": "the reference's notebook did not answer"})
@@ -704,7 +706,8 @@ def _notebook_answers(
         )
     (tmp / "reference-requests").mkdir()
     found: Answers = {}
-    runs = run_notebooks(rubric, ref_scratch, work, tmp / "reference-requests", Policy(env=env, hidden=hidden), backend)
+    policy = Policy(env=env, hidden=hidden)
+    runs = run_notebooks(rubric, ref_scratch, work, tmp / "reference-requests", policy, backend, only_probed=True)
     for run in runs.values():
         found.update(run.probes)
     return found

@@ -659,11 +659,15 @@ def run_notebooks(
     policy: Policy = Policy(),
     backend: Backend | None = None,
     reads: Mapping[str, tuple[ValueRead, ...]] | None = None,
+    only_probed: bool = False,
 ) -> dict[str, NotebookRun]:
-    """Every notebook the rubric names, each in a fresh kernel (the next one started while the
-    current notebook runs), with the probes of the objects it defines and the values it computes."""
+    """Every notebook the rubric names (with `only_probed`, those with probes to serve), each in a
+    fresh kernel (the next one started while the current notebook runs), with the probes of the
+    objects it defines and the values it computes."""
     jobs = []
     for name in rubric.notebooks:
+        if only_probed and not work.get(name):
+            continue
         run_item = next(
             (i for i in rubric.notebook_items if i.notebook == name and kinds.get(i.kind).sets_notebook_limits), None
         )
