@@ -58,6 +58,8 @@ MAX_QUEUED_MESSAGES = 4
 # How long a kernel has to stop a cell once interrupted before it is killed (and the rest of its
 # notebook is lost).
 INTERRUPT_GRACE_S = 5.0
+# How long reading a value the notebook computed may take (a number's conversion, nothing more).
+READ_TIMEOUT_S = 10.0
 # Runs before the student's first cell: numpy and the grader's modules are imported
 # from site-packages, and only then is the submission folder put on the path, last,
 # so that a student file named numpy.py cannot stand in for numpy.
@@ -339,6 +341,7 @@ async def _read_value(client: BoundedClient, read: ValueRead, exchange: Exchange
     that answers through the exchange as a probe does: only data comes back."""
     variable = read.variable
     request_dir, reply_dir = exchange.post("", variable, read.probe, {"target": variable}, {})
+    client.timeout = max(1, math.ceil(min(READ_TIMEOUT_S, client.deadline - time.monotonic())))
     cell = nbformat.v4.new_code_cell(
         f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, "
         f"{str(reply_dir)!r}, globals())"
@@ -486,8 +489,11 @@ async def _execute(
     )
 
     reached = [-1]  # the index of the cell started last; 0 is the grader's set-up cell
+    notebook_cells = len(nb.cells)
 
     def on_cell_start(cell_index: int, **_: Any) -> None:
+        if cell_index >= notebook_cells:
+            return  # a probe's or a read's hidden cell: its caller has set its limit
         reached[0] = cell_index
         # nbclient takes whole seconds; rounding up keeps within a second of the limit. The set-up
         # cell only imports numpy, but on a loaded machine that can take longer than a student cell may.

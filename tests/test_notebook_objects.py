@@ -7,6 +7,7 @@ same build and the same engine as nndl: nothing in the engine is specific to it.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import nbformat
@@ -190,3 +191,30 @@ def test_the_assignment_sets_the_cell_limit_without_a_notebook_item(tmp_path: Pa
     assert result["acts.ipynb:sigmoid"] == (0.0, "timeout", "public case 1: no answer within 2 s, the notebook's limit")
     assert result["acts.ipynb:leaky_relu_backward"][:2] == (2.0, "pass")
     assert "notebook:acts.ipynb:runs" not in result
+
+
+def test_a_probe_in_the_kernel_is_stopped_at_its_item_s_limit_not_the_cell_s(tmp_path: Path) -> None:
+    """A function that loops only when the grader calls it: its case is stopped at the item's 1 s, not
+    at the notebook's 30 s cell limit (the limit of the cell the probe runs in was the cell's)."""
+    root = tmp_path / "project"
+    ref = root / "reference" / "acts"
+    ref.mkdir(parents=True)
+    (ref / "grade.toml").write_text('assignment = "acts"\n')
+    rubric = RUBRIC[: RUBRIC.index('[[item]]\nid = "notebook:')]
+    rubric = rubric.replace(
+        'instructor_only = ["rubric.toml"]', 'instructor_only = ["rubric.toml"]\ncell_timeout_s = 30'
+    )
+    (ref / "rubric.toml").write_text(rubric.replace('kind = "compare"\n', 'kind = "compare"\ntimeout_s = 1\n', 1))
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS]), ref / "acts.ipynb")
+    assert build_cli.main(["--project", str(root)]) == 0
+    sub = tmp_path / "student"
+    shutil.copytree(ref, sub)
+    nb = nbformat.read(sub / "acts.ipynb", as_version=4)
+    nb.cells[1] = nbformat.v4.new_code_cell("def sigmoid(x):\n    while True:\n        pass")
+    del nb.cells[4]  # the notebook's own call: only the grader's calls loop
+    nbformat.write(nb, sub / "acts.ipynb")
+    started = time.monotonic()
+    result = _grade(root, sub, False)
+    assert time.monotonic() - started < 20  # a 30 s wait would be the cell's limit
+    assert result["acts.ipynb:sigmoid"][:2] == (0.0, "timeout")
+    assert result["acts.ipynb:sigmoid"][2].startswith("public case 1: no answer within 1 s")
