@@ -44,6 +44,7 @@ class Student:
     edits: dict[str, list[tuple[str, str]]]
     points: float
     why: str
+    added_cell: str = ""  # a cell of the student's own, at the end
 
 
 CORRECT = Student({}, 10, "the reference's code")
@@ -90,7 +91,13 @@ STUDENTS = {
         9,
         "the network's gradients (W2 without its regularization)",
     ),
-    "s14_train_never_steps": Student({"train": [(STEP, "            pass\n")]}, 8, "the training"),
+    "s14_train_never_steps": Student(
+        {"train": [(STEP, "            pass\n")], "test-train": [("assert train_acc >= 0.85", "train_acc = 0.99")]},
+        8,
+        "the training: the accuracy written into the locked cell, and again in a cell after it, is not what "
+        "the grader reads (the cell is put back, and flagged)",
+        added_cell="train_acc = 1.0",
+    ),
     "s15_train_climbs": Student({"train": [(STEP, STEP.replace("-=", "+="))]}, 8, "the training"),
     "s16_untouched": Student({}, 0, "the template, handed in as it was"),
     "s17_half_done": Student({}, 3, "affine_forward and relu_forward written, the rest left as the template's"),
@@ -147,6 +154,9 @@ def notebook(name: str) -> dict[str, object]:
                 raise SystemExit(f"{name}: {old!r} is not once in cell {cell['id']}")
             source = source.replace(old, new)
         cell["source"] = source.splitlines(keepends=True)
+    if STUDENTS[name].added_cell:
+        added = {"cell_type": "code", "execution_count": None, "id": "own-cell", "metadata": {}, "outputs": []}
+        nb["cells"].append({**added, "source": STUDENTS[name].added_cell.splitlines(keepends=True)})
     return nb
 
 
