@@ -274,6 +274,14 @@ def _errors(nb: Any) -> tuple[CellError, ...]:
     return tuple(found)
 
 
+def _serving_cell(request_dir: Path, reply_dir: Path) -> Any:
+    """A hidden cell that answers one request in the notebook's own namespace, through the exchange."""
+    return nbformat.v4.new_code_cell(
+        f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, "
+        f"{str(reply_dir)!r}, globals())"
+    )
+
+
 def _unrun(work: list[ProbeWork], status: str, message: str) -> dict[str, list[ChildResult]]:
     return {w.item.id: [ChildResult(status, meta={"message": message}) for _ in w.cases] for w in work}
 
@@ -304,10 +312,7 @@ async def _serve_probes(
             request_dir, reply_dir = exchange.post("", w.item.qualname, w.item.probe(), params, inputs)
             timeout = min(w.item.timeout_s, cell_timeout_s, deadline - time.monotonic())
             client.timeout = max(1, math.ceil(timeout))
-            cell = nbformat.v4.new_code_cell(
-                f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, "
-                f"{str(reply_dir)!r}, globals())"
-            )
+            cell = _serving_cell(request_dir, reply_dir)
             started = time.perf_counter()
             client.nb.cells.append(cell)  # executed at its own index, then removed: the notebook is unchanged
             interrupted = len(client.interrupted)
@@ -342,10 +347,7 @@ async def _read_value(client: BoundedClient, read: ValueRead, exchange: Exchange
     variable = read.variable
     request_dir, reply_dir = exchange.post("", variable, read.probe, {"target": variable}, {})
     client.timeout = max(1, math.ceil(min(READ_TIMEOUT_S, client.deadline - time.monotonic())))
-    cell = nbformat.v4.new_code_cell(
-        f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_dir)!r}, "
-        f"{str(reply_dir)!r}, globals())"
-    )
+    cell = _serving_cell(request_dir, reply_dir)
     started = time.perf_counter()
     client.nb.cells.append(cell)
     interrupted = len(client.interrupted)

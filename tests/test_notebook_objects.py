@@ -169,16 +169,13 @@ def test_a_loop_costs_the_cells_it_stops_not_the_functions_defined_after_it(proj
     )
 
 
-def test_the_assignment_sets_the_cell_limit_without_a_notebook_item(tmp_path: Path) -> None:
-    """No 0-point "notebook runs" item is needed to set a notebook's limits: the assignment's
-    cell_timeout_s is every cell's, and a function that loops is stopped at it."""
+def _looping_student(tmp_path: Path, rubric: str, keep_call: bool = True) -> tuple[Path, Path]:
+    """A project built from `rubric` (the module's rubric without its notebook item, changed) and a
+    student whose sigmoid never returns; with `keep_call` False, the notebook's own call is gone."""
     root = tmp_path / "project"
     ref = root / "reference" / "acts"
     ref.mkdir(parents=True)
     (ref / "grade.toml").write_text('assignment = "acts"\n')
-    rubric = RUBRIC[: RUBRIC.index('[[item]]\nid = "notebook:')].replace(
-        'instructor_only = ["rubric.toml"]', 'instructor_only = ["rubric.toml"]\ncell_timeout_s = 2'
-    )
     (ref / "rubric.toml").write_text(rubric)
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS]), ref / "acts.ipynb")
     assert build_cli.main(["--project", str(root)]) == 0
@@ -186,7 +183,20 @@ def test_the_assignment_sets_the_cell_limit_without_a_notebook_item(tmp_path: Pa
     shutil.copytree(ref, sub)
     nb = nbformat.read(sub / "acts.ipynb", as_version=4)
     nb.cells[1] = nbformat.v4.new_code_cell("def sigmoid(x):\n    while True:\n        pass")
+    if not keep_call:
+        del nb.cells[4]
     nbformat.write(nb, sub / "acts.ipynb")
+    return root, sub
+
+
+WITHOUT_RUN_ITEM = RUBRIC[: RUBRIC.index('[[item]]\nid = "notebook:')]
+LIMITED = 'instructor_only = ["rubric.toml"]'
+
+
+def test_the_assignment_sets_the_cell_limit_without_a_notebook_item(tmp_path: Path) -> None:
+    """No 0-point "notebook runs" item is needed to set a notebook's limits: the assignment's
+    cell_timeout_s is every cell's, and a function that loops is stopped at it."""
+    root, sub = _looping_student(tmp_path, WITHOUT_RUN_ITEM.replace(LIMITED, f"{LIMITED}\ncell_timeout_s = 2"))
     result = _grade(root, sub, True)
     assert result["acts.ipynb:sigmoid"] == (0.0, "timeout", "public case 1: no answer within 2 s, the notebook's limit")
     assert result["acts.ipynb:leaky_relu_backward"][:2] == (2.0, "pass")
@@ -196,23 +206,9 @@ def test_the_assignment_sets_the_cell_limit_without_a_notebook_item(tmp_path: Pa
 def test_a_probe_in_the_kernel_is_stopped_at_its_item_s_limit_not_the_cell_s(tmp_path: Path) -> None:
     """A function that loops only when the grader calls it: its case is stopped at the item's 1 s, not
     at the notebook's 30 s cell limit (the limit of the cell the probe runs in was the cell's)."""
-    root = tmp_path / "project"
-    ref = root / "reference" / "acts"
-    ref.mkdir(parents=True)
-    (ref / "grade.toml").write_text('assignment = "acts"\n')
-    rubric = RUBRIC[: RUBRIC.index('[[item]]\nid = "notebook:')]
-    rubric = rubric.replace(
-        'instructor_only = ["rubric.toml"]', 'instructor_only = ["rubric.toml"]\ncell_timeout_s = 30'
-    )
-    (ref / "rubric.toml").write_text(rubric.replace('kind = "compare"\n', 'kind = "compare"\ntimeout_s = 1\n', 1))
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS]), ref / "acts.ipynb")
-    assert build_cli.main(["--project", str(root)]) == 0
-    sub = tmp_path / "student"
-    shutil.copytree(ref, sub)
-    nb = nbformat.read(sub / "acts.ipynb", as_version=4)
-    nb.cells[1] = nbformat.v4.new_code_cell("def sigmoid(x):\n    while True:\n        pass")
-    del nb.cells[4]  # the notebook's own call: only the grader's calls loop
-    nbformat.write(nb, sub / "acts.ipynb")
+    rubric = WITHOUT_RUN_ITEM.replace(LIMITED, f"{LIMITED}\ncell_timeout_s = 30")
+    rubric = rubric.replace('kind = "compare"\n', 'kind = "compare"\ntimeout_s = 1\n', 1)
+    root, sub = _looping_student(tmp_path, rubric, keep_call=False)  # only the grader's calls loop
     started = time.monotonic()
     result = _grade(root, sub, False)
     assert time.monotonic() - started < 20  # a 30 s wait would be the cell's limit
