@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -42,9 +43,18 @@ class Submission:
     path: Path  # a folder or a .zip
 
 
-def is_batch(folder: Path) -> bool:
-    """A folder of submissions, rather than one submission."""
-    return folder.is_dir() and not (folder / MARKER).exists() and bool(discover(folder))
+def is_batch(folder: Path, named: bool = False) -> bool:
+    """A folder of submissions, rather than one submission: it has no grade.toml of its own, and at
+    least half of what it holds are submissions (a subfolder with a grade.toml, or a .zip), so that a
+    folder that merely holds folders (a home, /tmp) is not graded as a class. When the assignment is
+    `named` on the command line, any folder of subfolders is a class."""
+    if not folder.is_dir() or (folder / MARKER).exists():
+        return False
+    subs = discover(folder)
+    if named:
+        return bool(subs)
+    marked = sum(s.path.suffix == ".zip" or (s.path / MARKER).is_file() for s in subs)
+    return marked > 0 and 2 * marked >= len(subs)
 
 
 def discover(folder: Path) -> list[Submission]:
@@ -159,6 +169,13 @@ def _grade_one(job: Job, name: str, given: Path) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="grade-batch-") as tmp:
             if path.suffix == ".zip" and path.is_file():
                 path = extract_zip(path, Path(tmp) / "unzipped")
+            other = _other_assignment(path, job.assignment.rubric.name)
+            if other is not None:
+                raise SubmissionError(
+                    f"this is a submission of {other!r} (its {MARKER} says so), not of "
+                    f"{job.assignment.rubric.name!r}, which this class folder is graded as: grade it with "
+                    f"the other submissions of {other!r}"
+                )
             report = grade(path, job.assignment, job.options, name, answers=_answers())
     except SubmissionError as exc:
         report = unreadable(name, job.assignment.rubric.name, str(exc))
@@ -170,6 +187,15 @@ def _grade_one(job: Job, name: str, given: Path) -> dict[str, Any]:
             GRADER_ERROR,
         )
     return {"report": report_to_json(report), "seconds": round(time.monotonic() - started, 3)}
+
+
+def _other_assignment(path: Path, graded_as: str) -> str | None:
+    """The assignment a submission's grade.toml names, if it names one other than graded_as."""
+    try:
+        named = tomllib.loads((path / MARKER).read_text(encoding="utf-8")).get("assignment")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # no marker, or a broken one: graded as the class is, as before
+    return named if isinstance(named, str) and named != graded_as else None
 
 
 def unreadable(name: str, assignment: str, why: str, status: Status = "error") -> Report:

@@ -1,4 +1,4 @@
-"""`grade PATH...`: grade submissions and report.
+"""`grade [PATH...]`: grade submissions and report.
 
 Exit status: 0 when grading ran, whatever the score; 2 for a usage or set-up
 error; 1 when --fail-under is given and a submission scored below it.
@@ -16,7 +16,7 @@ import tomllib
 from functools import partial
 from pathlib import Path
 
-from grader import __version__, canvas, cluster, inert, isolation, manual, roster, shards
+from grader import __version__, canvas, cluster, inert, isolation, manual, roster, selection, shards
 from grader.batch import Job, Progress, Submission, discover, is_batch, local, run_batch, settings_of, unreadable
 from grader.class_reports import commit_columns, people_columns, write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
@@ -31,6 +31,8 @@ from grader.project import (
     find_project_root,
     installed_project_root,
     is_course,
+    marker_above,
+    marker_below,
 )
 from grader.provenance import parse_due
 from grader.reports import (
@@ -54,7 +56,7 @@ def _assignment_name(path: Path, given: str | None) -> str:
         return given
     marker = path / MARKER
     if not marker.is_file():
-        raise SetupError(f"{path} has no {MARKER}; pass --assignment NAME")
+        raise SetupError(_no_submission(path))
     try:
         name = tomllib.loads(marker.read_text(encoding="utf-8")).get("assignment")
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -62,6 +64,25 @@ def _assignment_name(path: Path, given: str | None) -> str:
     if not isinstance(name, str) or not name.isidentifier():
         raise SetupError(f"{marker} names no assignment; pass --assignment NAME")
     return name
+
+
+def _no_submission(path: Path) -> str:
+    """What to do about a folder that is no submission (no grade.toml) and holds none."""
+    path = Path.cwd() if path == Path(".") else path
+    above = marker_above(path)
+    if above is not None:
+        return (
+            f"{path} is inside the submission {above}: grade that folder instead "
+            f"(`grade {os.path.relpath(above)}`, or cd there and run `grade`)"
+        )
+    below = marker_below(path)
+    if below is not None:
+        nearest = os.path.relpath(below)
+        return f"{path} holds no submission ({MARKER} is not in it); the nearest is {nearest}: `grade {nearest}`"
+    return (
+        f"{path} holds no submission: no {MARKER} in it, above it or below it. Run `grade` in your clone of "
+        "the assignment (its folder holds grade.toml), or pass --assignment NAME"
+    )
 
 
 def seed_file(path: Path | None) -> Path:
@@ -165,99 +186,160 @@ def _shard(text: str) -> shards.Shard:
 CLASS_WIDE = ("roster", "due", "canvas", "manual_grades", "json", "csv", "gradescope")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["merge"]:
-        return merge_main(argv[1:])
+EXAMPLES = """\
+examples:
+  grade                                  grade the submission in this folder
+  grade --only affine_forward            one item (or several: a,b or --only
+                                         again; short names, ids, globs)
+  grade --only 'nndl.optim:*' --no-notebooks
+  grade hw3/ --reference ref/hw3         instructor mode: hidden cases too
+  grade submissions/                     a class folder: gradebook and class
+                                         reports in grade-output/
+  grade submissions/ --shard 2/3 --out part-2
+  grade merge part-*/ --out grade-output
+
+`grade merge PART...` puts the parts of a class graded with --shard together
+(see `grade merge -h`).
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade",
+        usage="%(prog)s [PATH ...] [options]",
         description=__doc__,
-        epilog="`grade merge PART...` puts the parts of a class graded with --shard together (see `grade merge -h`).",
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="submission folder(s)")
-    parser.add_argument("--assignment", help="assignment name (default: read from the submission's grade.toml)")
     parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        default=[Path(".")],
+        metavar="PATH",
+        help="a submission folder or .zip, or a folder of them (default: this folder)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    what = parser.add_argument_group("what to grade")
+    what.add_argument(
+        "--only",
+        action="append",
+        metavar="ITEM[,ITEM...]",
+        help="grade these items only: ids or short names (affine_forward, TwoLayerNet.loss), globs ('*_backward')",
+    )
+    what.add_argument("--no-notebooks", action="store_true", help="grade module items only")
+    what.add_argument("--timeout", type=float, metavar="S", help="seconds per item case (overrides the rubric)")
+    what.add_argument(
+        "--dataset", metavar="NAME", help="data set for notebooks and thresholds (default: the rubric's first)"
+    )
+    what.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="where that data set lives (e.g. cifar-10-batches-py)"
+    )
+    what.add_argument(
+        "--assignment", metavar="NAME", help="assignment name (default: read from the submission's grade.toml)"
+    )
+    what.add_argument(
         "--course",
         type=Path,
+        metavar="DIR",
         help=f"course folder holding fixtures/ (and reference/ for instructor mode); default: ${COURSE_ENV}, "
         "else the course the submission lies in, else its published template's public fixtures",
     )
-    parser.add_argument("--fixtures", type=Path, help="the assignment's fixtures folder")
-    parser.add_argument("--reference", type=Path, help="reference solution folder: instructor mode")
-    parser.add_argument(
+    what.add_argument("--fixtures", type=Path, metavar="DIR", help="the assignment's fixtures folder")
+    instructor = parser.add_argument_group("instructor mode")
+    instructor.add_argument("--reference", type=Path, metavar="DIR", help="reference solution folder: instructor mode")
+    instructor.add_argument(
         "--hidden-seed-file",
         type=Path,
+        metavar="FILE",
         help=f"secret seed for hidden inputs (default: $GRADER_HIDDEN_SEED_FILE or {DEFAULT_SEED_FILE})",
     )
-    parser.add_argument("--student-mode", action="store_true", help="ignore any reference: public checks only")
-    parser.add_argument(
+    instructor.add_argument("--student-mode", action="store_true", help="ignore any reference: public checks only")
+    instructor.add_argument(
         "--allow-unisolated",
         action="store_true",
         help="grade in instructor mode on a host without isolation (see the README's security "
         f"model; also ${ALLOW_UNISOLATED_ENV}=1)",
     )
-    parser.add_argument("--timeout", type=float, help="seconds per item case (overrides the rubric)")
-    parser.add_argument("--json", type=Path, help="write the JSON report here")
-    parser.add_argument("--csv", type=Path, help="write one CSV row per item here")
-    parser.add_argument("--fail-under", type=float, help="exit 1 if a total is below this")
-    parser.add_argument("--dataset", help="data set for notebooks and thresholds (default: the rubric's first)")
-    parser.add_argument("--data-dir", type=Path, help="where that data set lives (e.g. cifar-10-batches-py)")
-    parser.add_argument("--no-notebooks", action="store_true", help="grade module items only")
-    parser.add_argument(
-        "--figures",
-        type=Path,
-        help="folder for the notebooks' figures (default: figures/ beside --json or --csv, else here)",
-    )
-    parser.add_argument("--manual-grades", type=Path, help="CSV of submission,id,points,comment for manual items")
-    parser.add_argument("--jobs", type=int, help="submissions graded at once in a class folder (default: cores)")
-    parser.add_argument(
+    whole = parser.add_argument_group("a class (a folder of submissions)")
+    whole.add_argument(
         "--out",
         type=Path,
+        metavar="DIR",
         default=Path("grade-output"),
-        help="class reports and the cache, for a folder of submissions (default: grade-output)",
+        help="class reports and the cache (default: grade-output)",
     )
-    parser.add_argument("--force", action="store_true", help="regrade every submission, ignoring the cache")
-    parser.add_argument(
+    whole.add_argument("--jobs", type=int, metavar="N", help="submissions graded at once (default: cores)")
+    whole.add_argument("--force", action="store_true", help="regrade every submission, ignoring the cache")
+    whole.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="grade a class folder on the Dask cluster whose scheduler is there (e.g. tcp://10.0.0.5:8786); "
+        help="grade on the Dask cluster whose scheduler is there (e.g. tcp://10.0.0.5:8786); "
         f"the cache stays here ({cluster.INSTALL})",
     )
-    parser.add_argument(
+    whole.add_argument(
         "--shard",
         type=_shard,
         metavar="K/N",
-        help="grade the K-th of N shares of a class folder into --out, for a job array or a CI matrix; "
-        "then `grade merge` the N parts",
+        help="grade the K-th of N shares into --out, for a job array or a CI matrix; then `grade merge` the N parts",
     )
-    parser.add_argument(
+    whole.add_argument(
         "--roster",
         type=Path,
+        metavar="CSV",
         help="CSV of submission (or github_username), student_id, name, email: joined to the class reports",
     )
-    parser.add_argument(
+    whole.add_argument(
         "--due",
+        metavar="DATE",
         help="due date (ISO 8601, e.g. 2026-12-01T23:59+01:00): a late flag from each git submission's last commit",
     )
-    parser.add_argument("--canvas", type=Path, help="also write a CSV Canvas's gradebook imports (needs --roster)")
-    parser.add_argument("--canvas-assignment", help="the Canvas column, e.g. 'HW3 (1234)' (default: the assignment)")
-    parser.add_argument("--gradescope", type=Path, help="write Gradescope's results.json here (one submission)")
-    parser.add_argument(
+    whole.add_argument(
+        "--manual-grades", type=Path, metavar="CSV", help="CSV of submission,id,points,comment for manual items"
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    output.add_argument("--csv", type=Path, metavar="FILE", help="write one CSV row per item here")
+    output.add_argument(
+        "--figures",
+        type=Path,
+        metavar="DIR",
+        help="folder for the notebooks' figures (default: figures/ beside --json or --csv, else here)",
+    )
+    output.add_argument("--fail-under", type=float, metavar="POINTS", help="exit 1 if a total is below this")
+    output.add_argument("--quiet", action="store_true", help="no table on the terminal")
+    output.add_argument(
+        "--canvas", type=Path, metavar="CSV", help="also write a CSV Canvas's gradebook imports (needs --roster)"
+    )
+    output.add_argument(
+        "--canvas-assignment", metavar="COLUMN", help="the Canvas column, e.g. 'HW3 (1234)' (default: the assignment)"
+    )
+    output.add_argument(
+        "--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json here (one submission)"
+    )
+    output.add_argument(
         "--gradescope-visibility",
         choices=VISIBILITIES,
         default="visible",
-        help="when students see the results that include hidden cases (instructor mode; default: visible)",
+        metavar="WHEN",
+        help=f"when students see the results that include hidden cases: {', '.join(VISIBILITIES)} (instructor "
+        "mode; default: visible)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no table on the terminal")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.scheduler is not None and args.jobs is not None:
         parser.error(
             "--jobs: on a cluster, each worker process grades one submission at a time (dask worker --nworkers N)"
         )
     if args.shard is not None:
-        if len(args.paths) != 1 or not is_batch(args.paths[0]):
+        if len(args.paths) != 1 or not is_batch(args.paths[0], bool(args.assignment)):
             parser.error("--shard grades a share of one folder of submissions: give that one folder")
         given = [f"--{o.replace('_', '-')}" for o in CLASS_WIDE if getattr(args, o)]
         if given:
@@ -273,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _grade_all(args, parser, reports, grades, figures_dir, Path(unpacked))
     if code:
         return code
-    problems = manual.unmatched(grades, reports, any(p.is_dir() and is_batch(p) for p in args.paths))
+    problems = manual.unmatched(grades, reports, any(is_batch(p, bool(args.assignment)) for p in args.paths))
     if problems:
         print(f"grade: {args.manual_grades}: rows that match nothing graded:", file=sys.stderr)
         for problem in problems:
@@ -286,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grade: {args.gradescope} not written: an item could not be graded (above)", file=sys.stderr)
         args.gradescope = None
     # One submission's JSON report is one object; a class's (or several paths') a list, even of one.
-    one = len(args.paths) == 1 and not (args.paths[0].is_dir() and is_batch(args.paths[0]))
+    one = len(args.paths) == 1 and not is_batch(args.paths[0], bool(args.assignment))
     writers: list[tuple[Path | None, Writer]] = [
         (
             args.gradescope,
@@ -372,7 +454,7 @@ def _grade_all(
                 continue
         elif not given.is_dir():
             parser.error(f"{given} is not a folder or a .zip file")
-        elif is_batch(given):
+        elif is_batch(given, bool(args.assignment)):
             code = _grade_class(given, args, reports, grades)
             if code:
                 return code
@@ -387,7 +469,8 @@ def _grade_all(
             if not checked:
                 check_sandbox(assignment, secret_paths, path)
                 checked = True
-            report = grade(path, assignment, _options(args, seed, secret_paths), str(given), answers=answers)
+            options = _options(args, assignment, seed, secret_paths)
+            report = grade(path, assignment, options, str(given), answers=answers)
             report = manual.merge(report, grades)
         except (SetupError, manual.ManualGradesError) as exc:
             print(f"grade: {exc}", file=sys.stderr)
@@ -400,8 +483,16 @@ def _grade_all(
     return 0
 
 
-def _options(args: argparse.Namespace, seed: str | None, secrets: tuple[Path, ...]) -> GradeOptions:
+def _options(
+    args: argparse.Namespace, assignment: Assignment, seed: str | None, secrets: tuple[Path, ...]
+) -> GradeOptions:
+    """The options of args; a SetupError when --only names no item of the assignment."""
+    try:
+        only = selection.select(assignment.rubric, selection.patterns(args.only)) if args.only else ()
+    except selection.SelectionError as exc:
+        raise SetupError(str(exc)) from exc
     return GradeOptions(
+        only=only,
         hidden_seed=seed,
         timeout_override=args.timeout,
         dataset=args.dataset,
@@ -429,11 +520,11 @@ def _grade_class(
         name = _batch_assignment(folder, subs, args)
         probe = argparse.Namespace(**{**vars(args), "assignment": name})
         assignment, seed = _resolve(folder, probe, batch=True)
+        secret_paths = (seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
+        options = _options(args, assignment, seed, secret_paths)
     except SetupError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2
-    secret_paths = (seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
-    options = _options(args, seed, secret_paths)
     job = Job(assignment, options)
     settings = settings_of(assignment, options)
     mine = shards.share(subs, args.shard) if args.shard else subs

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, backends, codec, isolation, kinds, locked_cells, messages, variants
+from grader import __version__, backends, codec, isolation, kinds, locked_cells, messages, selection, variants
 from grader.backends import Backend, Policy
 from grader.cases import hidden_cases, request_params
 from grader.fingerprints import ABSENT, function_fingerprints, notebook_fingerprints
@@ -656,7 +656,9 @@ def _probe_work(
 
 
 def _answers_key(assignment: Assignment, hidden_seed: str | None, env: dict[str, str]) -> object:
-    return (str(assignment.reference), assignment.rubric.sha256, hidden_seed, json.dumps(env, sort_keys=True))
+    # The items too: a rubric narrowed by --only has the sha256 of the whole one.
+    items = tuple(i.id for i in assignment.rubric.items)
+    return (str(assignment.reference), assignment.rubric.sha256, items, hidden_seed, json.dumps(env, sort_keys=True))
 
 
 def _module_answers(
@@ -765,6 +767,22 @@ def grade(
     reference's answers to the hidden cases for the next submission graded with it.
     """
     label = name or str(submission)
+    if not options.only:
+        return _graded(submission, assignment, options, label, backend, answers)
+    # The items asked for are graded with those they depend on, as in a whole grade, and alone reported.
+    narrowed = replace(assignment, rubric=selection.with_dependencies(assignment.rubric, options.only))
+    report = _graded(submission, narrowed, options, label, backend, answers)
+    return selection.reported(report, options.only, assignment.rubric)
+
+
+def _graded(
+    submission: Path,
+    assignment: Assignment,
+    options: GradeOptions,
+    label: str,
+    backend: Backend | None,
+    answers: ReferenceAnswers | None,
+) -> Report:
     try:
         return _grade(
             submission, assignment, options, label, backend or backends.default(), answers or ReferenceAnswers()

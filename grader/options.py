@@ -18,14 +18,19 @@ class GradeOptions:
     notebooks: bool = True  # False: module items only (the notebooks' items are left out)
     # Paths no child may see besides the fixtures and the reference (the hidden seed's folder).
     secrets: tuple[Path, ...] = ()
+    # The ids of the items to report (`--only`, resolved by `grader.selection`); () for all of them.
+    only: tuple[str, ...] = ()
 
     def cache_settings(self) -> dict[str, Any]:
         """Every option that can change a grade, for the cache key; the seed only as its hash, and
         not the secrets' paths (hiding them changes nothing a correct grade depends on)."""
-        return {
+        settings: dict[str, Any] = {
             "seed": hashlib.sha256(self.hidden_seed.encode()).hexdigest() if self.hidden_seed else None,
             "timeout": self.timeout_override,
             "dataset": self.dataset,
             "data_dir": str(self.data_dir.resolve()) if self.data_dir is not None else None,
             "notebooks": self.notebooks,
         }
+        if self.only:  # a key only when given: a whole grade's key is the one it always was
+            settings["only"] = list(self.only)
+        return settings

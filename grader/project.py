@@ -75,3 +75,31 @@ def assignments(root: Path) -> list[str]:
     if not ref.is_dir():
         return []
     return sorted(p.name for p in ref.iterdir() if (p / "rubric.toml").is_file())
+
+
+def marker_above(folder: Path) -> Path | None:
+    """The nearest folder strictly above folder that holds a grade.toml: the submission a student
+    who ran `grade` inside one of its packages is in."""
+    return next((p for p in folder.resolve().parents if (p / MARKER).is_file()), None)
+
+
+def marker_below(folder: Path, depth: int = 3, budget: int = 2000) -> Path | None:
+    """The shallowest folder below folder (at most depth levels, looking into at most budget folders,
+    hidden ones skipped) that holds a grade.toml."""
+    level = [folder]
+    for _ in range(depth):
+        below: list[Path] = []
+        for parent in level:
+            try:
+                children = sorted(p for p in parent.iterdir() if p.is_dir() and not p.name.startswith("."))
+            except OSError:
+                continue
+            for child in children:
+                if (child / MARKER).is_file():
+                    return child
+                below.append(child)
+        level = below[:budget]
+        budget -= len(level)
+        if budget <= 0:
+            break
+    return None
