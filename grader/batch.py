@@ -11,20 +11,23 @@ code is that student's report, never the batch's end.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol
 
-from grader import __version__, inert, messages
+from grader import __version__, messages
 from grader.atomic import atomic_write
 from grader.options import GradeOptions
 from grader.project import MARKER
@@ -121,9 +124,43 @@ _worker_answers: ReferenceAnswers | None = None
 
 
 def _start_worker(answers: ReferenceAnswers | None) -> None:
-    """A worker starts with the answers its parent prepared (see engine.prepare_answers)."""
+    """A worker starts with the answers its parent prepared (see engine.prepare_answers).
+
+    Ctrl-C is the parent's to handle (it stops the workers); a worker stopped with SIGTERM unwinds,
+    so that the children and kernels of the submission it was grading are stopped and its scratch
+    folders removed."""
     global _worker_answers  # noqa: PLW0603 - one per worker process, which the pool starts
     _worker_answers = answers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_term)
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    from grader.sandbox import STOPPING
+
+    # The threads grading the submission wait for its children: stopped first, and no new one
+    # started, they return at once.
+    STOPPING.set()
+    _kill_children()
+    raise SystemExit(128 + signum)
+
+
+def _kill_children() -> None:
+    """SIGKILL this process's children, each with its process group when it leads one (a sandboxed
+    child and a kernel each do)."""
+    me = os.getpid()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp
+            pid, ppid, group = int(stat.parent.name), int(state[1]), int(state[2])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == me:
+            with contextlib.suppress(OSError):
+                if group == pid:
+                    os.killpg(group, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _prepared(job: Job, paths: list[Path]) -> ReferenceAnswers | None:
@@ -209,27 +246,13 @@ def unreadable(name: str, assignment: str, why: str, status: Status = "error") -
     )
 
 
-class Progress:
-    """A bar on a terminal, plain lines elsewhere (CI logs)."""
+class Progress(Protocol):
+    """Told which submissions are about to be graded, then of each as it is done (`grader.terminal`
+    draws it)."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.done, self.stream = total, 0, stream
-        self.tty = stream.isatty()
+    def begin(self, names: Sequence[str]) -> None: ...
 
-    def update(self, name: str, detail: str) -> None:
-        self.done += 1
-        if self.tty:
-            width = 30
-            filled = int(width * self.done / max(1, self.total))
-            self.stream.write(
-                f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                f"{inert.terminal(name)[:30]:<30} {detail}"
-            )
-            if self.done == self.total:
-                self.stream.write("\n")
-        else:
-            self.stream.write(inert.terminal(f"graded {self.done}/{self.total}: {name} {detail}") + "\n")
-        self.stream.flush()
+    def update(self, name: str, detail: str) -> None: ...
 
 
 def _store(entry: Path, data: bytes) -> None:
@@ -255,12 +278,33 @@ def local(jobs: int) -> Execute:
         answers = _prepared(job, [sub.path for sub in todo])
         with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_start_worker, initargs=(answers,)) as pool:
             pending = {pool.submit(_grade_one, job, sub.name, sub.path): sub for sub in todo}
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    yield pending.pop(future), future.result()
+            try:
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        yield pending.pop(future), future.result()
+            finally:
+                if pending:  # stopped early (Ctrl-C, or the caller's error): not one more submission
+                    _stop_workers(pool)
 
     return execute
+
+
+def _stop_workers(pool: ProcessPoolExecutor, grace_s: float = 1.0) -> None:
+    """Stop a pool's workers now: SIGTERM (each unwinds the submission it grades), SIGKILL after
+    grace_s for any still running."""
+    # The executor has no public way to stop its workers (before Python 3.14); shutdown forgets them.
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    deadline = time.monotonic() + grace_s
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
 
 
 def settings_of(assignment: Assignment, options: GradeOptions) -> dict[str, Any]:
@@ -306,7 +350,7 @@ def run_batch(
                 pass  # a damaged cache entry is graded again
         todo.append(sub)
     if progress:
-        progress.total = len(todo)
+        progress.begin([sub.name for sub in todo])
     if todo:
         for sub, result in execute(todo, job):
             report = report_from_json(result["report"])

@@ -10,10 +10,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from grader import inert, provenance, roster
+from grader import inert, provenance, roster, terminal
 from grader.atomic import atomic_write
 from grader.manual import graded_by_person
-from grader.reports import CSV_COLUMNS, inert_frame, table, what_to_fix
+from grader.reports import CSV_COLUMNS, inert_frame, what_to_fix
 from grader.results import ItemResult, Report, file_stem
 from grader.roster import Student
 
@@ -262,5 +262,5 @@ def write_class_outputs(
             put(f"figures/{name}/{file_stem(fig_name)}", data)
         person = (people or {}).get(r.submission)
         put(f"feedback/{name}.md", feedback(r, f"../figures/{inert.url_path(name)}", person).encode())
-        put(f"terminal/{name}.txt", (table(r, width=160) + "\n").encode())
+        put(f"terminal/{name}.txt", (terminal.text(r, width=120) + "\n").encode())
     return written

@@ -16,8 +16,8 @@ import tomllib
 from functools import partial
 from pathlib import Path
 
-from grader import __version__, canvas, cluster, inert, isolation, manual, roster, selection, shards
-from grader.batch import Job, Progress, Submission, discover, is_batch, local, run_batch, settings_of, unreadable
+from grader import __version__, canvas, cluster, inert, isolation, manual, roster, selection, shards, terminal
+from grader.batch import Job, Submission, discover, is_batch, local, run_batch, settings_of, unreadable
 from grader.class_reports import commit_columns, people_columns, write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
 from grader.gradescope import VISIBILITIES, write_results_json
@@ -38,7 +38,6 @@ from grader.provenance import parse_due
 from grader.reports import (
     ReportCountError,
     Writer,
-    table,
     write_class_json,
     write_csv,
     write_figures,
@@ -329,7 +328,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except _Interrupted:
+        return 130  # said where
+    except KeyboardInterrupt:
+        print("grade: interrupted", file=sys.stderr)
+        return 130
+
+
+class _Interrupted(Exception):
+    """Ctrl-C, once the batch's workers are stopped and the user told what was kept."""
+
+
+def _main(argv: list[str]) -> int:
     if argv[:1] == ["merge"]:
         return merge_main(argv[1:])
     parser = _parser()
@@ -470,7 +482,9 @@ def _grade_all(
                 check_sandbox(assignment, secret_paths, path)
                 checked = True
             options = _options(args, assignment, seed, secret_paths)
-            report = grade(path, assignment, options, str(given), answers=answers)
+            # `grade` in the submission's own folder: the report names that folder, not ".".
+            label = Path.cwd().name if given == Path(".") else str(given)
+            report = grade(path, assignment, options, label, answers=answers)
             report = manual.merge(report, grades)
         except (SetupError, manual.ManualGradesError) as exc:
             print(f"grade: {exc}", file=sys.stderr)
@@ -479,7 +493,7 @@ def _grade_all(
         _say_grader_faults([report])
         write_figures(report, figures_dir)
         if not args.quiet:
-            print(table(report))
+            terminal.show(report)
     return 0
 
 
@@ -542,7 +556,19 @@ def _grade_class(
             if args.scheduler
             else local(args.jobs or os.cpu_count() or 1)
         )
-        batch_reports, seconds, graded = run_batch(mine, job, settings, out, execute, args.force, Progress(len(mine)))
+        progress = terminal.ClassProgress(1 if args.scheduler else (args.jobs or os.cpu_count() or 1))
+        try:
+            batch_reports, seconds, graded = run_batch(mine, job, settings, out, execute, args.force, progress)
+        except KeyboardInterrupt:
+            progress.close()
+            print(
+                f"grade: interrupted; the {progress.done} submission(s) graded in this run are cached in {out}/cache: "
+                "run the same command again to go on from there",
+                file=sys.stderr,
+            )
+            raise _Interrupted from None
+        finally:
+            progress.close()
     except SetupError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2

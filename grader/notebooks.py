@@ -43,7 +43,7 @@ from grader.isolation import process_limit, wrap
 from grader.kernel import MAX_FIGURE_BYTES, MAX_STREAM_BYTES
 from grader.results import ChildResult
 from grader.rubric import Item, Rubric
-from grader.sandbox import STARTUP_TIMEOUT_S, Exchange, Limits, scrubbed_env, take_over
+from grader.sandbox import STARTUP_TIMEOUT_S, Exchange, Limits, refuse_when_stopping, scrubbed_env, take_over
 
 KERNEL_NAME = "nn-grader-sandbox"
 GRADER_FAULT = "grader_fault"
@@ -374,6 +374,7 @@ class _Kernel:
         readable: tuple[Path, ...],
         limits: Limits,
     ) -> None:
+        refuse_when_stopping()
         self.spec_root = tempfile.TemporaryDirectory(prefix="grade-kernel-")
         root = Path(self.spec_root.name)
         (root / "kernels" / KERNEL_NAME).mkdir(parents=True)

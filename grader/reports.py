@@ -1,10 +1,9 @@
 """Report writers. Every file format has the same contract (`Writer`): the run's reports in, one
-file of one shape out. The terminal table renders one report as text."""
+file of one shape out. (The terminal's view of a report is `grader.terminal`'s.)"""
 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from grader import inert
 from grader.atomic import atomic_write
-from grader.manual import graded_by_person
 from grader.results import ItemResult, Report, file_stem
 
 if TYPE_CHECKING:
@@ -39,7 +37,7 @@ def one_report(reports: Sequence[Report], what: str) -> Report:
 CSV_COLUMNS = ["submission", "id", "title", "points", "max_points", "status", "message", "duration_s"]
 
 
-def _points(x: float) -> str:
+def points_text(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
@@ -65,7 +63,7 @@ class Fix:
 
     @property
     def points(self) -> str:
-        return f"{_points(sum(i.points for i in self.items))}/{_points(sum(i.max_points for i in self.items))}"
+        return f"{points_text(sum(i.points for i in self.items))}/{points_text(sum(i.max_points for i in self.items))}"
 
 
 def what_to_fix(report: Report) -> tuple[Fix | None, list[Fix]]:
@@ -78,43 +76,6 @@ def what_to_fix(report: Report) -> tuple[Fix | None, list[Fix]]:
         if i.status not in ("pass", "manual", "not_attempted") and i.message:
             grouped.setdefault(i.message, []).append(i)
     return stubs, [Fix(tuple(items), message) for message, items in grouped.items()]
-
-
-def table(report: Report, width: int | None = None) -> str:
-    """A readable table: item, points, max, status, message; then the total and the mode."""
-    width = width or shutil.get_terminal_size((120, 20)).columns
-    rows = [(i.id, _points(i.points), _points(i.max_points), i.status, i.message.split("\n")[0]) for i in report.items]
-    head = ("item", "points", "max", "status", "message")
-    widths = [max(len(r[k]) for r in [*rows, head]) for k in range(4)]
-    message_width = max(20, width - sum(widths) - 8)
-
-    def line(r: tuple[str, ...]) -> str:
-        msg = r[4] if len(r[4]) <= message_width else r[4][: message_width - 1] + "…"
-        return (f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:<{widths[3]}}  {msg}").rstrip()
-
-    isolated = f" (isolation: {report.isolation})" if report.isolation else ""
-    out = [f"{report.submission}: {report.assignment} graded in {report.mode} mode{isolated}", line(head)]
-    out.append("-" * min(width, len(out[-1]) + 10))
-    out += [line(r) for r in rows]
-    out.append(f"total: {_points(report.total)} / {_points(report.max_total)}")
-    stubs, fixes = what_to_fix(report)
-    if stubs or fixes:
-        out.append("\nWhat to fix:")
-    if stubs:
-        out.append(f"- not started ({len(stubs.items)} item(s), {stubs.points} points): {stubs.names}")
-    for fix in fixes:
-        body = fix.message.replace("\n", "\n    ")
-        out.append(f"- {fix.names} ({fix.points}, {fix.status}):\n    {body}")
-    waiting = [
-        i for i in report.items if i.status == "manual" and i.message != "unanswered" and not graded_by_person(i)
-    ]
-    if waiting:
-        out.append(
-            f"\n{len(waiting)} answer(s) wait for a human grader: they are in the JSON and CSV "
-            "reports; merge points with --manual-grades FILE."
-        )
-    out += [f"note: {n}" for n in report.notes]
-    return inert.terminal("\n".join(out))  # student text must not redraw the table or act in a CI log
 
 
 def write_figures(report: Report, folder: Path) -> list[Path]:

@@ -19,6 +19,7 @@ ChildStatus = Literal["ok", "exception", "not_implemented", "bad_return", "timeo
 # An item the grader could not grade through a fault of its own (a child or kernel that could not
 # start, a reference that failed): never a student's loss, so the report as a whole is not a grade.
 GRADER_ERROR: Status = "grader_error"
+MANUAL: Status = "manual"  # an answer a person grades (the status of the `manual` kind's items)
 FLAG_PREFIX = "flag: "  # a note that a TA should look at: integrity, not points
 
 

@@ -17,6 +17,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,16 @@ class SandboxError(RuntimeError):
     """The grader could not start a child or set up its sandbox: the grader's fault, never the student's."""
 
 
+# Set when this process is being stopped (a batch worker told to stop): no child or kernel starts
+# after it, so that the threads grading a submission end instead of going on to its next item.
+STOPPING = threading.Event()
+
+
+def refuse_when_stopping() -> None:
+    if STOPPING.is_set():
+        raise SandboxError("the grader is stopping")
+
+
 class ChildSession:
     """A child process rooted at a scratch copy of one submission."""
 
@@ -100,6 +111,7 @@ class ChildSession:
 
     def start(self) -> None:
         """Start the child and wait until it is confined and ready; raises SandboxError."""
+        refuse_when_stopping()
         log = self.exchange.outbox / "child.log"
         # Flag opens under the hidden paths, except those that hold what the child uses (a course
         # folder with the environment in it): every import would be flagged.

@@ -369,3 +369,64 @@ def test_merge_refuses_parts_that_do_not_make_one_class(
     with pytest.raises(SystemExit):
         cli.main([str(small), *common, "--shard", "3/2"])
     assert "K must be between 1 and N" in capsys.readouterr().err
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """The command lines of this host's processes that name text (a test's own temporary folder)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if text in line:
+                found.append(line)
+    return found
+
+
+def test_ctrl_c_stops_a_batch_within_2_s_saying_so_in_a_line_and_a_rerun_goes_on(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole foreground process group, as a terminal sends it. The batch stops in
+    under 2 s with one line and no traceback, leaves no child of a submission running and no scratch
+    folder behind, and the next run grades only what was not done (the looping submissions, fixed)."""
+    folder = tmp_path / "class"
+    for name in ("a_correct", "b_correct"):
+        apply_spec({}, folder / name, name)
+    loop = {
+        "replace": [
+            {"file": "nndl/layers.py", "old": "    out = np.maximum(0, x)\n", "new": "    while 1:\n        pass\n"}
+        ]
+    }
+    for name in ("c_loops", "d_loops", "e_loops", "f_loops"):
+        apply_spec(loop, folder / name, name)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = tmp_path / "out"
+    args = [str(folder), "--student-mode", "--fixtures", str(LAYOUT.fixtures), "--no-notebooks", "--jobs", "2"]
+    args += ["--timeout", "20", "--out", str(out)]
+    grade = str(Path(sys.executable).parent / "grade")
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen(
+        [grade, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "cache").glob("*.json"))) < 2:
+        time.sleep(0.1)
+    time.sleep(1.0)  # both workers are in a looping submission's relu_forward now
+    assert _processes_mentioning(str(scratch)), "no child was grading when Ctrl-C came"
+    os.killpg(proc.pid, signal.SIGINT)
+    sent = time.monotonic()
+    _, err = proc.communicate(timeout=30)
+    took = time.monotonic() - sent
+    assert proc.returncode == 130 and took < 2.0, (proc.returncode, took, err)
+    assert err.strip().splitlines()[-1] == (
+        f"grade: interrupted; the 2 submission(s) graded in this run are cached in {out}/cache: run the same "
+        "command again to go on from there"
+    )
+    assert "Traceback" not in err
+    time.sleep(0.5)
+    assert _processes_mentioning(str(scratch)) == []
+    assert sorted(p.name for p in scratch.iterdir()) == []
+    for name in ("c_loops", "d_loops", "e_loops", "f_loops"):  # fixed since: graded now, quickly
+        shutil.rmtree(folder / name)
+        apply_spec({}, folder / name, name)
+    rerun = subprocess.run([grade, *args], check=False, capture_output=True, text=True, env=env, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "6 submission(s), 4 graded now, 2 unchanged since the last run (cached)" in rerun.stdout
