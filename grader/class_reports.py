@@ -14,7 +14,7 @@ from grader import inert, provenance, roster, terminal
 from grader.atomic import atomic_write
 from grader.manual import graded_by_person
 from grader.reports import CSV_COLUMNS, inert_frame, what_to_fix
-from grader.results import ItemResult, Report, file_stem
+from grader.results import FLAGS, ItemResult, Report, file_stem, flag_kind
 from grader.roster import Student
 
 
@@ -71,6 +71,22 @@ def _totals(r: Report) -> dict[str, object]:
     }
 
 
+def _flag_kinds(r: Report) -> list[str]:
+    return sorted({flag_kind(f) for f in r.flags})
+
+
+def batch_summary(reports: list[Report]) -> dict[str, object]:
+    """What a TA looks at first after a batch: the submissions that could not be graded (the grader's
+    fault) or opened, those whose code raised or ran out of time, and those flagged, with why."""
+    return {
+        "grader_errors": [r.submission for r in reports if r.grader_faults],
+        "unreadable": [r.submission for r in reports if r.mode == "none"],
+        "errors": [r.submission for r in reports if r.mode != "none" and any(i.status == "error" for i in r.items)],
+        "timeouts": [r.submission for r in reports if any(i.status == "timeout" for i in r.items)],
+        "flagged": [{"submission": r.submission, "flags": list(r.flags)} for r in reports if r.flags],
+    }
+
+
 def _frames(reports: list[Report], seconds: dict[str, float], people: dict[str, dict[str, object]]):  # type: ignore[no-untyped-def]
     import pandas as pd
 
@@ -97,6 +113,7 @@ def _frames(reports: list[Report], seconds: dict[str, float], people: dict[str, 
                 "seconds": seconds.get(r.submission, 0.0),
                 "grader_errors": len(r.grader_faults),
                 "flags": "; ".join(r.flags),
+                **{f"flag_{kind}": "yes" if kind in _flag_kinds(r) else "" for kind in FLAGS},
             }
             for r in reports
         ],
@@ -112,6 +129,7 @@ def _frames(reports: list[Report], seconds: dict[str, float], people: dict[str, 
             "seconds",
             "grader_errors",
             "flags",
+            *(f"flag_{kind}" for kind in FLAGS),
         ],
     ).set_index("submission")
     gradebook = totals.join(wide).reset_index()
@@ -215,9 +233,11 @@ def write_class_outputs(
     reports: list[Report],
     seconds: dict[str, float],
     people: dict[str, dict[str, object]] | None = None,
+    run: dict[str, object] | None = None,
 ) -> list[Path]:
     """gradebook.csv, items.csv, summary.csv, summary.json, plots/*.png, feedback/*.md, figures/.
-    `people` adds columns per submission (the roster's student, the commit, lateness)."""
+    `people` adds columns per submission (the roster's student, the commit, lateness); `run`, what
+    the run that graded them did (graded now, from the cache), to summary.json."""
     items, gradebook, per_item = _frames(reports, seconds, people or {})
     written = []
 
@@ -244,6 +264,8 @@ def write_class_outputs(
                     "std": float(totals.std(ddof=0)) if len(totals) else None,
                     "min": float(totals.min()) if len(totals) else None,
                     "max": float(totals.max()) if len(totals) else None,
+                    **batch_summary(reports),
+                    **({"run": run} if run else {}),
                 },
                 indent=2,
             )
@@ -251,7 +273,7 @@ def write_class_outputs(
         ).encode(),
     )
     # Each report as --json writes it, with the columns that say whose it is (the roster, the commit).
-    joined = [{**r.to_dict(), **(people or {}).get(r.submission, {})} for r in reports]
+    joined = [{**r.to_dict(), "flag_kinds": _flag_kinds(r), **(people or {}).get(r.submission, {})} for r in reports]
     put("reports.json", (json.dumps(joined, indent=2) + "\n").encode())
     if len(reports):
         for name, data in _plots(gradebook, per_item).items():

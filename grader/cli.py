@@ -18,7 +18,7 @@ from pathlib import Path
 
 from grader import __version__, canvas, cluster, inert, isolation, manual, roster, selection, shards, terminal
 from grader.batch import Job, Submission, discover, is_batch, local, run_batch, settings_of, unreadable
-from grader.class_reports import commit_columns, people_columns, write_class_outputs
+from grader.class_reports import batch_summary, commit_columns, people_columns, write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
 from grader.gradescope import VISIBILITIES, write_results_json
 from grader.options import GradeOptions
@@ -584,11 +584,17 @@ def _grade_class(
         _say_class_faults(batch_reports)
         reports.extend(batch_reports)
         return 0
-    finished = _finish_class(out, batch_reports, seconds, commits, args, grades, assignment.rubric.name)
+    run: dict[str, object] = {
+        "graded_now": graded,
+        "from_cache": len(mine) - graded,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    finished = _finish_class(out, batch_reports, seconds, commits, args, grades, assignment.rubric.name, run)
     if finished is None:
         return 2
     reports.extend(finished)
     print(f"{folder}: {len(subs)} submission(s), {cached}; {took}. Reports in {out}/")
+    terminal.class_summary(batch_summary(finished))
     _say_class_faults(batch_reports)
     return 0
 
@@ -601,6 +607,7 @@ def _finish_class(
     args: argparse.Namespace,
     grades: dict[tuple[str, str], tuple[float, str]],
     assignment: str,
+    run: dict[str, object] | None = None,
 ) -> list[Report] | None:
     """The class reports of a whole class (graded at once or merged from shards), with the manual
     grades, the roster and the due date of args: the reports with the manual grades in, or None after
@@ -619,7 +626,7 @@ def _finish_class(
         return None
     found = roster.match(args.students, [r.submission for r in merged])
     people = people_columns(commits, found if args.students else None, args.due_time)
-    write_class_outputs(out, merged, seconds, people)
+    write_class_outputs(out, merged, seconds, people, run)
     if args.canvas is not None:
         left_out = canvas.write(merged, found, args.canvas_assignment or assignment, args.canvas)
         if left_out:
@@ -688,6 +695,7 @@ def merge_main(argv: list[str]) -> int:
     if finished is None:
         return 2
     print(f"{len(finished)} submission(s) from {whole.parts} shard(s); reports in {args.out}/")
+    terminal.class_summary(batch_summary(finished))
     _say_class_faults(finished)
     return 2 if any(r.grader_faults for r in finished) else 0
 

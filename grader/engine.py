@@ -28,7 +28,7 @@ from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, ValueRead, ru
 from grader.options import GradeOptions
 from grader.project import find_project_root
 from grader.replay import RAISED, RECORDING_SESSION_BYTES, REPLAY_INPUT
-from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Mode, Origin, Report, Status
+from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Mode, Origin, Report, Status, flag_note
 from grader.rubric import Item, Rubric, load
 from grader.runner import REFERENCE_PARAMS, run_cases
 from grader.sandbox import SandboxError
@@ -245,15 +245,10 @@ def _prepare(submission: Path, scratch: Path, assignment: Assignment) -> list[st
         notes.append("not copied for grading (links or files over the size limit): " + ", ".join(skipped[:10]))
     changed = restore_provided(scratch, assignment.fixtures / "provided")
     if changed:
-        notes.append(
-            "flag: provided file(s) modified in the submission, graded with the originals: " + ", ".join(changed)
-        )
+        notes.append(flag_note("provided_modified", ", ".join(changed)))
     restored = locked_cells.restore(scratch, assignment.fixtures / locked_cells.FOLDER)
     if restored:
-        notes.append(
-            "flag: locked notebook cell(s) changed in the submission, run as the course wrote them: "
-            + ", ".join(restored)
-        )
+        notes.append(flag_note("locked_cells_changed", ", ".join(restored)))
     # Only what the notebooks save during this run is measured, never weights handed in.
     shutil.rmtree(scratch / SAVED_DIR, ignore_errors=True)
     return notes
@@ -395,10 +390,7 @@ def _score_code(
             and all(case_passes(item, r) for r in public)
             and not any(case_passes(item, r) for r in hidden)
         ):
-            notes.append(
-                f"flag: {item.id} is right on every public case and on no hidden case "
-                "(answers fitted to the public fixtures?)"
-            )
+            notes.append(flag_note("public_only", item.id))
     return out
 
 
@@ -928,7 +920,7 @@ def _grade(
             if isinstance(f, str)
         }
     )
-    notes += [f"flag: the submission's code {f} (refused where the sandbox runs)" for f in flagged[:20]]
+    notes += [flag_note("sandbox_refused", f) for f in flagged[:20]]
     items = [
         grader_error(rubric.item(r.id), messages.grader_fault(faulty[nb]))
         if (nb := rubric.item(r.id).notebook) in faulty and kinds.get(rubric.item(r.id).kind).needs_kernel

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
@@ -21,6 +22,28 @@ ChildStatus = Literal["ok", "exception", "not_implemented", "bad_return", "timeo
 GRADER_ERROR: Status = "grader_error"
 MANUAL: Status = "manual"  # an answer a person grades (the status of the `manual` kind's items)
 FLAG_PREFIX = "flag: "  # a note that a TA should look at: integrity, not points
+# The integrity flags, by kind (a column of the gradebook each): what the note says, `{}` for what
+# it is about.
+FLAGS = {
+    "provided_modified": "provided file(s) modified in the submission, graded with the originals: {}",
+    "locked_cells_changed": "locked notebook cell(s) changed in the submission, run as the course wrote them: {}",
+    "public_only": "{} is right on every public case and on no hidden case (answers fitted to the public fixtures?)",
+    "sandbox_refused": "the submission's code {} (refused where the sandbox runs)",
+}
+_FLAG_PATTERNS = {
+    kind: re.compile("^" + re.escape(text).replace(re.escape("{}"), ".*") + "$", re.DOTALL)
+    for kind, text in FLAGS.items()
+}
+
+
+def flag_note(kind: str, about: str) -> str:
+    """The note of a flag of that kind (one of FLAGS) about something (files, cells, an item)."""
+    return FLAG_PREFIX + FLAGS[kind].format(about)
+
+
+def flag_kind(flag: str) -> str:
+    """The kind of a flag's text (a report's `flags`): one of FLAGS, or "other"."""
+    return next((kind for kind, pattern in _FLAG_PATTERNS.items() if pattern.match(flag)), "other")
 
 
 @dataclass(frozen=True)

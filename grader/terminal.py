@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import groupby
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -51,7 +51,10 @@ INDENT = 4
 
 def console(stream: TextIO | None = None, width: int | None = None) -> Console:
     """A console that never reads markup, emoji codes or "highlights" in what it prints."""
-    return Console(file=stream or sys.stdout, width=width, markup=False, highlight=False, emoji=False)
+    # Never Jupyter's display, even in a kernel (check() prints there): the text goes where it is sent.
+    return Console(
+        file=stream or sys.stdout, width=width, markup=False, highlight=False, emoji=False, force_jupyter=False
+    )
 
 
 def _text(value: str, style: str = "") -> Text:
@@ -146,9 +149,7 @@ def report_view(report: Report, width: int) -> Group:
     stubs, fixes = what_to_fix(report)
     if stubs or fixes:
         parts += _what_to_fix(stubs, fixes)
-    waiting = [
-        i for i in report.items if i.status == MANUAL and i.message != "unanswered" and not graded_by_person(i)
-    ]
+    waiting = [i for i in report.items if i.status == MANUAL and i.message != "unanswered" and not graded_by_person(i)]
     if waiting:
         what = (
             "they are in the JSON and CSV reports; merge points with --manual-grades FILE"
@@ -177,6 +178,7 @@ def text(report: Report, width: int = 100) -> str:
         width=width - 1,
         color_system=None,
         force_terminal=False,
+        force_jupyter=False,
         markup=False,
         highlight=False,
         emoji=False,
@@ -191,7 +193,7 @@ class ClassProgress:
 
     def __init__(self, workers: int, stream: TextIO | None = None) -> None:
         self.workers = max(1, workers)
-        self.console = Console(file=stream or sys.stderr, markup=False, highlight=False, emoji=False)
+        self.console = console(stream or sys.stderr)
         self.live = self.console.is_terminal
         self.pending: list[str] = []
         self.done = 0
@@ -237,3 +239,35 @@ class ClassProgress:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
+
+
+def _names(names: Sequence[str], shown: int = 10) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def class_summary(summary: Mapping[str, Any], stream: TextIO | None = None) -> None:
+    """The end of a batch: which submissions to look at, and why (`class_reports.batch_summary`)."""
+    out = console(stream)
+    lines = [
+        (key, what)
+        for key, what in (
+            ("grader_errors", "not graded, the grader's error (rerun once it is fixed)"),
+            ("unreadable", "could not be opened"),
+            ("errors", "their code raised an error"),
+            ("timeouts", "their code ran out of time"),
+        )
+        if summary.get(key)
+    ]
+    for key, what in lines:
+        names = list(summary[key])
+        out.print(_text(f"  {what}: {len(names)} ({_names(names)})"))
+    flagged = list(summary.get("flagged", ()))
+    if flagged:
+        out.print(_text(f"  flagged for a look: {len(flagged)} (why: gradebook.csv's flag_ columns)"))
+        for entry in flagged[:10]:
+            out.print(_indented(_text(f"{entry['submission']}: {'; '.join(entry['flags'])}")))
+        if len(flagged) > 10:
+            out.print(_indented(_text(f"and {len(flagged) - 10} more")))
+    if not lines and not flagged:
+        out.print(_text("  no grader error, unreadable submission, error, timeout or flag"))

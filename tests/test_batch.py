@@ -124,6 +124,32 @@ def test_batch_grades_every_submission_with_a_gradebook_matching_the_golden(
         assert text.splitlines()[0].replace("\\", "") == f"# Feedback: {name}"  # Markdown-escaped
     summary = json.loads((out / "summary.json").read_text())
     assert summary["submissions"] == len(names) and summary["max"] == 58
+    # What a TA looks at first: the lists of summary.json and the end of the batch on the terminal,
+    # each the submissions whose items have that status (or flag) in items.csv and the gradebook.
+    by_status = items.groupby("status")["submission"].unique()
+    assert summary["errors"] == sorted(by_status["error"]) and "hostile_syntax_error" in summary["errors"]
+    assert summary["timeouts"] == sorted(by_status["timeout"]) == ["bug_timeout_infinite_loop_in_sgd"]
+    assert summary["grader_errors"] == summary["unreadable"] == []
+    public_only = "bug_fails_affine_forward_hardcoded_for_public_shapes"
+    assert summary["flagged"] == [
+        {
+            "submission": public_only,
+            "flags": [
+                (
+                    "nndl.layers:affine_forward is right on every public case and on no hidden case (answers fitted "
+                    "to the public fixtures?)"
+                )
+            ],
+        }
+    ]
+    assert summary["run"] == {"graded_now": len(names), "from_cache": 0, "seconds": summary["run"]["seconds"]}
+    flagged = gradebook.set_index("submission")["flag_public_only"].fillna("")
+    assert flagged[flagged == "yes"].index.tolist() == [public_only]
+    assert "their code ran out of time: 1 (bug_timeout_infinite_loop_in_sgd)" in printed
+    assert f"their code raised an error: {len(summary['errors'])} (" in printed
+    assert f"flagged for a look: 1 (why: gradebook.csv's flag_ columns)\n    {public_only}: " in printed
+    joined = {r["submission"]: r for r in json.loads((out / "reports.json").read_text())}
+    assert joined[public_only]["flag_kinds"] == ["public_only"] and joined["correct_0"]["flag_kinds"] == []
 
 
 def test_plots_are_valid_pngs(graded_class: dict) -> None:

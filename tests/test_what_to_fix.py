@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from grader.class_reports import feedback
 from grader.reports import what_to_fix
-from grader.terminal import text as table
 from grader.results import ItemResult, Report
+from grader.terminal import text as table
 
 IMPORT_ERROR = (
     "nndl/optim.py cannot be imported: SyntaxError: unmatched ')' (optim.py, line 52)\n"
