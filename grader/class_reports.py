@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import inert, provenance, roster, terminal
 from grader.atomic import atomic_write
@@ -16,6 +18,9 @@ from grader.manual import graded_by_person
 from grader.reports import CSV_COLUMNS, inert_frame, what_to_fix
 from grader.results import FLAGS, ItemResult, Report, file_stem, flag_kind
 from grader.roster import Student
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def commit_columns(paths: dict[str, Path]) -> dict[str, dict[str, object]]:
@@ -153,37 +158,81 @@ def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
     return buf.getvalue()
 
 
-def _plots(gradebook, per_item) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+def credit_shares(items: pd.DataFrame) -> pd.DataFrame:
+    """Per item, in rubric order, the share of submissions with all its points, some, and none,
+    counting only the points given (a question no person has graded yet is left out)."""
+    import pandas as pd
+
+    given = items[items["points"].notna()].copy()
+    given["points"] = given["points"].astype(float)
+    given["max_points"] = given["max_points"].astype(float)
+    full = given["points"] >= given["max_points"] - 1e-9
+    none = given["points"] <= 1e-9
+    given["credit"] = pd.Series("partial", index=given.index).mask(full, "full").mask(none & ~full, "none")
+    shares = pd.crosstab(given["id"], given["credit"], normalize="index")
+    order = [i for i in dict.fromkeys(items["id"]) if i in shares.index]
+    return shares.reindex(index=order, columns=["full", "partial", "none"], fill_value=0.0)
+
+
+def score_bins(top: float) -> list[float]:
+    """The histogram's bin edges: equal bins from 0 to the maximum total (the last one closed, so
+    full marks are in it), at most 20 and none narrower than a point."""
+    count = min(20, max(1, math.floor(top)))
+    return [top * k / count for k in range(count + 1)] if top > 0 else [0.0, 1.0]
+
+
+def _plots(gradebook, items) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     out = {}
     fig, ax = plt.subplots(figsize=(7, 4))
     complete = gradebook["total"].notna().all()
     scores = gradebook["total" if complete else "automatic"].astype(float)
-    ax.hist(scores, bins=min(20, max(5, len(gradebook) // 2)), color="#4477aa")
+    top = float(gradebook["max_total" if complete else "automatic_max"].astype(float).max())
+    edges = score_bins(top)
+    ax.hist(scores.clip(0, top), bins=edges, color="#4477aa", edgecolor="white")
+    ax.set_xlim(0, edges[-1])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("total points" if complete else "automatic points (questions graded by a person not all in)")
     ax.set_ylabel("submissions")
-    ax.set_title(f"Scores ({len(gradebook)} submissions, out of {gradebook['max_total'].max():g})")
+    ax.set_title(f"Scores ({len(gradebook)} submissions, out of {top:g})")
     out["score_histogram.png"] = _png(fig)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(8, max(3, 0.25 * len(per_item))))
-    ax.barh(per_item["id"], per_item["pass_rate"], color="#228833")
+    shares = credit_shares(items)
+    waiting = len(dict.fromkeys(items["id"])) - len(shares)
+    fig, ax = plt.subplots(figsize=(8, max(3, 0.28 * len(shares) + 1)))
+    left = np.zeros(len(shares))
+    for credit, colour, label in (
+        ("full", "#228833", "all its points"),
+        ("partial", "#ccbb44", "some"),
+        ("none", "#bbbbbb", "none"),
+    ):
+        ax.barh(shares.index, shares[credit], left=left, color=colour, label=label)
+        left += shares[credit].to_numpy()
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("pass rate")
-    ax.set_title("Pass rate per item")
+    ax.set_xlabel("share of submissions")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, fontsize="small", frameon=False)
+    later = f"\n({waiting} question(s) graded by a person left out until graded)" if waiting else ""
+    ax.set_title(f"Points per item{later}", fontsize="medium", pad=22)
     out["item_pass_rate.png"] = _png(fig)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.bar(range(len(gradebook)), gradebook["seconds"], color="#aa3377")
-    ax.set_xlabel("submission (in order)")
-    ax.set_ylabel("seconds to grade")
-    ax.set_title("Time per submission")
+    # The slowest first, by name: the ones worth a look when a batch takes long.
+    slowest = gradebook[["submission", "seconds"]].astype({"seconds": float}).nlargest(40, "seconds")
+    fig, ax = plt.subplots(figsize=(7, max(3, 0.25 * len(slowest) + 1)))
+    ax.barh(slowest["submission"].str.slice(0, 40), slowest["seconds"], color="#aa3377")
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds to grade")
+    shown = f", the {len(slowest)} slowest of {len(gradebook)}" if len(slowest) < len(gradebook) else ""
+    ax.set_title(f"Time to grade each submission, slowest first{shown}")
     out["time_per_submission.png"] = _png(fig)
     plt.close(fig)
     return out
@@ -276,7 +325,7 @@ def write_class_outputs(
     joined = [{**r.to_dict(), "flag_kinds": _flag_kinds(r), **(people or {}).get(r.submission, {})} for r in reports]
     put("reports.json", (json.dumps(joined, indent=2) + "\n").encode())
     if len(reports):
-        for name, data in _plots(gradebook, per_item).items():
+        for name, data in _plots(gradebook, items).items():
             put(f"plots/{name}", data)
     for r in reports:
         name = file_stem(r.submission)

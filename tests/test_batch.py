@@ -22,7 +22,7 @@ from class_outputs import without_timing
 from conftest import ROOT
 from gradescope_schema import GRADESCOPE_SCHEMA
 
-from grader import cli
+from grader import class_reports, cli
 from grader.gradescope import results_json
 from grader.project import Layout
 from grader.results import ItemResult, Report
@@ -456,3 +456,28 @@ def test_ctrl_c_stops_a_batch_within_2_s_saying_so_in_a_line_and_a_rerun_goes_on
     rerun = subprocess.run([grade, *args], check=False, capture_output=True, text=True, env=env, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert "6 submission(s), 4 graded now, 2 unchanged since the last run (cached)" in rerun.stdout
+
+
+def test_the_plots_show_partial_credit_leave_ungraded_questions_out_and_bin_from_0_to_the_maximum() -> None:
+    """What the item plot draws: per item, the share of submissions with all its points, some and
+    none, of the points given (a question no person graded yet is not a zero); and the histogram's
+    bins, from 0 to the maximum total, equal, none narrower than a point."""
+    rows = [
+        ("alice", "nndl.layers:affine_forward", 2.0, 2.0),
+        ("bob", "nndl.layers:affine_forward", 1.0, 2.0),
+        ("carol", "nndl.layers:affine_forward", 0.0, 2.0),
+        ("dave", "nndl.layers:affine_forward", 2.0, 2.0),
+        ("alice", "manual:fc_depth", None, 2.0),
+        ("bob", "manual:fc_depth", None, 2.0),
+        ("alice", "manual:dropout_scaling", 1.5, 2.0),
+        ("bob", "manual:dropout_scaling", None, 2.0),
+    ]
+    items = pd.DataFrame(rows, columns=["submission", "id", "points", "max_points"])
+    shares = class_reports.credit_shares(items)
+    assert shares.index.tolist() == ["nndl.layers:affine_forward", "manual:dropout_scaling"]
+    assert shares.loc["nndl.layers:affine_forward"].tolist() == [0.5, 0.25, 0.25]
+    assert shares.loc["manual:dropout_scaling"].tolist() == [0.0, 1.0, 0.0]
+    edges = class_reports.score_bins(58)
+    assert (edges[0], edges[-1], len(edges)) == (0.0, 58.0, 21)
+    assert class_reports.score_bins(10) == [float(k) for k in range(11)]
+    assert class_reports.score_bins(3.5) == pytest.approx([0.0, 3.5 / 3, 7 / 3, 3.5])
