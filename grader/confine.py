@@ -54,8 +54,18 @@ class ConfinementError(RuntimeError):
     """The child could not confine itself; it must not run student code."""
 
 
+_applied = False
+
+
+def applied() -> bool:
+    """Whether this process was confined by the grader: a child or kernel grading a submission."""
+    return _applied
+
+
 def apply(confinement: Confinement) -> None:
     """Join the cgroup and set the limits of the calling process; raises ConfinementError."""
+    global _applied  # noqa: PLW0603 - a fact about this whole process, set once
+    _applied = True
     if confinement.cgroup:
         try:
             with open(os.path.join(confinement.cgroup, "cgroup.procs"), "w") as f:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from grader.project import MARKER, marker_above
-from grader.sandbox import GRADING_ENV
 
 
 class CheckError(RuntimeError):
@@ -72,6 +71,14 @@ class Checked:
         )
 
 
+def run_by_the_grader() -> bool:
+    """Whether this is a kernel (or child) the grader confined to grade the submission. Told by the
+    process's own state, not by a variable of its environment, which names nothing of the grader's."""
+    from grader import confine
+
+    return confine.applied()
+
+
 def submission_root(start: Path) -> Path:
     """The submission the notebook is in: the nearest folder at or above start with a grade.toml."""
     if (start / MARKER).is_file():
@@ -86,7 +93,7 @@ def check(*items: str, path: str | os.PathLike[str] | None = None, notebooks: bo
     """Grade the items named (ids, short names or globs, as `grade --only` takes them; all of them
     without a name) in the files as they are saved: save the .py files you changed first. The
     notebooks are not run unless `notebooks=True` (their items take minutes); `grade` grades all."""
-    if os.environ.get(GRADING_ENV):
+    if run_by_the_grader():
         print("check(): skipped while the grader runs this notebook")
         return None
     root = submission_root(Path(path) if path is not None else Path.cwd())

@@ -42,8 +42,6 @@ class Limits:
     session_result_bytes: int = 256 * 1024**2
 
 
-# Set in every child and kernel the grader starts (`grader.notebook_check`).
-GRADING_ENV = "NN_GRADER_GRADING"
 # Python and numpy start in well under a second; a loaded batch machine may take much longer.
 STARTUP_TIMEOUT_S = 60.0
 
@@ -56,7 +54,6 @@ def scrubbed_env(home: Path, matplotlib_inline: bool = False) -> dict[str, str]:
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(home),
-        GRADING_ENV: "1",  # a notebook's check() does nothing while the grader runs it
         "TMPDIR": str(home / "tmp"),
         "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0",

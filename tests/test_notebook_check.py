@@ -12,10 +12,9 @@ import pytest
 from conftest import ROOT
 from nbclient import NotebookClient
 
-from grader import cli
+from grader import cli, confine
 from grader.notebook_check import CheckError, check
 from grader.project import Layout
-from grader.sandbox import GRADING_ENV
 
 LAYOUT = Layout(ROOT, "nndl")
 ITEMS = ("nndl.optim:*", "relu_forward", "affine_forward")
@@ -54,13 +53,14 @@ def test_check_in_a_notebook_gives_the_verdicts_of_grade_only(tmp_path: Path) ->
     assert statuses["nndl.layers:relu_forward"] == statuses["nndl.layers:affine_forward"] == "not_attempted"
 
 
-def test_check_does_nothing_while_the_grader_runs_the_notebook_and_says_what_is_wrong_elsewhere(
+def test_check_does_nothing_in_the_graders_kernel_and_says_what_is_wrong_elsewhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(GRADING_ENV, "1")
-    assert check("affine_forward", path=LAYOUT.template) is None
+    """(A notebook the grader runs that calls check() is the scaffold's: tests/test_scaffold.py.)"""
+    with monkeypatch.context() as patched:
+        patched.setattr(confine, "_applied", True)  # as in a kernel the grader confined
+        assert check("affine_forward", path=LAYOUT.template) is None
     assert "skipped while the grader runs this notebook" in capsys.readouterr().out
-    monkeypatch.delenv(GRADING_ENV)
     with pytest.raises(CheckError, match="is in no submission"):
         check(path=tmp_path)
     with pytest.raises(CheckError, match="--only afine_forward: no item of nndl is called that"):

@@ -125,17 +125,18 @@ def test_locked_cells_edited_or_deleted_are_run_as_the_course_wrote_them(course:
     shutil.copytree(Layout(course, "course").reference, submission, ignore=shutil.ignore_patterns("instructor"))
     path = submission / "train.ipynb"
     nb = nbformat.read(path, as_version=4)
-    assert [c.id for c in nb.cells if "locked" in c.metadata.get("tags", [])] == ["cell-1", "cell-2"]
-    nb.cells[2].source = nb.cells[2].source.replace('save_for_grading("trained", model)', "pass")
-    del nb.cells[1]
-    nb.cells.insert(1, nbformat.v4.new_code_cell("import numpy as np\nfrom course.net import LinearSoftmax"))
+    # The student's own check() comes first (cell-1), then the two locked cells.
+    assert [c.id for c in nb.cells if "locked" in c.metadata.get("tags", [])] == ["cell-2", "cell-3"]
+    nb.cells[3].source = nb.cells[3].source.replace('save_for_grading("trained", model)', "pass")
+    del nb.cells[2]
+    nb.cells.insert(2, nbformat.v4.new_code_cell("import numpy as np\nfrom course.net import LinearSoftmax"))
     nbformat.write(nb, path)
     layout = Layout(course, "course")
     report = grade(submission, load_assignment(layout.fixtures, layout.reference), GradeOptions(hidden_seed=TEST_SEED))
     assert {i.id: i.status for i in report.items}["threshold:trained"] == "pass"
     flag = "locked notebook cell(s) changed in the submission, run as the course wrote them: "
-    assert report.flags == (f"{flag}train.ipynb: cell-1 (deleted), train.ipynb: cell-2 (edited)",)
-    assert nbformat.read(path, as_version=4).cells[2].source.endswith("pass")  # the submission itself is kept
+    assert report.flags == (f"{flag}train.ipynb: cell-2 (deleted), train.ipynb: cell-3 (edited)",)
+    assert nbformat.read(path, as_version=4).cells[3].source.endswith("pass")  # the submission itself is kept
 
 
 def test_a_locked_cell_without_an_id_is_refused_by_the_build(
@@ -149,7 +150,7 @@ def test_a_locked_cell_without_an_id_is_refused_by_the_build(
         del cell["id"]
     path.write_text(json.dumps(nb))
     assert build_cli.main(["--course", str(tmp_path)]) == 2
-    assert "train.ipynb cell 1 is locked but has no id" in capsys.readouterr().err
+    assert "train.ipynb cell 2 is locked but has no id" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["Course", "1st", "my-course", "a" * 41])

@@ -318,7 +318,7 @@ def scores(params, X):
 
 def check(*items):
     """Grade the named functions of your files as saved, as `grade --only` does, and show the result:
-    check("forward"), or check() for all. Save the files you changed first."""
+    check("relu_forward"), or check() for all. Save the files you changed first."""
     from grader.notebook_check import check as grade_items
 
     return grade_items(*items)
@@ -354,11 +354,18 @@ accuracy = np.mean(np.argmax(model.loss(X_test), axis=1) == y_test)
 print(f"loss {loss:.3f}, test accuracy {accuracy:.2f}")
 save_for_grading("trained", model)"""
 
+CHECK = """\
+from $name.grading import check
+
+check()  # grades your $name/*.py as saved, as `grade --only` does; check("relu_forward") for one function"""
+
 ANSWER = "**Answer:** softmax is unchanged by a shift of the scores, and without it `exp` overflows for large scores."
 
 # (cell type, source, tags)
 CELLS = [
     ("markdown", "# Train a softmax classifier\n\nImplement `$name/net.py` first.", []),
+    # Not locked: the student's own check of the functions being written (nothing when graded).
+    ("code", CHECK, []),
     # Locked: the course's training run, which students may read but not change (restored by id).
     ("code", IMPORTS, ["locked"]),
     ("code", TRAINING, ["locked"]),
