@@ -12,11 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader import inert, provenance, roster, terminal
+from grader import html_report, inert, provenance, roster, terminal
 from grader.atomic import atomic_write
-from grader.manual import graded_by_person
+from grader.manual import comment_and_answer, graded_by_person
 from grader.reports import CSV_COLUMNS, inert_frame, what_to_fix
-from grader.results import FLAGS, ItemResult, Report, file_stem, flag_kind
+from grader.results import FLAGS, MANUAL, ItemResult, Report, figure_file, file_stem, flag_kind
 from grader.roster import Student
 
 if TYPE_CHECKING:
@@ -254,8 +254,7 @@ def feedback(report: Report, figure_dir: str, person: dict[str, object] | None =
     for i in report.items:
         lines.append(f"| `{i.id}` | {i.points:g} / {i.max_points:g} | {i.status} |")
     stubs, fixes = what_to_fix(report)
-    manual = [i for i in report.items if i.status == "manual" and i.message]
-    if stubs or fixes or manual:
+    if stubs or fixes:
         lines += ["", "## What to fix", ""]
     if stubs:
         lines += [f"### Not started ({len(stubs.items)} item(s), {stubs.points} points)", ""]
@@ -263,15 +262,23 @@ def feedback(report: Report, figure_dir: str, person: dict[str, object] | None =
     for fix in fixes:
         names = ", ".join(f"`{i.id}`" for i in fix.items)
         lines += [f"### {names} ({fix.status})", "", inert.markdown_code_block(fix.message), ""]
-    for i in manual:
-        lines += [f"### `{i.id}` ({i.status})", "", inert.markdown_code_block(i.message), ""]
+    answered = [i for i in report.items if i.status == MANUAL and i.message != "unanswered"]
+    if answered:
+        lines += ["", "## Questions graded by a person", ""]
+    for i in answered:
+        comment, answer = comment_and_answer(i)
+        points = f"{i.points:g} / {i.max_points:g}" if graded_by_person(i) else "not graded yet"
+        lines += [f"### `{i.id}` ({points})", ""]
+        lines += ["Your answer:", "", inert.markdown_code_block(answer or "(none)"), ""]
+        if comment:
+            lines += ["The grader's comment:", "", inert.markdown_code_block(comment), ""]
     if report.flags:
         lines += ["", "## Notes for the course staff", ""]
         lines += [inert.markdown_code_block("\n".join(report.flags)), ""]
     if report.figures:
         lines += ["", "## Your notebooks' figures", ""]
         lines += [
-            f"![{inert.markdown_inline(name)}]({figure_dir}/{inert.url_path(Path(name).name)})"
+            f"![{inert.markdown_inline(name)}]({figure_dir}/{inert.url_path(figure_file(name))})"
             for name, _ in report.figures
         ]
     return "\n".join(lines) + "\n"
@@ -284,7 +291,8 @@ def write_class_outputs(
     people: dict[str, dict[str, object]] | None = None,
     run: dict[str, object] | None = None,
 ) -> list[Path]:
-    """gradebook.csv, items.csv, summary.csv, summary.json, plots/*.png, feedback/*.md, figures/.
+    """gradebook.csv, items.csv, summary.csv, summary.json, plots/*.png, feedback/*.md, html/*.html,
+    figures/.
     `people` adds columns per submission (the roster's student, the commit, lateness); `run`, what
     the run that graded them did (graded now, from the cache), to summary.json."""
     items, gradebook, per_item = _frames(reports, seconds, people or {})
@@ -330,8 +338,9 @@ def write_class_outputs(
     for r in reports:
         name = file_stem(r.submission)
         for fig_name, data in r.figures:
-            put(f"figures/{name}/{file_stem(fig_name)}", data)
+            put(f"figures/{name}/{figure_file(fig_name)}", data)
         person = (people or {}).get(r.submission)
         put(f"feedback/{name}.md", feedback(r, f"../figures/{inert.url_path(name)}", person).encode())
+        put(f"html/{name}.html", html_report.page(r, person).encode())
         put(f"terminal/{name}.txt", (terminal.text(r, width=120) + "\n").encode())
     return written

@@ -42,11 +42,24 @@ def read(path: Path) -> dict[tuple[str, str], tuple[float, str]]:
 
 
 GRADED = "graded by a person"  # how a merged item's message starts; the JSON format has no field for it
+# What a manual item's message holds before a person grades it (after the intro), and after, below
+# the comment: the student's answer, kept for whoever reads the feedback.
+ANSWER_INTRO = "answer for a human to grade:\n"
+ANSWERED = "\n\nthe answer:\n"
 
 
 def graded_by_person(item: ItemResult) -> bool:
     """Whether a TA's points were merged into this item (see merge)."""
     return item.status == "manual" and item.message.startswith(GRADED)
+
+
+def comment_and_answer(item: ItemResult) -> tuple[str, str]:
+    """A manual item's (comment of the person who graded it, the student's answer), each "" where
+    there is none."""
+    if graded_by_person(item):
+        graded, _, answer = item.message.partition(ANSWERED)
+        return graded.removeprefix(GRADED).removeprefix(":").strip(), answer
+    return "", item.message.removeprefix(ANSWER_INTRO) if item.message.startswith(ANSWER_INTRO) else ""
 
 
 def merge(report: Report, grades: dict[tuple[str, str], tuple[float, str]]) -> Report:
@@ -63,7 +76,9 @@ def merge(report: Report, grades: dict[tuple[str, str], tuple[float, str]]) -> R
         points, comment = grades[key]
         if not 0 <= points <= item.max_points:
             raise ManualGradesError(f"{name} {item.id}: points {points:g} outside 0..{item.max_points:g}")
-        items.append(replace(item, points=points, message=f"{GRADED}: {comment}".rstrip(": ")))
+        _, answer = comment_and_answer(item)
+        graded = f"{GRADED}: {comment}".rstrip(": ") + (f"{ANSWERED}{answer}" if answer else "")
+        items.append(replace(item, points=points, message=graded))
     return replace(report, items=tuple(items))
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from grader import inert
 from grader.atomic import atomic_write
-from grader.results import ItemResult, Report, file_stem
+from grader.results import ItemResult, Report, figure_file, file_stem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,7 +86,7 @@ def write_figures(report: Report, folder: Path) -> list[Path]:
     target = folder / file_stem(report.submission)
     target.mkdir(parents=True, exist_ok=True)
     for name, data in report.figures:
-        path = target / Path(name).name
+        path = target / figure_file(name)
         path.write_bytes(data)
         written.append(path)
     return written

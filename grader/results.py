@@ -149,6 +149,17 @@ class Report:
         }
 
 
+def figure_file(name: str) -> str:
+    """The file a notebook's figure is written to: its name made safe (`file_stem`), its suffix
+    (.png) kept, so that a link to it is the file's own name."""
+    import re
+
+    stem, dot, suffix = name.rsplit("/", 1)[-1].rpartition(".")
+    if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,8}", suffix):
+        return file_stem(name)
+    return f"{file_stem(stem)}.{suffix}"
+
+
 def file_stem(name: str) -> str:
     """A file name for a submission's own outputs (feedback, cache entry, figures): only safe
     characters, at most 100 of them, and a short hash of the name whenever it had to be changed, so

@@ -27,7 +27,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from grader import inert
@@ -212,9 +212,12 @@ class ClassProgress:
                 TimeElapsedColumn(),
                 TextColumn("eta"),
                 TimeRemainingColumn(),
-                TextColumn("{task.description}", markup=False),
+                TextColumn(
+                    "{task.description}", markup=False, table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)
+                ),
                 console=self.console,
                 transient=True,
+                expand=True,  # the names take what the bar and the counts leave of the width
             )
             self.task = self.bar.add_task(self._in_flight(), total=self.total)
             self.bar.start()

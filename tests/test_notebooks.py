@@ -163,7 +163,13 @@ def test_manual_grades_csv_is_merged_into_totals(
 
     merged = json.loads(out.read_text())
     item = next(i for i in merged["items"] if i["id"] == "manual:dropout_scaling")
-    assert item["points"] == 1.5 and item["message"] == "graded by a person: right idea, no mention of expectation"
+    # The answer stays below the comment, for whoever reads the feedback.
+    answer = next(i for i in tricky_report["report"].items if i.id == "manual:dropout_scaling").message  # type: ignore[attr-defined]
+    assert answer.startswith("answer for a human to grade:\n")
+    assert item["points"] == 1.5 and item["message"] == (
+        "graded by a person: right idea, no mention of expectation\n\nthe answer:\n"
+        + answer.removeprefix("answer for a human to grade:\n")
+    )
     before = tricky_report["report"].total  # type: ignore[attr-defined]
     assert merged["total"] == pytest.approx(before + 1.5)
     assert (tmp_path / "figures" / "tricky").is_dir()  # the figures sit beside the report

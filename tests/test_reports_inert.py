@@ -13,7 +13,7 @@ import pytest
 from bugs import TEST_SEED, apply_spec
 from conftest import ROOT
 
-from grader import cli, github_summary
+from grader import cli, github_summary, html_report
 from grader.project import Layout
 
 LAYOUT = Layout(ROOT, "nndl")
@@ -154,3 +154,13 @@ def test_a_cache_entry_replaced_by_a_folder_does_not_stop_the_rerun(graded: dict
     (entry / "x").write_text("in the way")
     assert cli.main([*map(str, graded["args"]), "--quiet"]) == 0
     assert json.loads(entry.read_text())["report"]["submission"] == "alice"
+
+
+def test_the_html_report_shows_student_text_as_text(graded: dict[str, Path]) -> None:
+    """Each submission has its page beside its Markdown feedback; the forged message is text on it."""
+    pages = sorted((graded["out"] / "html").iterdir())
+    assert [p.stem for p in pages] == sorted(p.stem for p in (graded["out"] / "feedback").iterdir())
+    page = next(p for p in pages if p.name.startswith("_HYPERLINK")).read_text()
+    assert html_report.CSP in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "\x1b" not in page and "**83 / 83**" in page  # text, in a <pre>: Markdown means nothing here

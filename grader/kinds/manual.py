@@ -36,9 +36,11 @@ def answer_text(notebook_source: str | None, tag: str) -> str | None:
 
 
 def score_manual(item: Item, answer: str | None) -> ItemResult:
+    from grader.manual import ANSWER_INTRO  # the parent's only, as above
+
     if answer is None:
         return item_result(item, 0.0, "manual", "unanswered")
-    return item_result(item, 0.0, "manual", f"answer for a human to grade:\n{answer[:4000]}")
+    return item_result(item, 0.0, "manual", f"{ANSWER_INTRO}{answer[:4000]}")
 
 
 class ManualKeys(Keys):
