@@ -18,9 +18,23 @@ import nbformat
 ABSENT = "absent"
 
 
+def parse(source: str) -> ast.Module:
+    """ast.parse, again when CPython 3.11 raises its spurious "AST constructor recursion depth
+    mismatch" SystemError: the count it checks is shared by the threads of a process (one that
+    formats a traceback parses its lines too), so a parse that overlaps another's fails at random
+    (python/cpython#106905). The parent never gives up on a student's file for that."""
+    for attempt in range(3):
+        try:
+            return ast.parse(source)
+        except SystemError as exc:
+            if "recursion depth mismatch" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def function_fingerprints(source: str) -> dict[str, str]:
     """sha256 of each function's syntax tree, by qualname, ignoring comments and layout."""
-    tree = ast.parse(source)
+    tree = parse(source)
     found: dict[str, str] = {}
 
     def visit(node: ast.AST, prefix: str) -> None:

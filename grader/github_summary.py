@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import inert
+from grader.fingerprints import parse
 from grader.project import source_file
 
 # What a step shows of each level (GitHub's limit per step); the rest is in the summary.
@@ -53,7 +54,7 @@ def _line(path: Path, qualname: str) -> int | None:
     if path.suffix != ".py" or not qualname:
         return None
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError):
         return None
     body: list[ast.stmt] = tree.body

@@ -18,6 +18,7 @@ from typing import Any
 import nbformat
 
 from grader import untrusted
+from grader.fingerprints import parse
 from grader.notebooks import MAX_NOTEBOOK_BYTES  # larger, the run itself refuses it
 
 TAG = "locked"
@@ -101,7 +102,7 @@ def restore(scratch: Path, locked_root: Path) -> list[str]:
 def assigns(source: str, variable: str) -> bool:
     """Whether the cell's code binds `variable` at the notebook's top level."""
     try:
-        tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+        tree = parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
     except SyntaxError:
         return False
     return any(

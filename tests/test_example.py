@@ -18,6 +18,7 @@ def test_example_submission_shows_every_kind_of_result(request: pytest.FixtureRe
         load_assignment(layout.fixtures, layout.reference),
         GradeOptions(hidden_seed=TEST_SEED),
     )
+    assert not report.grader_faults, report.grader_faults[0].message
     assert {"pass", "partial", "fail", "not_attempted"} <= {i.status for i in report.items}
     assert 0 < report.total < report.max_total
     check_golden(

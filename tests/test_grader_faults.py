@@ -4,6 +4,7 @@ fails, a hidden path that would hide the grader. Each is reported as the grader'
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import sys
@@ -14,7 +15,7 @@ import pytest
 from bugs import TEST_SEED, apply_spec
 from conftest import ROOT
 
-from grader import cli, notebooks, sandbox
+from grader import cli, fingerprints, notebooks, sandbox
 from grader.engine import Assignment, SetupError, check_sandbox, grade, load_assignment
 from grader.isolation import ProcessLimit, process_limit
 from grader.options import GradeOptions
@@ -207,3 +208,21 @@ def test_a_submission_over_the_size_limit_is_its_own_result_in_a_batch(tmp_path:
     assert {i["status"] for i in reports["bob"]["items"]} == {"error"}
     assert "larger than 200 MB" in reports["bob"]["items"][0]["message"]
     assert clean.is_dir()
+
+
+def test_a_spurious_ast_error_of_cpython_is_parsed_again_not_a_fault(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython 3.11's "AST constructor recursion depth mismatch" comes from another thread's parse
+    (python/cpython#106905): the parse is tried again. Any other SystemError is raised."""
+    real = ast.parse
+    failures = iter([SystemError("AST constructor recursion depth mismatch (before=45, after=54)")])
+
+    def flaky(source: str) -> ast.Module:
+        for exc in failures:
+            raise exc
+        return real(source)
+
+    monkeypatch.setattr(ast, "parse", flaky)
+    assert fingerprints.function_fingerprints("def f():\n    return 1\n").keys() == {"f"}
+    failures = iter([SystemError("something else")])
+    with pytest.raises(SystemError, match="something else"):
+        fingerprints.parse("x = 1")
