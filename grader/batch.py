@@ -20,7 +20,6 @@ import signal
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from grader import __version__, messages
 from grader.atomic import atomic_write
 from grader.options import GradeOptions
-from grader.project import MARKER
+from grader.project import MARKER, MarkerError, marked_assignment
 from grader.results import GRADER_ERROR, ItemResult, Report, Status, file_stem
 from grader.submissions import SubmissionError, extract_zip
 
@@ -229,10 +228,10 @@ def _grade_one(job: Job, name: str, given: Path) -> dict[str, Any]:
 def _other_assignment(path: Path, graded_as: str) -> str | None:
     """The assignment a submission's grade.toml names, if it names one other than graded_as."""
     try:
-        named = tomllib.loads((path / MARKER).read_text(encoding="utf-8")).get("assignment")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        named = marked_assignment(path)
+    except (OSError, MarkerError):
         return None  # no marker, or a broken one: graded as the class is, as before
-    return named if isinstance(named, str) and named != graded_as else None
+    return named if named != graded_as else None
 
 
 def unreadable(name: str, assignment: str, why: str, status: Status = "error") -> Report:

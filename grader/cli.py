@@ -12,7 +12,6 @@ import secrets
 import sys
 import tempfile
 import time
-import tomllib
 from functools import partial
 from pathlib import Path
 
@@ -27,10 +26,12 @@ from grader.project import (
     EMBEDDED,
     MARKER,
     Layout,
+    MarkerError,
     embedded_course,
     find_project_root,
     installed_project_root,
     is_course,
+    marked_assignment,
     marker_above,
     marker_below,
 )
@@ -53,16 +54,12 @@ ALLOW_UNISOLATED_ENV = "GRADER_ALLOW_UNISOLATED"
 def _assignment_name(path: Path, given: str | None) -> str:
     if given:
         return given
-    marker = path / MARKER
-    if not marker.is_file():
+    if not (path / MARKER).is_file():
         raise SetupError(_no_submission(path))
     try:
-        name = tomllib.loads(marker.read_text(encoding="utf-8")).get("assignment")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SetupError(f"{marker} is not valid TOML ({exc}); pass --assignment NAME") from exc
-    if not isinstance(name, str) or not name.isidentifier():
-        raise SetupError(f"{marker} names no assignment; pass --assignment NAME")
-    return name
+        return marked_assignment(path)
+    except (OSError, MarkerError) as exc:
+        raise SetupError(f"{exc}; pass --assignment NAME") from exc
 
 
 def _no_submission(path: Path) -> str:

@@ -7,6 +7,7 @@ project's own checkout is one. A published student template carries a course of 
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,22 @@ class Layout:
     @property
     def fixtures(self) -> Path:
         return self.root / "fixtures" / self.name
+
+
+class MarkerError(ValueError):
+    """A grade.toml that cannot be read or names no assignment; the message says which."""
+
+
+def marked_assignment(folder: Path) -> str:
+    """The assignment folder's grade.toml names; raises MarkerError (FileNotFoundError without one)."""
+    marker = folder / MARKER
+    try:
+        name = tomllib.loads(marker.read_text(encoding="utf-8")).get("assignment")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise MarkerError(f"{marker} is not valid TOML ({exc})") from exc
+    if not isinstance(name, str) or not name.isidentifier():
+        raise MarkerError(f"{marker} names no assignment")
+    return name
 
 
 def source_file(where: str) -> str:
