@@ -15,7 +15,20 @@ import time
 from functools import partial
 from pathlib import Path
 
-from grader import __version__, canvas, cluster, inert, isolation, manual, roster, selection, shards, terminal
+from grader import (
+    __version__,
+    canvas,
+    cluster,
+    inert,
+    isolation,
+    manual,
+    roster,
+    selection,
+    shards,
+    similarity,
+    similarity_report,
+    terminal,
+)
 from grader.batch import Job, Submission, discover, is_batch, local, run_batch, settings_of, unreadable
 from grader.class_reports import batch_summary, commit_columns, people_columns, write_class_outputs
 from grader.engine import Assignment, ReferenceAnswers, SetupError, check_sandbox, grade, load_assignment
@@ -193,10 +206,23 @@ examples:
                                          reports in grade-output/
   grade submissions/ --shard 2/3 --out part-2
   grade merge part-*/ --out grade-output
+  grade submissions/ --similarity --against known/
+                                         also pairs of submissions (or known
+                                         solutions) with much code in common
 
 `grade merge PART...` puts the parts of a class graded with --shard together
 (see `grade merge -h`).
 """
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1, such as 0.75")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -293,6 +319,26 @@ def _parser() -> argparse.ArgumentParser:
     whole.add_argument(
         "--manual-grades", type=Path, metavar="CSV", help="CSV of submission,id,points,comment for manual items"
     )
+    whole.add_argument(
+        "--similarity",
+        action="store_true",
+        help="also compare the functions students wrote, pair by pair: similarity.html and similarity.csv in --out "
+        "(a lead for a person; no score changes)",
+    )
+    whole.add_argument(
+        "--against",
+        type=Path,
+        metavar="DIR",
+        help="with --similarity, compare each submission with the known solutions in DIR too (one per subfolder or "
+        "file, e.g. public repositories of the assignment)",
+    )
+    whole.add_argument(
+        "--similarity-threshold",
+        type=_share,
+        metavar="SHARE",
+        default=similarity.THRESHOLD,
+        help=f"flag a pair when this share of one side's code is in the other's (default: {similarity.THRESHOLD})",
+    )
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     output.add_argument("--csv", type=Path, metavar="FILE", help="write one CSV row per item here")
@@ -353,6 +399,12 @@ def _main(argv: list[str]) -> int:
         given = [f"--{o.replace('_', '-')}" for o in CLASS_WIDE if getattr(args, o)]
         if given:
             parser.error(f"{', '.join(given)}: for the whole class, so give it to `grade merge` rather than a shard")
+    if args.against is not None and not args.similarity:
+        parser.error("--against DIR: the known solutions are for --similarity; add it")
+    if args.against is not None and not args.against.is_dir():
+        parser.error(f"--against {args.against}: not a folder (it holds one known solution per subfolder or file)")
+    if args.similarity and (args.shard is not None or not any(is_batch(p, bool(args.assignment)) for p in args.paths)):
+        parser.error("--similarity compares a whole class at once: give the folder of submissions, without --shard")
     grades = _class_inputs(args, parser)
     if grades is None:
         return 2
@@ -592,8 +644,25 @@ def _grade_class(
     reports.extend(finished)
     print(f"{folder}: {len(subs)} submission(s), {cached}; {took}. Reports in {out}/")
     terminal.class_summary(batch_summary(finished))
+    if args.similarity:
+        _similarity(mine, assignment, args)
     _say_class_faults(batch_reports)
     return 0
+
+
+def _similarity(subs: list[Submission], assignment: Assignment, args: argparse.Namespace) -> None:
+    """The similarity of the class's code, written beside the class reports."""
+    template = Layout(assignment.fixtures.parent.parent, assignment.rubric.name).template
+    result = similarity.run(
+        [(s.name, s.path) for s in subs],
+        assignment.rubric,
+        assignment.manifest,
+        template,
+        args.against,
+        args.similarity_threshold,
+    )
+    similarity_report.write(args.out, result, assignment.rubric.name)
+    terminal.similarity_summary(result, args.out / "similarity.html")
 
 
 def _finish_class(

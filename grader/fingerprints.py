@@ -32,17 +32,15 @@ def parse(source: str) -> ast.Module:
     raise AssertionError("unreachable")
 
 
-def function_fingerprints(source: str) -> dict[str, str]:
-    """sha256 of each function's syntax tree, by qualname, ignoring comments and layout."""
-    tree = parse(source)
-    found: dict[str, str] = {}
+def functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """Every function of a module, nested ones and methods included, with its qualname."""
+    found: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                qual = prefix + child.name
-                found[qual] = hashlib.sha256(ast.dump(child, include_attributes=False).encode()).hexdigest()
-                visit(child, qual + ".")
+                found.append((prefix + child.name, child))
+                visit(child, prefix + child.name + ".")
             elif isinstance(child, ast.ClassDef):
                 visit(child, prefix + child.name + ".")
 
@@ -50,14 +48,28 @@ def function_fingerprints(source: str) -> dict[str, str]:
     return found
 
 
+def function_fingerprints(source: str) -> dict[str, str]:
+    """sha256 of each function's syntax tree, by qualname, ignoring comments and layout."""
+    return {
+        qual: hashlib.sha256(ast.dump(node, include_attributes=False).encode()).hexdigest()
+        for qual, node in functions(parse(source))
+    }
+
+
+def code_cells(data: bytes) -> list[str]:
+    """The source of each code cell of a notebook, its magics and shell lines left out."""
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    return [
+        "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for cell in nb.cells
+        if cell.cell_type == "code"
+    ]
+
+
 def notebook_fingerprints(data: bytes) -> dict[str, str]:
     """Function fingerprints of every code cell of a notebook; magics and shell lines ignored."""
-    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     found: dict[str, str] = {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    for source in code_cells(data):
         try:
             found.update(function_fingerprints(source))
         except SyntaxError:

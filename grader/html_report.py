@@ -11,7 +11,6 @@ submission holds runs or phones home when a student or a TA opens it.
 from __future__ import annotations
 
 import base64
-import html
 
 from grader import inert
 from grader.manual import comment_and_answer, graded_by_person
@@ -33,9 +32,7 @@ img { max-width: 100%; border: 1px solid #ddd; }
 """
 
 
-def _e(text: str) -> str:
-    """Text made safe for HTML, from what a terminal may show (no control characters either)."""
-    return html.escape(inert.terminal(text), quote=True)
+_e = inert.html_text
 
 
 def _pre(text: str) -> str:

@@ -48,6 +48,12 @@ def markdown_code_block(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
+def html_text(text: str) -> str:
+    """Text in an HTML page, inside an element or an attribute: escaped, from what a terminal may show
+    (no control characters either)."""
+    return html.escape(terminal(text), quote=True)
+
+
 def url_path(text: str) -> str:
     """One path segment of a link, percent-encoded (spaces and parentheses break Markdown links)."""
     return urllib.parse.quote(text, safe="")

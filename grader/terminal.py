@@ -12,7 +12,8 @@ import io
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import groupby
-from typing import Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -34,6 +35,9 @@ from grader import inert
 from grader.manual import graded_by_person
 from grader.reports import Fix, points_text, what_to_fix
 from grader.results import GRADER_ERROR, MANUAL, ItemResult, Report
+
+if TYPE_CHECKING:
+    from grader.similarity import Result
 
 STATUS_STYLE = {
     "pass": "green",
@@ -274,3 +278,18 @@ def class_summary(summary: Mapping[str, Any], stream: TextIO | None = None) -> N
             out.print(_indented(_text(f"and {len(flagged) - 10} more")))
     if not lines and not flagged:
         out.print(_text("  no grader error, unreadable submission, error, timeout or flag"))
+
+
+def similarity_summary(result: Result, page: Path, stream: TextIO | None = None) -> None:
+    """The pairs a similarity run flagged, most similar first, and where to look at them."""
+    out = console(stream)
+    share = f"{100 * result.threshold:.0f}%"
+    if not result.pairs:
+        out.print(_text(f"  similarity: no pair of the {result.compared} compared shares {share} of its code"))
+        return
+    out.print(_text(f"  similarity: {len(result.pairs)} pair(s) share at least {share} of one side's code ({page}):"))
+    for p in result.pairs[:10]:
+        other = f"{p.b} (known solution)" if p.known else p.b
+        out.print(_indented(_text(f"{p.a} and {other}: {100 * p.similarity:.0f}%, {len(p.matches)} function(s)")))
+    if len(result.pairs) > 10:
+        out.print(_indented(_text(f"and {len(result.pairs) - 10} more")))

@@ -1,6 +1,6 @@
 """Each student's HTML report: what a student needs on one page (scores, messages, the answers graded
 by a person beside the grader's comment, the figures inline), and nothing a submission wrote runs
-when it is opened: checked by rendering it in a headless Chromium."""
+when it or the similarity page is opened: checked by rendering them in a headless Chromium."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import html_report
+from grader import html_report, similarity, similarity_report
 from grader.class_reports import feedback
 from grader.manual import merge
 from grader.results import ItemResult, Report
@@ -88,3 +88,12 @@ def test_nothing_a_submission_wrote_runs_in_a_browser(tmp_path: Path) -> None:
     dom = _rendered(browser, page)
     assert 'data-ran="yes"' not in dom
     assert "&lt;script&gt;document.body.setAttribute" in dom and "Right, but why?" in dom
+    # The similarity page shows students' code and names, marked where it is in common.
+    code = f"def f(x):\n    return {PAYLOADS!r}"
+    match = similarity.Match("m.py:f", (code, code), (((0, 40),), ((10, len(code)),)), 300)
+    pair = similarity.Pair(PAYLOADS, "other", False, (1.0, 1.0), 300, (match,))
+    page = tmp_path / "similarity.html"
+    page.write_text(similarity_report.page(similarity.Result((pair,), 2, (PAYLOADS,), 0.75), PAYLOADS))
+    dom = _rendered(browser, page)
+    assert 'data-ran="yes"' not in dom
+    assert "<mark>def f(x):" in dom and "&lt;script&gt;document.body.setAttribute" in dom
