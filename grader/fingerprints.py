@@ -56,20 +56,24 @@ def function_fingerprints(source: str) -> dict[str, str]:
     }
 
 
-def code_cells(data: bytes) -> list[str]:
-    """The source of each code cell of a notebook, its magics and shell lines left out."""
+def code_cells(data: bytes) -> list[tuple[str, str]]:
+    """(id, source) of each code cell of a notebook, its magics and shell lines left out; a cell of a
+    notebook older than cell ids is known by its place among the code cells."""
     nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
     return [
-        "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
-        for cell in nb.cells
-        if cell.cell_type == "code"
+        (
+            str(cell.get("id") or f"code-cell-{n}"),
+            "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))),
+        )
+        for n, cell in enumerate(code)
     ]
 
 
 def notebook_fingerprints(data: bytes) -> dict[str, str]:
     """Function fingerprints of every code cell of a notebook; magics and shell lines ignored."""
     found: dict[str, str] = {}
-    for source in code_cells(data):
+    for _, source in code_cells(data):
         try:
             found.update(function_fingerprints(source))
         except SyntaxError:

@@ -1,16 +1,17 @@
 """Code similarity across a class and against known solutions: it flags pairs for a person to look
 at, and never changes a score.
 
-Only what students wrote is compared: each function the rubric grades (in modules and notebooks),
-against the same function of every other submission. A function still as the template left it is
-not compared; the template's own code around the stub (signature, docstring, the lines before and
-after) is boilerplate; and a fingerprint most of the class shares is an idiom of the assignment
-(`np.maximum(0, x)`), not evidence. The fingerprints are copydetect's: the code's tokens with every
-name, string and comment normalised away, hashed in k-grams, so renaming variables, rewording
-comments or reordering functions changes nothing.
+Only what students wrote is compared: each function the rubric grades (in modules and notebooks)
+and each code cell of the notebooks, against the same function or cell (by its id) of every other
+submission. A function or a cell still as the template left it is not compared; the template's own
+code around a stub (signature, docstring, the lines before and after) is boilerplate; and a
+fingerprint a good part of the class shares is an idiom of the assignment (`np.maximum(0, x)`), not
+evidence. The fingerprints are copydetect's: the code's tokens with every name, string and comment
+normalised away, hashed in k-grams, so renaming variables, rewording comments or reordering
+functions changes nothing.
 
 A pair's similarity is the share of one side's fingerprinted code that the other side also has,
-summed over the functions both wrote; a pair is flagged when that share is at least the threshold
+summed over the functions (and cells) both wrote; a pair is flagged when that share is at least the threshold
 for either side and the code in common is long enough to mean something.
 """
 
@@ -49,6 +50,7 @@ MIN_MATCHED = 200
 COMMON_SHARE = 0.25
 COMMON_AT_LEAST = 4
 MAX_SOURCE_BYTES = 2 * 1024**2
+MAX_NOTEBOOK_BYTES = 20 * 1024**2  # as the grader reads a notebook to run it: outputs and figures included
 SOURCE_SUFFIXES = (".py", ".ipynb")
 
 
@@ -112,11 +114,50 @@ def _module_functions(source: str) -> Iterator[tuple[str, str, str]]:
 
 def _file_functions(data: bytes, suffix: str) -> Iterator[tuple[str, str, str]]:
     if suffix == ".ipynb":
-        for cell in code_cells(data):
+        for _, cell in code_cells(data):
             with contextlib.suppress(SyntaxError, RecursionError, ValueError):
                 yield from list(_module_functions(cell))
     else:
         yield from _module_functions(data.decode("utf-8"))
+
+
+def _limit(path: Path) -> int:
+    return MAX_NOTEBOOK_BYTES if path.suffix == ".ipynb" else MAX_SOURCE_BYTES
+
+
+def _as_compared(source: str) -> str:
+    """A notebook cell as compared: its syntax unparsed (layout and comments dropped) where it parses."""
+    try:
+        return ast.unparse(parse(source))
+    except (SyntaxError, ValueError, RecursionError):
+        return source
+
+
+def notebooks(rubric: Rubric) -> tuple[str, ...]:
+    """The notebooks students write in."""
+    return tuple(sorted({i.notebook for i in rubric.items if i.notebook}))
+
+
+def read_cells(
+    folder: Path, names: Sequence[str], template: Mapping[str, str] | None
+) -> tuple[dict[str, str], list[str]]:
+    """The code cells of the notebooks, by `notebook#cell-id`, except those still as the `template`
+    has them (all of them when there is no template to tell), and why some could not be read."""
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    for name in names:
+        try:
+            cells = code_cells(read_file(folder / name, MAX_NOTEBOOK_BYTES))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
+            problems.append(f"{name} could not be read as a notebook ({type(exc).__name__})")
+            continue
+        for cell_id, source in cells:
+            key, text = f"{name}#{cell_id}", _as_compared(source)
+            if text.strip() and (template is None or template.get(key) != text):
+                found[key] = text
+    return found, problems
 
 
 def read_functions(
@@ -134,7 +175,7 @@ def read_functions(
         if rel not in by_file:
             by_file[rel] = {}
             try:
-                data = read_file(path, MAX_SOURCE_BYTES)
+                data = read_file(path, _limit(path))
                 by_file[rel] = {q: (t, p) for q, t, p in _file_functions(data, path.suffix)}
             except FileNotFoundError:
                 pass
@@ -264,20 +305,28 @@ def opened(path: Path) -> Iterator[Path]:
 
 
 def class_sources(
-    submissions: Sequence[tuple[str, Path]], rubric: Rubric, stubs: Mapping[str, str], against: Path | None = None
+    submissions: Sequence[tuple[str, Path]],
+    rubric: Rubric,
+    stubs: Mapping[str, str],
+    against: Path | None = None,
+    template_cells: Mapping[str, str] | None = None,
 ) -> tuple[list[Source], list[str]]:
     """The class's sources (and each known solution's, from the folders or files in `against`), and
-    what could not be read, by name."""
+    what could not be read, by name. A notebook's cell is left out when it is still as in
+    `template_cells` (None: no template to tell)."""
     wanted = targets(rubric)
     sources: list[Source] = []
     problems: list[str] = []
+    books = notebooks(rubric)
     for name, path in submissions:
         try:
             with opened(path) as folder:
                 found, trouble = read_functions(folder, wanted, stubs)
+                cells, unread = read_cells(folder, books, template_cells)
         except SubmissionError as exc:
-            found, trouble = {}, [str(exc)]
-        sources.append(Source(name, found))
+            found, cells, trouble, unread = {}, {}, [str(exc)], []
+        sources.append(Source(name, {**found, **cells}))
+        trouble += unread
         problems += [f"{name}: {t}" for t in trouble]
     if against is not None:
         for entry in sorted(against.iterdir()):
@@ -285,6 +334,8 @@ def class_sources(
                 continue
             if entry.is_dir():
                 found, trouble = read_functions(entry, wanted, stubs, anywhere=True)
+                cells, unread = read_cells(entry, books, template_cells)
+                found, trouble = {**found, **cells}, trouble + unread
             else:
                 found, trouble = _loose_file(entry, wanted, stubs)
             sources.append(Source(entry.name, found, known=True))
@@ -297,7 +348,7 @@ def _loose_file(
 ) -> tuple[dict[str, str], list[str]]:
     """A known solution that is one file: each wanted function found in it by qualname."""
     try:
-        functions_in = {q: (t, p) for q, t, p in _file_functions(read_file(path, MAX_SOURCE_BYTES), path.suffix)}
+        functions_in = {q: (t, p) for q, t, p in _file_functions(read_file(path, _limit(path)), path.suffix)}
     except (OSError, SyntaxError, ValueError, UnicodeDecodeError, RecursionError) as exc:
         return {}, [f"could not be read as code ({type(exc).__name__})"]
     found = {}
@@ -308,12 +359,14 @@ def _loose_file(
     return found, []
 
 
-def template_functions(template: Path, rubric: Rubric) -> dict[str, str]:
-    """The template's version of each function students write (empty when the template is absent)."""
+def template_code(template: Path, rubric: Rubric) -> dict[str, str] | None:
+    """The template's version of each function students write and of each notebook cell (None when
+    the template is absent)."""
     if not template.is_dir():
-        return {}
+        return None
     found, _ = read_functions(template, targets(rubric), {})
-    return found
+    cells, _ = read_cells(template, notebooks(rubric), None)
+    return {**found, **cells}
 
 
 def stubs(rubric: Rubric, manifest: Mapping[str, object]) -> dict[str, str]:
@@ -334,12 +387,12 @@ def run(
 ) -> Result:
     """The flagged pairs of a class (and of each against the known solutions in `against`)."""
     stub_prints = stubs(rubric, manifest)
-    sources, notes = class_sources(submissions, rubric, stub_prints, against)
-    boilerplate = template_functions(template, rubric)
-    if not boilerplate:
+    boilerplate = template_code(template, rubric)
+    sources, notes = class_sources(submissions, rubric, stub_prints, against, boilerplate)
+    if boilerplate is None:
         notes.insert(
             0,
             f"no template at {template}: the code it gives around each stub counts as the students' own "
             "(fingerprints most of the class shares are still left out)",
         )
-    return compare(sources, boilerplate, threshold, min_matched, notes)
+    return compare(sources, boilerplate or {}, threshold, min_matched, notes)

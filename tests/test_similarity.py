@@ -208,3 +208,17 @@ def test_similarity_of_one_submission_is_refused(planted: Path, capsys: pytest.C
     with pytest.raises(SystemExit):
         cli.main([str(planted / "student01"), "--course", str(ROOT), "--similarity"])
     assert "compares a whole class at once: give the folder of submissions" in capsys.readouterr().err
+
+
+def test_code_written_in_a_notebook_is_compared_by_cell(tmp_path: Path) -> None:
+    """mlp_lib's students write the activations in a cell of Problem_1.ipynb, not in a function: a
+    copy of that cell is found there, and the cells still as the template has them are not compared."""
+    mlp_lib = Layout(ROOT, "mlp_lib")
+    for name in ("a", "b"):
+        shutil.copytree(mlp_lib.reference, tmp_path / "class" / name)
+    shutil.copytree(mlp_lib.template, tmp_path / "class" / "untouched")
+    result = _run(mlp_lib, tmp_path / "class")
+    assert result.compared == 2
+    (pair,) = result.pairs
+    cells = [m for m in pair.matches if m.function.startswith("Problem_1.ipynb#")]
+    assert any("sigmoid = lambda x: 1 / (1 + np.exp(-x))" in m.code[0] for m in cells)
