@@ -288,9 +288,12 @@ _SUSPICIOUS: list[str] = []
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
-def watch_paths(allowed: list[str], hidden: list[str]) -> None:
+def watch_paths(allowed: list[str], hidden: list[str], readable: list[str] | None = None) -> None:
     """Note (best effort: only for the report, protection does not depend on it) every file
-    opened for writing outside the allowed folders, and every file opened under a hidden one."""
+    opened for writing outside the allowed folders, and every file opened under a hidden one
+    outside the allowed and the `readable` folders (a list the caller may extend: the inboxes of
+    the requests it serves)."""
+    mine = readable if readable is not None else []
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event != "open" or len(_SUSPICIOUS) >= 20:
@@ -303,9 +306,14 @@ def watch_paths(allowed: list[str], hidden: list[str]) -> None:
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and mode is None and bool(flags & _WRITE_FLAGS)
         )
-        if any(full == h or full.startswith(h + os.sep) for h in hidden):
+        own = any(full == a or full.startswith(a + os.sep) for a in allowed)
+        # The child's own folders may lie inside a hidden one (a class in the temp folder hides it, and
+        # the scratch copies are made there): what is in them is the submission's or its inputs, never
+        # a leak.
+        given = own or any(full.startswith(r + os.sep) for r in mine)
+        if not given and any(full == h or full.startswith(h + os.sep) for h in hidden):
             _SUSPICIOUS.append(f"opened {full}, which the grader hides from submissions")
-        elif writing and not any(full == a or full.startswith(a + os.sep) for a in allowed):
+        elif writing and not own:
             _SUSPICIOUS.append(f"opened {full} for writing, outside its scratch folder")
 
     sys.addaudithook(hook)
@@ -319,7 +327,8 @@ def main(argv: list[str]) -> int:
     except confine.ConfinementError as exc:
         print(f"grader.child: {exc}", file=sys.stderr)  # the parent reports it as its own fault
         return 70
-    watch_paths([root, os.path.dirname(os.path.abspath(log)), "/dev/null"], hidden)
+    inboxes: list[str] = []
+    watch_paths([root, os.path.dirname(os.path.abspath(log)), "/dev/null"], hidden, inboxes)
     control = os.fdopen(control_fd, "w", buffering=1)
     log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log_fd, 1)
@@ -333,6 +342,9 @@ def main(argv: list[str]) -> int:
     control.write("ready\n")
     for line in stdin:
         request_dir, _, reply_dir = line.rstrip("\n").partition("\t")
+        inbox = os.path.dirname(os.path.abspath(request_dir))
+        if inbox not in inboxes:
+            inboxes.append(inbox)
         serve_one(Path(request_dir), Path(reply_dir), root)
         control.write("done\n")
     return 0

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 import zipfile
@@ -422,9 +423,17 @@ def test_ctrl_c_stops_a_batch_within_2_s_saying_so_in_a_line_and_a_rerun_goes_on
     }
     for name in ("c_loops", "d_loops", "e_loops", "f_loops"):
         apply_spec(loop, folder / name, name)
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    out = tmp_path / "out"
+    # The children's temp folder: outside pytest's own (which only its owner may enter), since a child
+    # may run as a user of its own.
+    scratch = Path(tempfile.mkdtemp(prefix="nn-grader-ctrl-c-"))
+    scratch.chmod(0o755)
+    try:
+        _stop_and_resume(folder, scratch, tmp_path / "out")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stop_and_resume(folder: Path, scratch: Path, out: Path) -> None:
     args = [str(folder), "--student-mode", "--fixtures", str(LAYOUT.fixtures), "--no-notebooks", "--jobs", "2"]
     args += ["--timeout", "20", "--out", str(out)]
     grade = str(Path(sys.executable).parent / "grade")

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from grader.engine import Assignment, ReferenceAnswers, grade, load_assignment
 from grader.isolation import level
 from grader.options import GradeOptions
 from grader.project import Layout
+from grader.results import GRADER_ERROR
 
 HOSTILE = ROOT / "tests" / "hostile"
 LAYOUT = Layout(ROOT, "nndl")
@@ -333,3 +335,37 @@ def test_the_whole_corpus_in_a_jobs_2_batch(
         if "stopped_by" not in spec(name):
             assert comparable(report) == json.loads(golden.read_text()), name
     assert listener.received[received:] == []
+
+
+def test_a_submission_lying_in_the_temp_folder_is_flagged_for_a_classmate_not_for_its_own_files(
+    instructor: Assignment, secret_seed: Path, shared_answers: ReferenceAnswers
+) -> None:
+    """The folder holding the submissions is hidden (it holds the classmates' work): when that is the
+    temp folder, the child's own scratch copy and inputs lie in it too, and opening those is no
+    integrity flag; opening a classmate's file beside it still is."""
+    base = Path(tempfile.gettempdir()).resolve() / f"nn-grader-test-{os.getpid()}-{threading.get_ident()}"
+    classmate = Path(f"{base}-classmate")
+    try:
+        apply_spec({}, classmate, "classmate")
+        options = GradeOptions(hidden_seed=TEST_SEED, notebooks=False, secrets=(secret_seed.parent,))
+        honest = apply_spec({}, base, "correct")
+        assert honest.parent == Path(tempfile.gettempdir()).resolve()
+        report = grade(honest, instructor, options, answers=shared_answers)
+        if level() == "user":
+            # A user of its own per child hides by permissions, and nobody can take /tmp from a user:
+            # the grader refuses to start, as its own fault, rather than grade with the class exposed.
+            assert report.grader_faults and all(i.status == GRADER_ERROR for i in report.items)
+            assert f"the sandbox can read {honest.parent}" in report.items[0].message
+            return
+        assert report.total == report.max_total, [i.message for i in report.items][:1]
+        assert report.flags == () and not [n for n in report.notes if "hides from submissions" in n]
+        shutil.rmtree(base)
+        attack = {"replace": spec("reads_a_classmates_submission")["replace"]}
+        attack["replace"][0]["new"] = attack["replace"][0]["new"].replace("{CLASSMATE}", str(classmate / "grade.toml"))
+        copier = apply_spec(attack, base, "copier")
+        report = grade(copier, instructor, options, answers=shared_answers)
+        assert any(f"opened {classmate}/grade.toml, which the grader hides" in n for n in report.notes), report.notes
+        assert not [n for n in report.notes if f"opened {base}/" in n or "/grade-" in n], report.notes
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(classmate, ignore_errors=True)
