@@ -288,11 +288,18 @@ _SUSPICIOUS: list[str] = []
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
+def _deepest(full: str, roots: list[str]) -> int:
+    """The length of the longest of roots that is full or holds it (-1 for none)."""
+    return max((len(r) for r in roots if full == r or full.startswith(r.rstrip(os.sep) + os.sep)), default=-1)
+
+
 def watch_paths(allowed: list[str], hidden: list[str], readable: list[str] | None = None) -> None:
     """Note (best effort: only for the report, protection does not depend on it) every file
-    opened for writing outside the allowed folders, and every file opened under a hidden one
-    outside the allowed and the `readable` folders (a list the caller may extend: the inboxes of
-    the requests it serves)."""
+    opened for writing outside the allowed folders, and every file opened under a hidden folder
+    unless a folder nearer to it is the child's own: an allowed one, or a `readable` one (the
+    child's Python, and the inboxes of the requests it serves: a list the caller extends). The
+    nearest folder decides: a course folder may hold the environment (readable) and the reference
+    (hidden), the temp folder hidden as the class's may hold the child's own scratch copy."""
     mine = readable if readable is not None else []
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
@@ -306,14 +313,10 @@ def watch_paths(allowed: list[str], hidden: list[str], readable: list[str] | Non
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and mode is None and bool(flags & _WRITE_FLAGS)
         )
-        own = any(full == a or full.startswith(a + os.sep) for a in allowed)
-        # The child's own folders may lie inside a hidden one (a class in the temp folder hides it, and
-        # the scratch copies are made there): what is in them is the submission's or its inputs, never
-        # a leak.
-        given = own or any(full.startswith(r + os.sep) for r in mine)
-        if not given and any(full == h or full.startswith(h + os.sep) for h in hidden):
+        own = _deepest(full, allowed)
+        if _deepest(full, hidden) > max(own, _deepest(full, mine)):
             _SUSPICIOUS.append(f"opened {full}, which the grader hides from submissions")
-        elif writing and not own:
+        elif writing and own < 0:
             _SUSPICIOUS.append(f"opened {full} for writing, outside its scratch folder")
 
     sys.addaudithook(hook)
@@ -321,14 +324,14 @@ def watch_paths(allowed: list[str], hidden: list[str], readable: list[str] | Non
 
 def main(argv: list[str]) -> int:
     root, control_fd, log = os.path.realpath(argv[0]), int(argv[1]), argv[2]
-    hidden = json.loads(argv[3])
+    watched = json.loads(argv[3])
     try:
         confine.apply(confine.Confinement.decode(argv[4]))
     except confine.ConfinementError as exc:
         print(f"grader.child: {exc}", file=sys.stderr)  # the parent reports it as its own fault
         return 70
-    inboxes: list[str] = []
-    watch_paths([root, os.path.dirname(os.path.abspath(log)), "/dev/null"], hidden, inboxes)
+    readable: list[str] = list(watched["runtime"])  # and the inbox of each request, as it comes
+    watch_paths([root, os.path.dirname(os.path.abspath(log)), "/dev/null"], watched["hidden"], readable)
     control = os.fdopen(control_fd, "w", buffering=1)
     log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log_fd, 1)
@@ -343,8 +346,8 @@ def main(argv: list[str]) -> int:
     for line in stdin:
         request_dir, _, reply_dir = line.rstrip("\n").partition("\t")
         inbox = os.path.dirname(os.path.abspath(request_dir))
-        if inbox not in inboxes:
-            inboxes.append(inbox)
+        if inbox not in readable:
+            readable.append(inbox)
         serve_one(Path(request_dir), Path(reply_dir), root)
         control.write("done\n")
     return 0

@@ -165,12 +165,6 @@ def runtime_paths() -> tuple[str, ...]:
     return tuple(p for p in dict.fromkeys(os.path.realpath(c) for c in candidates) if os.path.isdir(p))
 
 
-def holds_runtime(path: Path) -> bool:
-    """Whether path is, or holds, a folder the children's Python needs."""
-    real = Path(os.path.realpath(path))
-    return any(real == Path(p) or real in Path(p).parents for p in runtime_paths())
-
-
 def hidden_path_problems(hidden: list[Path]) -> list[str]:
     """Why hiding these paths would break grading: a hidden folder that holds (or is) something every
     child needs would be covered by an empty folder, and every student would fail."""

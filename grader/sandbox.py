@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from grader import codec, untrusted, users
-from grader.isolation import ProcessLimit, dedicated_user, holds_runtime, process_limit, wrap
+from grader.isolation import ProcessLimit, dedicated_user, process_limit, runtime_paths, wrap
 from grader.results import ChildResult
 
 
@@ -113,9 +113,9 @@ class ChildSession:
         """Start the child and wait until it is confined and ready; raises SandboxError."""
         refuse_when_stopping()
         log = self.exchange.outbox / "child.log"
-        # Flag opens under the hidden paths, except those that hold what the child uses (a course
-        # folder with the environment in it): every import would be flagged.
-        hidden = json.dumps([str(p) for p in self.hidden if not holds_runtime(p)])
+        # Flag opens under the hidden paths, except in the folders the child's Python uses (a course
+        # folder or the temp folder may hold the environment): every import would be flagged.
+        hidden = json.dumps({"hidden": [str(p) for p in self.hidden], "runtime": list(runtime_paths())})
         if self.lease is None:
             self.lease = take_over(self.root, folders=(self.exchange.outbox,))
         limit = self.limit = process_limit(self.limits.processes, dedicated=self.lease is not None)
