@@ -122,7 +122,7 @@ def report_from_json(data: dict[str, Any]) -> Report:
 _worker_answers: ReferenceAnswers | None = None
 
 
-def _start_worker(answers: ReferenceAnswers | None) -> None:
+def start_worker(answers: ReferenceAnswers | None) -> None:
     """A worker starts with the answers its parent prepared (see engine.prepare_answers).
 
     Ctrl-C is the parent's to handle (it stops the workers); a worker stopped with SIGTERM unwinds,
@@ -162,7 +162,7 @@ def _kill_children() -> None:
                     os.kill(pid, signal.SIGKILL)
 
 
-def _prepared(job: Job, paths: list[Path]) -> ReferenceAnswers | None:
+def prepared(job: Job, paths: list[Path]) -> ReferenceAnswers | None:
     """The reference's hidden answers, computed once here; None when that fails (each worker then
     computes them, and reports a fault of its own as that submission's grader error)."""
     from grader.engine import prepare_answers
@@ -195,7 +195,7 @@ class Job:
     options: GradeOptions
 
 
-def _grade_one(job: Job, name: str, given: Path) -> dict[str, Any]:
+def grade_one(job: Job, name: str, given: Path) -> dict[str, Any]:
     """In a worker process: grade one submission, never raise."""
     from grader.engine import grade
 
@@ -265,7 +265,7 @@ def _store(entry: Path, data: bytes) -> None:
         print(f"grade: cannot write the cache entry {entry}: {exc}; it will be graded again next time", file=sys.stderr)
 
 
-# Grades the submissions it is given, yielding each with `_grade_one`'s result as it is done.
+# Grades the submissions it is given, yielding each with `grade_one`'s result as it is done.
 Execute = Callable[[list[Submission], "Job"], Iterator[tuple[Submission, dict[str, Any]]]]
 
 
@@ -274,9 +274,9 @@ def local(jobs: int) -> Execute:
     prepared here once."""
 
     def execute(todo: list[Submission], job: Job) -> Iterator[tuple[Submission, dict[str, Any]]]:
-        answers = _prepared(job, [sub.path for sub in todo])
-        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_start_worker, initargs=(answers,)) as pool:
-            pending = {pool.submit(_grade_one, job, sub.name, sub.path): sub for sub in todo}
+        answers = prepared(job, [sub.path for sub in todo])
+        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=start_worker, initargs=(answers,)) as pool:
+            pending = {pool.submit(grade_one, job, sub.name, sub.path): sub for sub in todo}
             try:
                 while pending:
                     finished, _ = wait(pending, return_when=FIRST_COMPLETED)

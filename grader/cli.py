@@ -601,7 +601,7 @@ def _grade_class(
     try:
         unisolated = args.allow_unisolated or os.environ.get(ALLOW_UNISOLATED_ENV) == "1"
         execute = (
-            cluster.executor(args.scheduler, job, settings, unisolated)
+            cluster.executor(args.scheduler, settings, unisolated)
             if args.scheduler
             else local(args.jobs or os.cpu_count() or 1)
         )

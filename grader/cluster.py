@@ -121,7 +121,7 @@ def _job(task: Task) -> Job:
 
 
 def grade_task(task: Task) -> dict[str, Any]:
-    """On a worker: one submission, as `batch._grade_one` grades it locally; never raises for what the
+    """On a worker: one submission, as `batch.grade_one` grades it locally; never raises for what the
     submission does. A course that is not the client's is a grader fault, in the report."""
     try:
         job = _job(task)
@@ -132,7 +132,7 @@ def grade_task(task: Task) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="grade-cluster-") as tmp:
         archive = Path(tmp) / "submission.zip"
         archive.write_bytes(task.archive)
-        return batch._grade_one(job, task.name, archive)
+        return batch.grade_one(job, task.name, archive)
 
 
 def check_worker(version: str, task: Task) -> str | None:
@@ -146,7 +146,7 @@ def check_worker(version: str, task: Task) -> str | None:
         job = _job(task)
     except (SetupError, OSError, ValueError) as exc:
         return str(exc)
-    batch._start_worker(batch._prepared(job, []))
+    batch.start_worker(batch.prepared(job, []))
     return None
 
 
@@ -164,10 +164,10 @@ def _client(address: str) -> Any:
         ) from exc
 
 
-def executor(address: str, job: Job, settings: dict[str, Any], allow_unisolated: bool = False) -> Execute:
+def executor(address: str, settings: dict[str, Any], allow_unisolated: bool = False) -> Execute:
     """Grading on the cluster whose scheduler is at `address` (e.g. tcp://10.0.0.5:8786)."""
 
-    def task(sub: Submission, archive: bytes) -> Task:
+    def task(job: Job, sub: Submission, archive: bytes) -> Task:
         a = job.assignment
         return Task(
             sub.name,
@@ -180,12 +180,12 @@ def executor(address: str, job: Job, settings: dict[str, Any], allow_unisolated:
             allow_unisolated,
         )
 
-    def execute(todo: list[Submission], job_: Job) -> Iterator[tuple[Submission, dict[str, Any]]]:
+    def execute(todo: list[Submission], job: Job) -> Iterator[tuple[Submission, dict[str, Any]]]:
         from distributed import as_completed
 
         client = _client(address)
         try:
-            _check_cluster(client, address, task(todo[0], b""))
+            _check_cluster(client, address, task(job, todo[0], b""))
             # As many submissions in flight as the workers grade at once, no more: a worker then holds
             # only the submission it grades (its death counts against that one alone), and the
             # scheduler never holds a whole class's files.
@@ -198,17 +198,21 @@ def executor(address: str, job: Job, settings: dict[str, Any], allow_unisolated:
                     sub = queue.pop()
                     try:
                         archive = pack(sub.path)
-                    except (OSError, ValueError) as exc:
-                        yield sub, _error(sub, job_, f"cannot be read to send to the cluster: {exc}", "error")
+                    except ValueError as exc:  # too large: the student's, as a local scratch copy says
+                        yield sub, _error(sub, job, f"the submission was not graded: {exc}", "error")
                         continue
-                    future = client.submit(grade_task, task(sub, archive), pure=False, retries=0)
+                    except OSError as exc:  # this host cannot read what it was given: a local batch's fault too
+                        fault = messages.grader_fault(f"its files could not be read to send to the cluster: {exc}")
+                        yield sub, _error(sub, job, fault, GRADER_ERROR)
+                        continue
+                    future = client.submit(grade_task, task(job, sub, archive), pure=False, retries=0)
                     in_flight[future] = sub
                     done.add(future)
                     slots -= 1
                 if in_flight:
                     future = next(done)
                     sub = in_flight.pop(future)
-                    yield sub, _outcome(future, sub, job_)
+                    yield sub, _outcome(future, sub, job)
         finally:
             client.close()
 

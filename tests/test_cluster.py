@@ -225,3 +225,38 @@ def test_a_folder_travels_to_a_worker_as_the_folder_it_is(tmp_path: Path) -> Non
     root = extract_zip(tmp_path / "sent.zip", tmp_path / "worker")
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["nndl", "nndl/layers.py"]
     assert (root / "nndl" / "layers.py").read_text() == (folder / "nndl" / "layers.py").read_text()
+
+
+def test_files_the_client_cannot_send_are_its_fault_and_a_submission_too_large_the_students(
+    cluster: distributed.LocalCluster, course_class: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in a local batch: a submission over the size limit is its own error report; one whose files
+    this host cannot read is the grader's error, not cached, so that a rerun tries it again."""
+    from grader import cluster as grader_cluster
+
+    folder = tmp_path / "class"
+    for name in ("correct", "unfinished"):
+        shutil.copytree(course_class["tmp"] / "class" / name, folder / name)
+    real = grader_cluster.pack
+
+    def pack(path: Path) -> bytes:
+        if path.name == "correct":
+            raise PermissionError(13, "Permission denied", str(path / "nndl" / "layers.py"))
+        if path.name == "unfinished":
+            raise ValueError("more than 200 MB of files")
+        return real(path)
+
+    monkeypatch.setattr(grader_cluster, "pack", pack)
+    args = list(course_class["args"])
+    args[0] = str(folder)
+    out = tmp_path / "out"
+    assert cli.main([*args, "--out", str(out), "--scheduler", cluster.scheduler_address]) == 2  # a grader error
+    reports = {r["submission"]: r for r in json.loads((out / "reports.json").read_text())}
+    assert {i["status"] for i in reports["correct"]["items"]} == {"grader_error"}
+    assert (
+        "could not be read to send to the cluster: [Errno 13] Permission denied"
+        in reports["correct"]["items"][0]["message"]
+    )
+    assert {i["status"] for i in reports["unfinished"]["items"]} == {"error"}
+    assert "the submission was not graded: more than 200 MB of files" in reports["unfinished"]["items"][0]["message"]
+    assert len(list((out / "cache").glob("*.json"))) == 1  # the student's error only
