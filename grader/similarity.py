@@ -146,10 +146,10 @@ def read_cells(
     found: dict[str, str] = {}
     problems: list[str] = []
     for name in names:
+        if not (folder / name).exists():
+            continue  # not handed in: nothing to compare, and nothing wrong with reading it
         try:
             cells = code_cells(read_file(folder / name, MAX_NOTEBOOK_BYTES))
-        except FileNotFoundError:
-            continue
         except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
             problems.append(f"{name} could not be read as a notebook ({type(exc).__name__})")
             continue
@@ -174,14 +174,13 @@ def read_functions(
     def functions_of(path: Path, rel: str) -> dict[str, tuple[str, str]]:
         if rel not in by_file:
             by_file[rel] = {}
+            if not path.exists():
+                return by_file[rel]  # not handed in
             try:
                 data = read_file(path, _limit(path))
                 by_file[rel] = {q: (t, p) for q, t, p in _file_functions(data, path.suffix)}
-            except FileNotFoundError:
-                pass
             except (OSError, SyntaxError, ValueError, UnicodeDecodeError, RecursionError) as exc:
-                if path.exists():
-                    problems.append(f"{rel} could not be read as code ({type(exc).__name__})")
+                problems.append(f"{rel} could not be read as code ({type(exc).__name__})")
         return by_file[rel]
 
     others: list[Path] = []

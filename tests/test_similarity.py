@@ -127,8 +127,13 @@ def test_unreadable_code_is_said_and_skipped(planted: Path, tmp_path: Path) -> N
     (folder / "student02" / "cs260" / "layers.py").write_text("def affine_forward(x, w, b:\n")
     (folder / "student03" / "cs260" / "layers.py").write_bytes(b"\xff\xfe not utf-8")
     (folder / "broken.zip").write_bytes(b"not a zip")
+    (folder / "student01" / "softmax.ipynb").unlink()  # not handed in: nothing to say
+    (folder / "student01" / "two_layer_net.ipynb").write_text("{ not json")
     result = _run(CS260, folder)
     assert result.compared == 3
+    assert [n for n in result.notes if n.startswith("student01")] == [
+        "student01: two_layer_net.ipynb could not be read as a notebook (NotJSONError)"
+    ]
     assert any(n.startswith("student02: cs260/layers.py could not be read") for n in result.notes)
     assert any(n.startswith("student03: cs260/layers.py could not be read") for n in result.notes)
     assert any(n.startswith("broken: broken.zip is not a readable zip") for n in result.notes)
