@@ -315,8 +315,8 @@ def write_class(root: Path, students: int, seed: int) -> list[str]:
 
 
 class _Renamer(ast.NodeTransformer):
-    """Every argument and local variable of a function renamed; what it reads from elsewhere (np, the
-    functions of the package, builtins) kept, or the copy would not run."""
+    """Every local variable of a function renamed; its parameters and what it reads from elsewhere
+    (np, the functions of the package, builtins) kept, or the copy would not run."""
 
     def __init__(self, local: set[str]) -> None:
         self.local = local - {"self"}
@@ -337,13 +337,15 @@ class _Renamer(ast.NodeTransformer):
 
 
 def _locals(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    names = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
-    return names | {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    """The variables a function assigns; its parameters stay, since callers pass them by name."""
+    params = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+    stored = {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return stored - params
 
 
 def disguise(source: str, rng: random.Random) -> str:
-    """A module as a copier hands it in: locals renamed, comments and docstrings rewritten, the
-    functions (and the methods of each class) in another order."""
+    """A module as a copier hands it in, still working: local variables renamed, comments and
+    docstrings rewritten, the functions (and the methods of each class) in another order."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
