@@ -290,11 +290,13 @@ def write_class_outputs(
     seconds: dict[str, float],
     people: dict[str, dict[str, object]] | None = None,
     run: dict[str, object] | None = None,
+    alike: dict[str, object] | None = None,
 ) -> list[Path]:
     """gradebook.csv, items.csv, summary.csv, summary.json, plots/*.png, feedback/*.md, html/*.html,
     figures/.
     `people` adds columns per submission (the roster's student, the commit, lateness); `run`, what
-    the run that graded them did (graded now, from the cache), to summary.json."""
+    the run that graded them did (graded now, from the cache), and `alike`, the pairs similarity
+    flagged, to summary.json."""
     items, gradebook, per_item = _frames(reports, seconds, people or {})
     written = []
 
@@ -323,6 +325,7 @@ def write_class_outputs(
                     "max": float(totals.max()) if len(totals) else None,
                     **batch_summary(reports),
                     **({"run": run} if run else {}),
+                    **({"similarity": alike} if alike is not None else {}),
                 },
                 indent=2,
             )

@@ -638,19 +638,30 @@ def _grade_class(
         "from_cache": len(mine) - graded,
         "seconds": round(time.monotonic() - started, 1),
     }
-    finished = _finish_class(out, batch_reports, seconds, commits, args, grades, assignment.rubric.name, run)
+    alike = _similarity(mine, assignment, args) if args.similarity else None
+    finished = _finish_class(
+        out,
+        batch_reports,
+        seconds,
+        commits,
+        args,
+        grades,
+        assignment.rubric.name,
+        run,
+        similarity_report.summary(alike) if alike is not None else None,
+    )
     if finished is None:
         return 2
     reports.extend(finished)
     print(f"{folder}: {len(subs)} submission(s), {cached}; {took}. Reports in {out}/")
     terminal.class_summary(batch_summary(finished))
-    if args.similarity:
-        _similarity(mine, assignment, args)
+    if alike is not None:
+        terminal.similarity_summary(alike, args.out / "similarity.html")
     _say_class_faults(batch_reports)
     return 0
 
 
-def _similarity(subs: list[Submission], assignment: Assignment, args: argparse.Namespace) -> None:
+def _similarity(subs: list[Submission], assignment: Assignment, args: argparse.Namespace) -> similarity.Result:
     """The similarity of the class's code, written beside the class reports."""
     template = Layout(assignment.fixtures.parent.parent, assignment.rubric.name).template
     result = similarity.run(
@@ -662,7 +673,7 @@ def _similarity(subs: list[Submission], assignment: Assignment, args: argparse.N
         args.similarity_threshold,
     )
     similarity_report.write(args.out, result, assignment.rubric.name)
-    terminal.similarity_summary(result, args.out / "similarity.html")
+    return result
 
 
 def _finish_class(
@@ -674,10 +685,11 @@ def _finish_class(
     grades: dict[tuple[str, str], tuple[float, str]],
     assignment: str,
     run: dict[str, object] | None = None,
+    alike: dict[str, object] | None = None,
 ) -> list[Report] | None:
     """The class reports of a whole class (graded at once or merged from shards), with the manual
     grades, the roster and the due date of args: the reports with the manual grades in, or None after
-    saying why none were written."""
+    saying why none were written. `run` and `alike` (the similarity's pairs) go to summary.json."""
     try:
         merged = [manual.merge(r, grades) for r in batch_reports]
         problems = manual.unmatched(grades, merged, whole_class=True)
@@ -692,7 +704,7 @@ def _finish_class(
         return None
     found = roster.match(args.students, [r.submission for r in merged])
     people = people_columns(commits, found if args.students else None, args.due_time)
-    write_class_outputs(out, merged, seconds, people, run)
+    write_class_outputs(out, merged, seconds, people, run, alike)
     if args.canvas is not None:
         left_out = canvas.write(merged, found, args.canvas_assignment or assignment, args.canvas)
         if left_out:

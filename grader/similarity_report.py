@@ -128,6 +128,24 @@ def page(result: Result, assignment: str) -> str:
     return "\n".join(parts) + "\n"
 
 
+def summary(result: Result) -> dict[str, object]:
+    """The flagged pairs as summary.json holds them, beside the batch's other lists."""
+    return {
+        "threshold": result.threshold,
+        "compared": result.compared,
+        "pairs": [
+            {
+                "submission": p.a,
+                "other": p.b,
+                "other_is_known_solution": p.known,
+                "similarity": round(p.similarity, 3),
+                "functions": [m.function for m in p.matches],
+            }
+            for p in result.pairs
+        ],
+    }
+
+
 def write(out: Path, result: Result, assignment: str) -> list[Path]:
     """similarity.csv and similarity.html in `out`."""
     atomic_write(out / "similarity.csv", csv_text(result).encode())

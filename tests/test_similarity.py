@@ -187,6 +187,15 @@ def test_grade_similarity_writes_the_pairs_beside_the_class_reports_and_changes_
         ("student05", "student21", "False"),
         ("student02", "forum_post.py", "True"),
     ]
+    # summary.json holds them beside the batch's other lists; a run without --similarity says nothing.
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["similarity"]
+    assert summary["threshold"] == 0.75 and summary["compared"] == 4
+    assert [(p["submission"], p["other"], p["other_is_known_solution"]) for p in summary["pairs"]] == [
+        ("student05", "student21", False),
+        ("student02", "forum_post.py", True),
+    ]
+    assert [p["similarity"] for p in summary["pairs"]] == [float(r["similarity"]) for r in rows]
+    assert "similarity" not in json.loads((tmp_path / "plain" / "summary.json").read_text())
 
 
 @pytest.mark.parametrize(
