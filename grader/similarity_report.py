@@ -131,7 +131,7 @@ def page(result: Result, assignment: str) -> str:
 def summary(result: Result) -> dict[str, object]:
     """The flagged pairs as summary.json holds them, beside the batch's other lists."""
     return {
-        "threshold": result.threshold,
+        "flag_threshold": result.threshold,
         "compared": result.compared,
         "pairs": [
             {

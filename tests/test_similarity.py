@@ -189,7 +189,7 @@ def test_grade_similarity_writes_the_pairs_beside_the_class_reports_and_changes_
     ]
     # summary.json holds them beside the batch's other lists; a run without --similarity says nothing.
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())["similarity"]
-    assert summary["threshold"] == 0.75 and summary["compared"] == 4
+    assert summary["flag_threshold"] == 0.75 and summary["compared"] == 4
     assert [(p["submission"], p["other"], p["other_is_known_solution"]) for p in summary["pairs"]] == [
         ("student05", "student21", False),
         ("student02", "forum_post.py", True),
