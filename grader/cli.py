@@ -445,8 +445,8 @@ def _main(argv: list[str]) -> int:
             except ReportCountError as exc:
                 print(f"grade: {exc}", file=sys.stderr)
                 return 2
-    if faulty:
-        return 2  # not a grade: said on stderr as each happened
+    if faulty or getattr(args, "similarity_failed", False):
+        return 2  # not a grade, or similarity missing: said on stderr as each happened
     if args.fail_under is not None and any(r.total < args.fail_under for r in reports):
         return 1
     return 0
@@ -658,21 +658,32 @@ def _grade_class(
     if alike is not None:
         terminal.similarity_summary(alike, args.out / "similarity.html")
     _say_class_faults(batch_reports)
+    # What was asked for is missing (said above): the run ends with 2 once every other output is written.
+    args.similarity_failed = args.similarity and alike is None
     return 0
 
 
-def _similarity(subs: list[Submission], assignment: Assignment, args: argparse.Namespace) -> similarity.Result:
-    """The similarity of the class's code, written beside the class reports."""
+def _similarity(subs: list[Submission], assignment: Assignment, args: argparse.Namespace) -> similarity.Result | None:
+    """The similarity of the class's code, written beside the class reports; None, said loudly, when
+    it fails: a fault of the grader's that must cost neither a grade nor the class reports."""
     template = Layout(assignment.fixtures.parent.parent, assignment.rubric.name).template
-    result = similarity.run(
-        [(s.name, s.path) for s in subs],
-        assignment.rubric,
-        assignment.manifest,
-        template,
-        args.against,
-        args.similarity_threshold,
-    )
-    similarity_report.write(args.out, result, assignment.rubric.name)
+    try:
+        result = similarity.run(
+            [(s.name, s.path) for s in subs],
+            assignment.rubric,
+            assignment.manifest,
+            template,
+            args.against,
+            args.similarity_threshold,
+        )
+        similarity_report.write(args.out, result, assignment.rubric.name)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the grades and the class reports go on
+        print(
+            f"grade: the grader's error: similarity could not be computed ({type(exc).__name__}: {exc}); no "
+            "similarity file was written, the grades and the class reports are not affected",
+            file=sys.stderr,
+        )
+        return None
     return result
 
 

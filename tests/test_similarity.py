@@ -236,3 +236,24 @@ def test_code_written_in_a_notebook_is_compared_by_cell(tmp_path: Path) -> None:
     (pair,) = result.pairs
     cells = [m for m in pair.matches if m.function.startswith("Problem_1.ipynb#")]
     assert any("sigmoid = lambda x: 1 / (1 + np.exp(-x))" in m.code[0] for m in cells)
+
+
+def test_a_fault_of_similarity_is_the_graders_and_costs_no_class_report(
+    planted: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "class"
+    for name in ("student05", "student21"):
+        shutil.copytree(planted / name, folder / name)
+
+    def broken(*args: object, **kwargs: object) -> similarity.Result:
+        raise RuntimeError("fingerprints unavailable")
+
+    monkeypatch.setattr(similarity, "run", broken)
+    args = [str(folder), "--course", str(ROOT), "--student-mode", "--no-notebooks", "--quiet", "--jobs", "2"]
+    out = tmp_path / "out"
+    assert cli.main([*args, "--out", str(out), "--similarity", "--csv", str(tmp_path / "items.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "grade: the grader's error: similarity could not be computed (RuntimeError: fingerprints unavailable)" in err
+    assert (out / "gradebook.csv").is_file() and (tmp_path / "items.csv").is_file()  # every other output
+    assert not (out / "similarity.csv").exists()
+    assert "similarity" not in json.loads((tmp_path / "out" / "summary.json").read_text())
