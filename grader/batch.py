@@ -122,14 +122,20 @@ def report_from_json(data: dict[str, Any]) -> Report:
 _worker_answers: ReferenceAnswers | None = None
 
 
-def start_worker(answers: ReferenceAnswers | None) -> None:
-    """A worker starts with the answers its parent prepared (see engine.prepare_answers).
+def start_worker(answers: ReferenceAnswers | None, warm: bool = False) -> None:
+    """A worker starts with the answers its parent prepared (see engine.prepare_answers). With
+    `warm`, it grades from one thread, and keeps the next submission's first kernel warm
+    (`grader.kernels`).
 
     Ctrl-C is the parent's to handle (it stops the workers); a worker stopped with SIGTERM unwinds,
     so that the children and kernels of the submission it was grading are stopped and its scratch
     folders removed."""
     global _worker_answers  # noqa: PLW0603 - one per worker process, which the pool starts
     _worker_answers = answers
+    if warm:
+        from grader import kernels
+
+        kernels.keep_warm()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_term)
 
@@ -275,7 +281,7 @@ def local(jobs: int) -> Execute:
 
     def execute(todo: list[Submission], job: Job) -> Iterator[tuple[Submission, dict[str, Any]]]:
         answers = prepared(job, [sub.path for sub in todo])
-        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=start_worker, initargs=(answers,)) as pool:
+        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=start_worker, initargs=(answers, True)) as pool:
             pending = {pool.submit(grade_one, job, sub.name, sub.path): sub for sub in todo}
             try:
                 while pending:

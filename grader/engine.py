@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, backends, codec, isolation, kinds, locked_cells, messages, selection, variants
+from grader import __version__, backends, codec, isolation, kernels, kinds, locked_cells, messages, selection, variants
 from grader.backends import Backend, Policy
 from grader.cases import hidden_cases, request_params
 from grader.fingerprints import ABSENT, function_fingerprints, notebook_fingerprints
@@ -816,9 +816,8 @@ def _grade(
     plans, hidden_work = _plan(assignment, hidden_seed, module_items + notebook_code)
     params = _case_params(plans, module_items + notebook_code)
     calls: dict[str, frozenset[str] | None] = {}  # item id -> the items it depends on that it called
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp_name:
-        tmp = Path(tmp_name)
-        scratch = tmp / "submission"
+    with kernels.workspace() as tmp:
+        scratch = tmp / kernels.SCRATCH
         notes = _prepare(submission, scratch, assignment)
 
         # The hidden inputs depend on the seed, not on the student: the reference runs on them once
@@ -864,11 +863,10 @@ def _grade(
         items: list[ItemResult] = []
         faulty: dict[str, str] = {}  # notebook -> why its kernel could not start
         if options.notebooks and rubric.notebooks:
-            (tmp / "notebook-requests").mkdir()
+            (tmp / kernels.REQUESTS).mkdir(exist_ok=True)  # a kernel kept for this submission has one
             work = _probe_work(plans, notebook_code, params)
-            runs = run_notebooks(
-                rubric, scratch, work, tmp / "notebook-requests", policy, backend, value_reads(assignment)
-            )
+            requests = tmp / kernels.REQUESTS
+            runs = run_notebooks(rubric, scratch, work, requests, policy, backend, value_reads(assignment))
             for run in runs.values():
                 student_results.update(run.probes)
             faulty = {n: run.message for n, run in runs.items() if run.status == GRADER_FAULT}

@@ -9,16 +9,9 @@ the figures drawn, and the files the notebook saved for grading.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import base64
-import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,24 +21,19 @@ from typing import Any
 
 import nbformat
 import zmq
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_hook
 
-from grader import backends, kinds, untrusted, users
+from grader import backends, kernels, kinds, untrusted
 from grader.backends import Backend, Policy
 from grader.cases import request_params
-from grader.confine import Confinement
-from grader.isolation import process_limit, wrap
 from grader.kernel import MAX_FIGURE_BYTES, MAX_STREAM_BYTES
 from grader.results import ChildResult
 from grader.rubric import Item, Rubric
-from grader.sandbox import STARTUP_TIMEOUT_S, Exchange, Limits, refuse_when_stopping, scrubbed_env, take_over
+from grader.sandbox import STARTUP_TIMEOUT_S, Exchange, Limits
 
-KERNEL_NAME = "nn-grader-sandbox"
 GRADER_FAULT = "grader_fault"
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 MAX_FIGURES = 50
@@ -112,45 +100,6 @@ class ProbeWork:
     item: Item
     cases: list[dict[str, Any]]
     case_params: list[dict[str, Any]]
-
-
-def _kernel_spec_dir(
-    root: Path,
-    cwd: Path,
-    writable: list[Path],
-    hidden: tuple[Path, ...],
-    readable: tuple[Path, ...],
-    confinement: Confinement,
-) -> Path:
-    """A kernel spec that starts ipykernel in isolated mode (-I: no user site, no PYTHON* variables),
-    confined (`grader.kernel`), inside bubblewrap where it runs, with no network: it talks to the
-    grader over Unix sockets in the spec's folder."""
-    spec = root / "kernels" / KERNEL_NAME
-    # ipykernel rewrites its connection file, which lives in root: root is writable too.
-    if confinement.cgroup:
-        writable = [*writable, Path(confinement.cgroup)]
-    argv = wrap(
-        [sys.executable, "-I", "-m", "grader.kernel", confinement.encode(), "-f", "{connection_file}"],
-        cwd=cwd,
-        writable=[*writable, root],
-        readable=list(readable),
-        hidden=list(hidden),
-        network=False,
-        as_pid_1=True,
-    )
-    (spec / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": argv,
-                "display_name": "nn-grader sandbox",
-                "language": "python",
-                # The kernel interrupts itself when asked over its control channel: a signal sent from
-                # outside would have to cross bubblewrap's process and session boundaries.
-                "interrupt_mode": "message",
-            }
-        )
-    )
-    return root / "kernels"
 
 
 def _first_line(source: str) -> str:
@@ -361,85 +310,6 @@ async def _read_value(client: BoundedClient, read: ValueRead, exchange: Exchange
     return exchange.collect(reply_dir, time.perf_counter() - started, limits.result_bytes)
 
 
-class _Kernel:
-    """One sandboxed kernel: its spec folder, manager and process cap. Started ahead of use, so
-    that the next notebook's kernel boots while the current notebook runs."""
-
-    def __init__(
-        self,
-        cwd: Path,
-        env: dict[str, str],
-        writable: list[Path],
-        hidden: tuple[Path, ...],
-        readable: tuple[Path, ...],
-        limits: Limits,
-    ) -> None:
-        refuse_when_stopping()
-        self.spec_root = tempfile.TemporaryDirectory(prefix="grade-kernel-")
-        root = Path(self.spec_root.name)
-        (root / "kernels" / KERNEL_NAME).mkdir(parents=True)
-        # Where each submission runs as a user of its own, the kernel shares its module children's.
-        self.lease = take_over(cwd, folders=tuple(f for f in writable if f != cwd), trees=(root,), who="kernel")
-        self.limit = process_limit(limits.processes, dedicated=self.lease is not None)
-        confinement = self.limit.confinement(limits, self.lease, hidden, [*writable, *readable, root])
-        kernels = _kernel_spec_dir(root, cwd, writable, hidden, readable, confinement)
-        # The kernel and the grader talk over Unix sockets in this private folder (the Jupyter
-        # protocol's "ipc" transport), so the kernel runs with no network at all, loopback included:
-        # it cannot reach other kernels' ports, and no other process can reach its own.
-        self.km = _KernelManager(
-            owner=self.lease.uid if self.lease is not None else None,
-            kernel_name=KERNEL_NAME,
-            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
-            connection_file=str(root / "kernel-connection.json"),
-            transport="ipc",
-            ip=str(root / "kernel"),
-        )
-        self.started: asyncio.Future[Any] = asyncio.ensure_future(
-            self.km.start_kernel(
-                env=env,
-                cwd=str(cwd),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                extra_arguments=["--HistoryManager.hist_file=:memory:"],
-            )
-        )
-
-    async def stop(self) -> None:
-        try:
-            await self.started
-        except Exception:  # noqa: BLE001 - it never started; there is nothing to stop but the cap
-            pass
-        pgid = getattr(self.km.provisioner, "pgid", None)
-        try:
-            if self.km.has_kernel:
-                await self.km.shutdown_kernel(now=True)
-        except Exception:  # noqa: BLE001 - it may be dead already
-            pass
-        if pgid:
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.limit.release()
-        if self.lease is not None:
-            users.release(self.lease)
-            self.lease = None
-        self.spec_root.cleanup()
-
-
-class _KernelManager(AsyncKernelManager):
-    """A kernel manager that gives the connection file (which it writes 0600) to the kernel's user."""
-
-    def __init__(self, owner: int | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._owner = owner
-
-    def write_connection_file(self, **kwargs: Any) -> None:
-        super().write_connection_file(**kwargs)
-        if self._owner is not None:
-            os.chown(self.connection_file, self._owner, self._owner)
-
-
 def _read(path: Path, work: list[ProbeWork]) -> Any:
     """The notebook, or a NotebookRun saying why it cannot be run."""
     name = path.name
@@ -468,7 +338,7 @@ async def _execute(
     cwd: Path,
     cell_timeout_s: float,
     timeout_s: float,
-    kernel: _Kernel,
+    kernel: kernels.Kernel,
     limits: Limits,
     work: list[ProbeWork],
     exchange: Exchange | None,
@@ -610,21 +480,23 @@ async def _run_in_order(
     hidden: tuple[Path, ...],
     readable: tuple[Path, ...],
 ) -> list[NotebookRun]:
-    env = scrubbed_env(cwd / ".home", matplotlib_inline=True)
-    env.update(extra_env or {})
-    (cwd / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
-    exchange = Exchange(workdir) if workdir is not None else None
-    writable = [cwd] + ([exchange.outbox] if exchange is not None else [])
-    readable = readable + ((exchange.inbox,) if exchange is not None else ())
-
-    def new_kernel() -> _Kernel:
-        return _Kernel(cwd, env, writable, hidden, readable, limits)
-
+    shape = kernels.Shape.of(extra_env, limits, hidden, readable)
+    taken = await kernels.take(cwd, workdir, shape) if jobs else None
+    current: kernels.Kernel | None
+    exchange: Exchange | None
+    if taken is not None:
+        current, exchange = taken
+    else:
+        exchange = Exchange(workdir) if workdir is not None else None
+        current = kernels.start(cwd, exchange, shape) if jobs else None
     runs = []
-    current = new_kernel() if jobs else None
     for index, job in enumerate(jobs):
         assert current is not None
-        following = new_kernel() if index + 1 < len(jobs) else None  # boots while this notebook runs
+        following = None
+        if index + 1 < len(jobs):
+            following = kernels.start(cwd, exchange, shape)  # boots while this notebook runs
+        else:
+            kernels.start_next(cwd, workdir, shape)  # in a batch, the next submission's first
         try:
             runs.append(
                 await _execute(

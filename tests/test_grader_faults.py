@@ -15,7 +15,7 @@ import pytest
 from bugs import TEST_SEED, apply_spec
 from conftest import ROOT
 
-from grader import cli, fingerprints, notebooks, sandbox
+from grader import cli, fingerprints, kernels, sandbox
 from grader.engine import Assignment, SetupError, check_sandbox, grade, load_assignment
 from grader.isolation import ProcessLimit, process_limit
 from grader.options import GradeOptions
@@ -144,12 +144,12 @@ def test_a_child_that_cannot_confine_itself_never_runs_student_code(
 def test_a_kernel_that_cannot_start_costs_the_student_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     layout = Layout(ROOT, "mlp")
     assignment = load_assignment(layout.fixtures, None)
-    real_wrap = notebooks.wrap
+    real_wrap = kernels.wrap
 
     def broken(argv: list[str], **kwargs: object) -> list[str]:
         return real_wrap([str(tmp_path / "no-such-python"), *argv[1:]], **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(notebooks, "wrap", broken)
+    monkeypatch.setattr(kernels, "wrap", broken)
     report = grade(layout.reference, assignment)
     rubric = assignment.rubric
     in_notebooks = {i.id for i in rubric.items if i.notebook and i.kind != "manual"}

@@ -1,0 +1,312 @@
+"""Where notebook kernels come from: each sandboxed, started before it is needed, and used for one
+submission only.
+
+A kernel (Python, ipykernel, numpy and the grader's probes, inside the sandbox) takes about half a
+second to boot. Within a submission, the next notebook's kernel boots while the current notebook runs
+(`grader.notebooks`). Across a batch, a worker process keeps one more (`keep_warm`): the first kernel
+of the next submission it grades, started while the current submission runs its last notebook, in
+the folder that next submission will be graded in and under the same policy. It is still a fresh
+kernel for one student: nothing of theirs has run in it, and their files are copied into its folder
+before its first cell. A kept kernel that does not fit the submission that comes (another policy, a
+submission graded without notebooks) is stopped unused, and that submission starts its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import multiprocessing.util
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+
+from grader import isolation, users
+from grader.confine import Confinement
+from grader.isolation import process_limit, wrap
+from grader.sandbox import Exchange, Limits, refuse_when_stopping, scrubbed_env, take_over
+
+KERNEL_NAME = "nn-grader-sandbox"
+# A submission's grading folder holds its scratch copy and its notebooks' request exchange under
+# these names, so that a kernel can be started in the next one before that submission arrives.
+SCRATCH = "submission"
+REQUESTS = "notebook-requests"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a submission's kernels are started with besides their folder: a kept kernel serves the
+    next submission only if its shape is the same."""
+
+    env: tuple[tuple[str, str], ...]  # beyond the scrubbed environment
+    limits: Limits
+    hidden: tuple[Path, ...]
+    readable: tuple[Path, ...]
+
+    @classmethod
+    def of(
+        cls, extra_env: Mapping[str, str] | None, limits: Limits, hidden: tuple[Path, ...], readable: tuple[Path, ...]
+    ) -> Shape:
+        return cls(tuple(sorted((extra_env or {}).items())), limits, hidden, readable)
+
+
+def _kernel_spec_dir(
+    root: Path,
+    cwd: Path,
+    writable: list[Path],
+    hidden: tuple[Path, ...],
+    readable: tuple[Path, ...],
+    confinement: Confinement,
+) -> Path:
+    """A kernel spec that starts ipykernel in isolated mode (-I: no user site, no PYTHON* variables),
+    confined (`grader.kernel`), inside bubblewrap where it runs, with no network: it talks to the
+    grader over Unix sockets in the spec's folder."""
+    spec = root / "kernels" / KERNEL_NAME
+    # ipykernel rewrites its connection file, which lives in root: root is writable too.
+    if confinement.cgroup:
+        writable = [*writable, Path(confinement.cgroup)]
+    argv = wrap(
+        [sys.executable, "-I", "-m", "grader.kernel", confinement.encode(), "-f", "{connection_file}"],
+        cwd=cwd,
+        writable=[*writable, root],
+        readable=list(readable),
+        hidden=list(hidden),
+        network=False,
+        as_pid_1=True,
+    )
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": argv,
+                "display_name": "nn-grader sandbox",
+                "language": "python",
+                # The kernel interrupts itself when asked over its control channel: a signal sent from
+                # outside would have to cross bubblewrap's process and session boundaries.
+                "interrupt_mode": "message",
+            }
+        )
+    )
+    return root / "kernels"
+
+
+class Kernel:
+    """One sandboxed kernel: its spec folder, manager and process cap. Started ahead of use, so
+    that the next notebook's kernel boots while the current notebook runs."""
+
+    def __init__(
+        self,
+        cwd: Path,
+        env: dict[str, str],
+        writable: list[Path],
+        hidden: tuple[Path, ...],
+        readable: tuple[Path, ...],
+        limits: Limits,
+    ) -> None:
+        refuse_when_stopping()
+        self.spec_root = tempfile.TemporaryDirectory(prefix="grade-kernel-")
+        root = Path(self.spec_root.name)
+        (root / "kernels" / KERNEL_NAME).mkdir(parents=True)
+        # Where each submission runs as a user of its own, the kernel shares its module children's.
+        self.lease = take_over(cwd, folders=tuple(f for f in writable if f != cwd), trees=(root,), who="kernel")
+        self.limit = process_limit(limits.processes, dedicated=self.lease is not None)
+        confinement = self.limit.confinement(limits, self.lease, hidden, [*writable, *readable, root])
+        kernels = _kernel_spec_dir(root, cwd, writable, hidden, readable, confinement)
+        # The kernel and the grader talk over Unix sockets in this private folder (the Jupyter
+        # protocol's "ipc" transport), so the kernel runs with no network at all, loopback included:
+        # it cannot reach other kernels' ports, and no other process can reach its own.
+        self.km = _KernelManager(
+            owner=self.lease.uid if self.lease is not None else None,
+            kernel_name=KERNEL_NAME,
+            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
+            connection_file=str(root / "kernel-connection.json"),
+            transport="ipc",
+            ip=str(root / "kernel"),
+        )
+        self.started: asyncio.Future[Any] = asyncio.ensure_future(
+            self.km.start_kernel(
+                env=env,
+                cwd=str(cwd),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                extra_arguments=["--HistoryManager.hist_file=:memory:"],
+            )
+        )
+
+    async def stop(self) -> None:
+        try:
+            await self.started
+        except Exception:  # noqa: BLE001 - it never started; there is nothing to stop but the cap
+            pass
+        pgid = getattr(self.km.provisioner, "pgid", None)
+        try:
+            if self.km.has_kernel:
+                await self.km.shutdown_kernel(now=True)
+        except Exception:  # noqa: BLE001 - it may be dead already
+            pass
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self._free()
+
+    def kill(self) -> None:
+        """What stop() does, where no event loop can run it: the kernel's processes killed at once."""
+        pgid = getattr(self.km.provisioner, "pgid", None)
+        if pgid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+        self._free()
+
+    def _free(self) -> None:
+        self.limit.release()
+        if self.lease is not None:
+            users.release(self.lease)
+            self.lease = None
+        self.spec_root.cleanup()
+
+
+class _KernelManager(AsyncKernelManager):
+    """A kernel manager that gives the connection file (which it writes 0600) to the kernel's user."""
+
+    def __init__(self, owner: int | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._owner = owner
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        super().write_connection_file(**kwargs)
+        if self._owner is not None:
+            os.chown(self.connection_file, self._owner, self._owner)
+
+
+def start(cwd: Path, exchange: Exchange | None, shape: Shape) -> Kernel:
+    """A kernel working in cwd, answering probes through exchange; booting once this returns."""
+    env = scrubbed_env(cwd / ".home", matplotlib_inline=True)
+    env.update(dict(shape.env))
+    (cwd / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
+    writable = [cwd] + ([exchange.outbox] if exchange is not None else [])
+    readable = shape.readable + ((exchange.inbox,) if exchange is not None else ())
+    return Kernel(cwd, env, writable, shape.hidden, readable, shape.limits)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    folder: tempfile.TemporaryDirectory[str]  # the grading folder of the next submission
+    shape: Shape
+    kernel: Kernel
+    exchange: Exchange
+    loop: asyncio.AbstractEventLoop
+
+    @property
+    def path(self) -> Path:
+        return Path(self.folder.name)
+
+
+_warm = False
+_kept: _Kept | None = None
+_current: Path | None = None  # the grading folder of the submission being graded in this process
+
+
+def keep_warm() -> None:
+    """Keep the next submission's first kernel warm in this process (a batch's worker, which grades
+    one submission after another from one thread); stopped when the process exits."""
+    global _warm  # noqa: PLW0603 - one setting per worker process
+    if not _warm:
+        _warm = True
+        # A pool's worker leaves through os._exit, after multiprocessing's finalizers: not atexit's.
+        multiprocessing.util.Finalize(None, _discard, exitpriority=10)
+
+
+@contextlib.contextmanager
+def workspace() -> Iterator[Path]:
+    """The folder one submission is graded in: the one a kept kernel waits in, if any; removed after."""
+    global _current  # noqa: PLW0603 - the submission this process grades now
+    folder = _kept.folder if _kept is not None else tempfile.TemporaryDirectory(prefix="grade-")
+    _current = Path(folder.name)
+    try:
+        yield _current
+    finally:
+        _current = None
+        if _kept is not None and _kept.folder is folder:
+            _discard()  # its kernel was not used (no notebook ran), and its folder goes now
+        folder.cleanup()
+
+
+def _fits(kept: _Kept, cwd: Path, workdir: Path | None) -> bool:
+    return cwd == kept.path / SCRATCH and workdir == kept.path / REQUESTS
+
+
+async def take(cwd: Path, workdir: Path | None, shape: Shape) -> tuple[Kernel, Exchange] | None:
+    """The kept kernel and its exchange, when they were started for the submission graded in cwd, as
+    it is graded; None otherwise (a kept kernel for cwd that does not fit is stopped)."""
+    global _kept  # noqa: PLW0603
+    kept = _kept
+    if kept is None or not _fits(kept, cwd, workdir):
+        return None
+    _kept = None
+    if kept.loop is not asyncio.get_running_loop():
+        kept.kernel.kill()  # its sockets belong to another thread's event loop
+        return None
+    if kept.shape == shape and await _alive(kept.kernel):
+        return kept.kernel, kept.exchange
+    await kept.kernel.stop()
+    return None
+
+
+async def _alive(kernel: Kernel) -> bool:
+    """Whether a kept kernel started and still runs: one that failed or died while it waited is
+    replaced by a fresh one, which reports its own failure."""
+    started = kernel.started
+    if not started.done():
+        return True  # still starting: the notebook's run waits for it, as for any kernel
+    if started.cancelled() or started.exception() is not None:
+        return False
+    return bool(await kernel.km.is_alive())
+
+
+def start_next(cwd: Path, workdir: Path | None, shape: Shape) -> None:
+    """When the submission graded in this process's workspace runs its last notebook (in cwd, with
+    workdir), start the next submission's first kernel in a workspace of its own."""
+    global _kept  # noqa: PLW0603
+    current = _current
+    if not _warm or _kept is not None or current is None or workdir is None:
+        return
+    if cwd != current / SCRATCH or workdir != current / REQUESTS:
+        return  # a reference's run or a replay: not a submission's own notebooks
+    if isolation.level() == "user":
+        # There the folder is handed to the kernel's user when it starts: the submission's files,
+        # copied in later, would not be. Each kernel starts with its submission.
+        return
+    folder = tempfile.TemporaryDirectory(prefix="grade-")
+    try:
+        (Path(folder.name) / REQUESTS).mkdir()
+        exchange = Exchange(Path(folder.name) / REQUESTS)
+        kernel = start(Path(folder.name) / SCRATCH, exchange, shape)
+    except Exception:  # noqa: BLE001 - the next submission starts its own, and reports what fails then
+        folder.cleanup()
+        return
+    _kept = _Kept(folder, shape, kernel, exchange, asyncio.get_running_loop())
+
+
+def _discard() -> None:
+    """Stop the kept kernel, if any, and remove its folder."""
+    global _kept
+    kept, _kept = _kept, None
+    if kept is None:
+        return
+    try:
+        if not kept.loop.is_closed() and not kept.loop.is_running():
+            kept.loop.run_until_complete(kept.kernel.stop())
+        else:
+            kept.kernel.kill()
+    finally:
+        kept.folder.cleanup()

@@ -1,0 +1,215 @@
+"""Kernels kept warm across a batch (grader.kernels): a batch worker starts the next submission's first
+kernel while the current one runs its last notebook. Each kernel still serves one student only, sees
+the files copied into its folder after it started, and none is left running when the batch ends."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from bugs import TEST_SEED
+
+from grader import isolation, kernels
+from grader.authoring import cli as build_cli
+from grader.backends import Policy
+from grader.notebooks import NotebookJob, NotebookRun, run_jobs
+from grader.project import Layout
+
+CS231N = Path(__file__).resolve().parent.parent / "benchmarks" / "cs231n_style"
+
+# The kernel's age against its folder's files', read in the kernel: a kernel started before the
+# files were copied in is the older.
+AGES = """\
+import os, time
+_ticks = os.sysconf("SC_CLK_TCK")
+_uptime = float(open("/proc/uptime").read().split()[0])
+_started = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19]) / _ticks
+kernel_age = _uptime - _started
+file_age = time.time() - os.stat("helper.py").st_mtime
+"""
+# Anything one student's kernel leaves behind would be seen by the next student's cells.
+SHARED = """\
+import builtins, numpy
+assert not hasattr(numpy, "graded_before") and not hasattr(builtins, "graded_before"), "a kernel served twice"
+numpy.graded_before = builtins.graded_before = True
+"""
+
+
+def _submission(scratch: Path, name: str, warm: bool) -> Path:
+    """A submission whose notebook imports its own module, checks how old its kernel is against its
+    files, and that no other student's notebook ran in it; each failed check is a cell error."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / "helper.py").write_text(f"VALUE = {name!r}\n")
+    age = "kernel_age > file_age" if warm else "kernel_age < file_age"
+    cells = [
+        f"from helper import VALUE\nassert VALUE == {name!r}, VALUE",
+        AGES + f"assert {age}, (kernel_age, file_age)",
+        SHARED,
+    ]
+    path = scratch / "work.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
+    return path
+
+
+def _run(folder: Path, name: str, warm: bool, policy: Policy = Policy()) -> NotebookRun:
+    notebook = _submission(folder / kernels.SCRATCH, name, warm)
+    (folder / kernels.REQUESTS).mkdir(exist_ok=True)
+    [run] = run_jobs([NotebookJob(notebook, 30, 120)], folder / kernels.SCRATCH, folder / kernels.REQUESTS, policy)
+    return run
+
+
+def _pid(kept: object) -> int:
+    pid = kept.kernel.km.provisioner.pid  # type: ignore[attr-defined]
+    assert isinstance(pid, int)
+    return pid
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"
+
+
+@pytest.fixture
+def warm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    if isolation.level() == "user":
+        pytest.skip("at the level user, each kernel starts with its submission: its folder is handed to its user")
+    monkeypatch.setattr(kernels, "_warm", True)  # keep_warm() would stay on for the rest of this process
+    try:
+        yield
+    finally:
+        kernels._discard()
+
+
+@pytest.mark.usefixtures("warm")
+def test_the_next_submission_gets_a_kernel_started_ahead_that_serves_it_alone() -> None:
+    with kernels.workspace() as first:
+        run = _run(first, "first", warm=False)
+        assert (run.status, run.errors) == ("ok", ())
+        kept = kernels._kept
+        assert kept is not None and kept.path != first and (kept.path / kernels.SCRATCH).is_dir()
+    assert not first.exists()
+
+    with kernels.workspace() as second:
+        assert second == kept.path  # graded where its kernel waits
+        pid = _pid(kept)
+        run = _run(second, "second", warm=True)
+        # Its module imported, its kernel older than its files, nothing of the first student's seen.
+        assert (run.status, run.errors) == ("ok", ())
+        assert _gone(pid)  # stopped with its notebook, as any kernel is
+        following = kernels._kept
+        assert following is not None and following is not kept
+    assert not second.exists()
+
+
+@pytest.mark.usefixtures("warm")
+def test_a_kept_kernel_that_does_not_fit_is_stopped_unused() -> None:
+    with kernels.workspace() as first:
+        assert _run(first, "first", warm=False).errors == ()
+    kept = kernels._kept
+    assert kept is not None
+    with kernels.workspace() as second:
+        pid = _pid(kept)
+        # Another policy than the kept kernel's (a data set's variable): a kernel of its own, started now.
+        run = _run(second, "second", warm=False, policy=Policy(env={"NN_GRADER_DATASET": "other"}))
+        assert (run.status, run.errors) == ("ok", ())
+        assert _gone(pid)
+    kept = kernels._kept
+    assert kept is not None
+    pid = _pid(kept)
+    with kernels.workspace() as third:  # graded without notebooks
+        assert third == kept.path
+    assert kernels._kept is None and _gone(pid) and not third.exists()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cs231n_style")
+    shutil.copytree(CS231N / "reference", root / "reference")
+    assert build_cli.main(["--course", str(root)]) == 0
+    return root
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in line:
+            found.append(line)
+    return found
+
+
+# Appended to each student's notebook: a kernel that served another student breaks this one's ReLU.
+BREAKS_IF_SHARED = """\
+import numpy as _np
+if hasattr(_np, "graded_before"):
+    def relu_forward(x):
+        return x * 0, None
+_np.graded_before = True
+"""
+
+
+def test_a_batch_gives_each_student_a_kernel_of_their_own_and_leaves_nothing_running(
+    course: Path, tmp_path: Path
+) -> None:
+    """One worker grades the class in turn, each next kernel started ahead: every total is the one a
+    TA gives, so no student's notebook ran in a kernel another's had used; once the batch is done, no
+    kernel runs and no folder is left in the temp folder."""
+    spec = importlib.util.spec_from_file_location("make_submissions", CS231N / "make_submissions.py")
+    assert spec is not None and spec.loader is not None
+    make = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = make  # its dataclass looks its module up there
+    spec.loader.exec_module(make)
+    make.write(tmp_path / "all")
+    names = ("s01_correct", "s10_softmax_without_shift", "s12_reg_without_half")
+    for name in names:
+        shutil.copytree(tmp_path / "all" / name, tmp_path / "class" / name)
+        path = tmp_path / "class" / name / "two_layer.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(BREAKS_IF_SHARED))
+        nbformat.write(nb, path)
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "seed").write_text(TEST_SEED)
+    layout = Layout(course, "twolayer")
+    # The workers' temp folder: outside pytest's own (which only its owner may enter), since a child
+    # may run as a user of its own.
+    scratch = Path(tempfile.mkdtemp(prefix="nn-grader-warm-"))
+    scratch.chmod(0o755)
+    try:
+        args = [str(tmp_path / "class"), "--course", str(course), "--reference", str(layout.reference), "--quiet",
+                "--hidden-seed-file", str(tmp_path / "secret" / "seed"), "--jobs", "1",
+                "--out", str(tmp_path / "out")]  # fmt: skip
+        grade = str(Path(sys.executable).parent / "grade")
+        done = subprocess.run(
+            [grade, *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TMPDIR": str(scratch)},
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        time.sleep(0.5)
+        assert _processes_mentioning(str(scratch)) == []
+        assert sorted(p.name for p in scratch.iterdir()) == []
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    reports = json.loads((tmp_path / "out" / "reports.json").read_text())
+    totals = {Path(r["submission"]).name: r["total"] for r in reports}
+    students = make.STUDENTS
+    assert totals == {name: students[name].points for name in names}
