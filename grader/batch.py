@@ -218,7 +218,8 @@ def grade_one(job: Job, name: str, given: Path) -> dict[str, Any]:
                     f"{job.assignment.rubric.name!r}, which this class folder is graded as: grade it with "
                     f"the other submissions of {other!r}"
                 )
-            report = grade(path, job.assignment, job.options, name, answers=_answers())
+            unpacked_from = given if path != given else None
+            report = grade(path, job.assignment, job.options, name, answers=_answers(), unpacked_from=unpacked_from)
     except SubmissionError as exc:
         report = unreadable(name, job.assignment.rubric.name, str(exc))
     except Exception as exc:  # noqa: BLE001 - an internal fault must not end the batch; it is reported

@@ -750,20 +750,23 @@ def grade(
     *,
     backend: Backend | None = None,
     answers: ReferenceAnswers | None = None,
+    unpacked_from: Path | None = None,
 ) -> Report:
     """Grade one submission folder. Raises only SetupError (the options cannot work for any
     submission); whatever else goes wrong is contained in this submission's report: the
     student's problems as the student's results, the grader's as `grader_error` items.
 
     Children and kernels run on `backend` (the local one by default). `answers` keeps the
-    reference's answers to the hidden cases for the next submission graded with it.
+    reference's answers to the hidden cases for the next submission graded with it. A submission
+    extracted from a zip names it as `unpacked_from`: the folder holding that zip (the classmates'
+    zips) is hidden from the children as the folder holding a submission folder is.
     """
     label = name or str(submission)
     if not options.only:
-        return _graded(submission, assignment, options, label, backend, answers)
+        return _graded(submission, assignment, options, label, backend, answers, unpacked_from)
     # The items asked for are graded with those they depend on, as in a whole grade, and alone reported.
     narrowed = replace(assignment, rubric=selection.with_dependencies(assignment.rubric, options.only))
-    report = _graded(submission, narrowed, options, label, backend, answers)
+    report = _graded(submission, narrowed, options, label, backend, answers, unpacked_from)
     return selection.reported(report, options.only, assignment.rubric)
 
 
@@ -774,10 +777,17 @@ def _graded(
     label: str,
     backend: Backend | None,
     answers: ReferenceAnswers | None,
+    unpacked_from: Path | None,
 ) -> Report:
     try:
         return _grade(
-            submission, assignment, options, label, backend or backends.default(), answers or ReferenceAnswers()
+            submission,
+            assignment,
+            options,
+            label,
+            backend or backends.default(),
+            answers or ReferenceAnswers(),
+            unpacked_from,
         )
     except SetupError:
         raise
@@ -801,10 +811,11 @@ def _grade(
     name: str,
     backend: Backend,
     answers: ReferenceAnswers,
+    unpacked_from: Path | None,
 ) -> Report:
     rubric = assignment.rubric
     hidden_seed, timeout_override, data_dir = options.hidden_seed, options.timeout_override, options.data_dir
-    hidden = hidden_paths(assignment, options.secrets, submission)
+    hidden = hidden_paths(assignment, options.secrets, submission, *([unpacked_from] if unpacked_from else []))
     dataset = options.dataset or rubric.datasets[0]
     if dataset not in rubric.datasets:
         raise SetupError(f"data set {dataset!r} is not one of {', '.join(rubric.datasets)}")

@@ -268,6 +268,49 @@ def test_a_zipped_submission_is_graded_like_its_folder(tmp_path: Path, secret_se
     assert json.loads(out.read_text())["total"] == 58
 
 
+def _zipped(folder: Path, to: Path) -> Path:
+    """A submission folder as an LMS export holds it: a zip of one folder named for the student."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return _zip(to, [(f"{folder.name}/{p.relative_to(folder).as_posix()}", p.read_bytes()) for p in files])
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["in_a_batch", "graded_alone"])
+def test_a_zipped_submission_cannot_read_its_classmates_zips_and_is_flagged_for_trying(
+    alone: bool, tmp_path: Path, secret_seed: Path
+) -> None:
+    """A class handed in as zips lies in one folder, as an LMS exports it: that folder is hidden from
+    each child as the folder of a class of folders is, wherever it lies (here outside the temp folder,
+    which the sandbox replaces anyway), and opening a classmate's zip is an integrity flag."""
+    if level() == "none":
+        pytest.skip("at the level none nothing is hidden from a child (see the README's security model)")
+    # Readable by every user, as a class folder a TA shares would be, so that only hiding stops a child.
+    folder = Path(tempfile.mkdtemp(prefix="nn-grader-zips-", dir="/var/tmp")).resolve()
+    folder.chmod(0o755)
+    try:
+        _zipped(apply_spec({}, tmp_path / "alice", "alice"), folder / "alice.zip")
+        attack = {"replace": spec("reads_a_classmates_submission")["replace"]}
+        attack["replace"][0]["new"] = attack["replace"][0]["new"].replace("{CLASSMATE}", str(folder / "alice.zip"))
+        _zipped(apply_spec(attack, tmp_path / "mallory", "mallory"), folder / "mallory.zip")
+        out = tmp_path / "r.json"
+        args = ["--reference", str(LAYOUT.reference), "--fixtures", str(LAYOUT.fixtures), "--hidden-seed-file",
+                str(secret_seed), "--no-notebooks", "--quiet", "--json", str(out)]  # fmt: skip
+        if alone:
+            assert cli.main([str(folder / "mallory.zip"), *args]) == 0
+            mallory = json.loads(out.read_text())
+        else:
+            batch = [str(folder), *args, "--assignment", "nndl", "--jobs", "1", "--out", str(tmp_path / "out")]
+            assert cli.main(batch) == 0
+            reports = {r["submission"]: r for r in json.loads(out.read_text())}
+            assert reports["alice"]["total"] == 58
+            mallory = reports["mallory"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    affine = next(i for i in mallory["items"] if i["id"] == "nndl.layers:affine_forward")
+    assert affine["points"] == 0
+    assert ("PermissionError" if level() == "user" else "FileNotFoundError") in affine["message"]
+    assert any(f"opened {folder}/alice.zip, which the grader hides" in f for f in mallory["flags"]), mallory["flags"]
+
+
 @pytest.fixture(scope="module")
 def clean_alone(tmp_path_factory: pytest.TempPathFactory, secret_seed: Path) -> dict[str, dict]:
     """Two clean submissions (one right, one with a known bug) and, by the per-case limit given
