@@ -201,8 +201,9 @@ class Job:
     options: GradeOptions
 
 
-def grade_one(job: Job, name: str, given: Path) -> dict[str, Any]:
-    """In a worker process: grade one submission, never raise."""
+def grade_one(job: Job, name: str, given: Path, handed_in: Path | None = None) -> dict[str, Any]:
+    """In a worker process: grade one submission, never raise. `handed_in` is where the submission
+    lies when `given` is a copy of it (a cluster's worker receives a zip of its files)."""
     from grader.engine import grade
 
     started = time.monotonic()
@@ -218,8 +219,8 @@ def grade_one(job: Job, name: str, given: Path) -> dict[str, Any]:
                     f"{job.assignment.rubric.name!r}, which this class folder is graded as: grade it with "
                     f"the other submissions of {other!r}"
                 )
-            unpacked_from = given if path != given else None
-            report = grade(path, job.assignment, job.options, name, answers=_answers(), unpacked_from=unpacked_from)
+            where = handed_in or (given if path != given else None)
+            report = grade(path, job.assignment, job.options, name, answers=_answers(), handed_in=where)
     except SubmissionError as exc:
         report = unreadable(name, job.assignment.rubric.name, str(exc))
     except Exception as exc:  # noqa: BLE001 - an internal fault must not end the batch; it is reported

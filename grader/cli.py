@@ -527,14 +527,14 @@ def _grade_all(
             return 2
         try:
             secret_paths = (seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
-            unpacked_from = given if path != given else None
+            handed_in = given if path != given else None
             if not checked:
-                check_sandbox(assignment, secret_paths, path, *([given] if unpacked_from else []))
+                check_sandbox(assignment, secret_paths, path, *([given] if handed_in else []))
                 checked = True
             options = _options(args, assignment, seed, secret_paths)
             # `grade` in the submission's own folder: the report names that folder, not ".".
             label = Path.cwd().name if given == Path(".") else str(given)
-            report = grade(path, assignment, options, label, answers=answers, unpacked_from=unpacked_from)
+            report = grade(path, assignment, options, label, answers=answers, handed_in=handed_in)
             report = manual.merge(report, grades)
         except (SetupError, manual.ManualGradesError) as exc:
             print(f"grade: {exc}", file=sys.stderr)

@@ -54,6 +54,9 @@ class Task:
     settings: dict[str, Any]
     options: GradeOptions
     allow_unisolated: bool = False  # --allow-unisolated: instructor mode on a worker without isolation
+    # The submission's path on the client: where a worker sees it too (a shared file system), the
+    # folder holding it (the classmates' work) is hidden from the children there, as in a local run.
+    handed_in: str | None = None
 
 
 def pack(path: Path) -> bytes:
@@ -132,7 +135,8 @@ def grade_task(task: Task) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="grade-cluster-") as tmp:
         archive = Path(tmp) / "submission.zip"
         archive.write_bytes(task.archive)
-        return batch.grade_one(job, task.name, archive)
+        handed_in = Path(task.handed_in) if task.handed_in else None
+        return batch.grade_one(job, task.name, archive, handed_in if handed_in and handed_in.exists() else None)
 
 
 def check_worker(version: str, task: Task) -> str | None:
@@ -178,6 +182,7 @@ def executor(address: str, settings: dict[str, Any], allow_unisolated: bool = Fa
             settings,
             job.options,
             allow_unisolated,
+            str(sub.path.resolve()),
         )
 
     def execute(todo: list[Submission], job: Job) -> Iterator[tuple[Submission, dict[str, Any]]]:

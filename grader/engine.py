@@ -750,7 +750,7 @@ def grade(
     *,
     backend: Backend | None = None,
     answers: ReferenceAnswers | None = None,
-    unpacked_from: Path | None = None,
+    handed_in: Path | None = None,
 ) -> Report:
     """Grade one submission folder. Raises only SetupError (the options cannot work for any
     submission); whatever else goes wrong is contained in this submission's report: the
@@ -758,15 +758,16 @@ def grade(
 
     Children and kernels run on `backend` (the local one by default). `answers` keeps the
     reference's answers to the hidden cases for the next submission graded with it. A submission
-    extracted from a zip names it as `unpacked_from`: the folder holding that zip (the classmates'
-    zips) is hidden from the children as the folder holding a submission folder is.
+    graded from a copy (extracted from its zip, or sent to a cluster's worker) names where it was
+    handed in as `handed_in`: the folder holding that (the classmates' work) is hidden from the
+    children as the folder holding a submission folder is.
     """
     label = name or str(submission)
     if not options.only:
-        return _graded(submission, assignment, options, label, backend, answers, unpacked_from)
+        return _graded(submission, assignment, options, label, backend, answers, handed_in)
     # The items asked for are graded with those they depend on, as in a whole grade, and alone reported.
     narrowed = replace(assignment, rubric=selection.with_dependencies(assignment.rubric, options.only))
-    report = _graded(submission, narrowed, options, label, backend, answers, unpacked_from)
+    report = _graded(submission, narrowed, options, label, backend, answers, handed_in)
     return selection.reported(report, options.only, assignment.rubric)
 
 
@@ -777,7 +778,7 @@ def _graded(
     label: str,
     backend: Backend | None,
     answers: ReferenceAnswers | None,
-    unpacked_from: Path | None,
+    handed_in: Path | None,
 ) -> Report:
     try:
         return _grade(
@@ -787,7 +788,7 @@ def _graded(
             label,
             backend or backends.default(),
             answers or ReferenceAnswers(),
-            unpacked_from,
+            handed_in,
         )
     except SetupError:
         raise
@@ -811,11 +812,11 @@ def _grade(
     name: str,
     backend: Backend,
     answers: ReferenceAnswers,
-    unpacked_from: Path | None,
+    handed_in: Path | None,
 ) -> Report:
     rubric = assignment.rubric
     hidden_seed, timeout_override, data_dir = options.hidden_seed, options.timeout_override, options.data_dir
-    hidden = hidden_paths(assignment, options.secrets, submission, *([unpacked_from] if unpacked_from else []))
+    hidden = hidden_paths(assignment, options.secrets, submission, *([handed_in] if handed_in else []))
     dataset = options.dataset or rubric.datasets[0]
     if dataset not in rubric.datasets:
         raise SetupError(f"data set {dataset!r} is not one of {', '.join(rubric.datasets)}")

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 import tomllib
@@ -260,3 +261,35 @@ def test_files_the_client_cannot_send_are_its_fault_and_a_submission_too_large_t
     assert {i["status"] for i in reports["unfinished"]["items"]} == {"error"}
     assert "the submission was not graded: more than 200 MB of files" in reports["unfinished"]["items"][0]["message"]
     assert len(list((out / "cache").glob("*.json"))) == 1  # the student's error only
+
+
+def test_on_a_shared_file_system_a_worker_hides_the_class_folder_too(
+    cluster: distributed.LocalCluster, course_class: dict, tmp_path: Path
+) -> None:
+    """Where the workers see the client's files (a cluster's shared file system), the folder holding
+    the class is hidden from each submission's children there too, and opening a classmate's file is
+    flagged, as in a local run."""
+    if isolation.level() == "none":
+        pytest.skip("at the level none nothing is hidden from a child (see the README's security model)")
+    # Outside the temp folder (which the sandbox replaces anyway), readable by every user.
+    folder = Path(tempfile.mkdtemp(prefix="nn-grader-shared-", dir="/var/tmp")).resolve()
+    folder.chmod(0o755)
+    try:
+        apply_spec({}, folder / "alice", "alice")
+        attack = tomllib.loads(
+            (ROOT / "tests" / "hostile" / "reads_a_classmates_submission" / "attack.toml").read_text()
+        )
+        stolen = folder / "alice" / "nndl" / "layers.py"
+        attack["replace"][0]["new"] = attack["replace"][0]["new"].replace("{CLASSMATE}", str(stolen))
+        apply_spec({"replace": attack["replace"]}, folder / "mallory", "mallory")
+        out = tmp_path / "r.json"
+        args = [str(folder), *course_class["args"][1:], "--scheduler", cluster.scheduler_address]  # type: ignore[index]
+        assert cli.main([*args, "--out", str(tmp_path / "out"), "--json", str(out)]) == 0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    reports = {r["submission"]: r for r in json.loads(out.read_text())}
+    assert reports["alice"]["total"] == 58
+    affine = next(i for i in reports["mallory"]["items"] if i["id"] == "nndl.layers:affine_forward")
+    assert affine["points"] == 0
+    assert ("PermissionError" if isolation.level() == "user" else "FileNotFoundError") in affine["message"]
+    assert any(f"opened {stolen}, which the grader hides" in f for f in reports["mallory"]["flags"])
