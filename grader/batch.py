@@ -14,6 +14,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import multiprocessing.util
 import os
 import shutil
 import signal
@@ -135,6 +136,8 @@ def start_worker(answers: ReferenceAnswers | None, warm: bool = False) -> None:
     if warm:
         from grader import kernels
 
+        global _warm  # noqa: PLW0603 - one setting per worker process
+        _warm = True
         kernels.keep_warm()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_term)
@@ -201,6 +204,31 @@ class Job:
     options: GradeOptions
 
 
+_warm = False  # this worker keeps kernels warm (start_worker)
+_unpacked: tempfile.TemporaryDirectory[str] | None = None
+
+
+@contextlib.contextmanager
+def _unpacking_folder() -> Iterator[Path]:
+    """Where a zipped submission is extracted, removed after. A worker that keeps kernels warm
+    extracts each into the same folder: the folder around the submission, which the sandbox hides,
+    is then the same for every zip, and the kernel kept for the next submission fits it."""
+    global _unpacked  # noqa: PLW0603 - one per worker process
+    if not _warm:
+        with tempfile.TemporaryDirectory(prefix="grade-batch-") as tmp:
+            yield Path(tmp) / "unzipped"
+        return
+    if _unpacked is None:
+        _unpacked = tempfile.TemporaryDirectory(prefix="grade-batch-")
+        # A pool's worker leaves through os._exit, after multiprocessing's finalizers: not atexit's.
+        multiprocessing.util.Finalize(None, _unpacked.cleanup, exitpriority=10)
+    folder = Path(_unpacked.name) / "unzipped"
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def grade_one(job: Job, name: str, given: Path, handed_in: Path | None = None) -> dict[str, Any]:
     """In a worker process: grade one submission, never raise. `handed_in` is where the submission
     lies when `given` is a copy of it (a cluster's worker receives a zip of its files)."""
@@ -209,9 +237,9 @@ def grade_one(job: Job, name: str, given: Path, handed_in: Path | None = None) -
     started = time.monotonic()
     path = given
     try:
-        with tempfile.TemporaryDirectory(prefix="grade-batch-") as tmp:
+        with _unpacking_folder() as unpacked:
             if path.suffix == ".zip" and path.is_file():
-                path = extract_zip(path, Path(tmp) / "unzipped")
+                path = extract_zip(path, unpacked)
             other = _other_assignment(path, job.assignment.rubric.name)
             if other is not None:
                 raise SubmissionError(

@@ -164,12 +164,14 @@ _np.graded_before = True
 """
 
 
+@pytest.mark.parametrize("zipped", [False, True], ids=["folders", "zips"])
 def test_a_batch_gives_each_student_a_kernel_of_their_own_and_leaves_nothing_running(
-    course: Path, tmp_path: Path
+    zipped: bool, course: Path, tmp_path: Path
 ) -> None:
     """One worker grades the class in turn, each next kernel started ahead: every total is the one a
     TA gives, so no student's notebook ran in a kernel another's had used; once the batch is done, no
-    kernel runs and no folder is left in the temp folder."""
+    kernel runs and no folder is left in the temp folder. A class of zips is extracted, each in turn,
+    into one folder of the worker's, which it leaves behind neither."""
     spec = importlib.util.spec_from_file_location("make_submissions", CS231N / "make_submissions.py")
     assert spec is not None and spec.loader is not None
     make = importlib.util.module_from_spec(spec)
@@ -183,6 +185,8 @@ def test_a_batch_gives_each_student_a_kernel_of_their_own_and_leaves_nothing_run
         nb = nbformat.read(path, as_version=4)
         nb.cells.append(nbformat.v4.new_code_cell(BREAKS_IF_SHARED))
         nbformat.write(nb, path)
+        if zipped:
+            shutil.make_archive(str(tmp_path / "zips" / name), "zip", tmp_path / "class", name)
     (tmp_path / "secret").mkdir()
     (tmp_path / "secret" / "seed").write_text(TEST_SEED)
     layout = Layout(course, "twolayer")
@@ -191,9 +195,9 @@ def test_a_batch_gives_each_student_a_kernel_of_their_own_and_leaves_nothing_run
     scratch = Path(tempfile.mkdtemp(prefix="nn-grader-warm-"))
     scratch.chmod(0o755)
     try:
-        args = [str(tmp_path / "class"), "--course", str(course), "--reference", str(layout.reference), "--quiet",
-                "--hidden-seed-file", str(tmp_path / "secret" / "seed"), "--jobs", "1",
-                "--out", str(tmp_path / "out")]  # fmt: skip
+        args = [str(tmp_path / ("zips" if zipped else "class")), "--assignment", "twolayer", "--course", str(course),
+                "--reference", str(layout.reference), "--hidden-seed-file", str(tmp_path / "secret" / "seed"),
+                "--jobs", "1", "--quiet", "--out", str(tmp_path / "out")]  # fmt: skip
         grade = str(Path(sys.executable).parent / "grade")
         done = subprocess.run(
             [grade, *args],
