@@ -9,20 +9,21 @@ the figures drawn, and the files the notebook saved for grading.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import base64
 import contextlib
 import math
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, TypeVar
 
 import nbformat
 import zmq
-from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_hook
@@ -36,6 +37,7 @@ from grader.rubric import Item, Rubric
 from grader.sandbox import STARTUP_TIMEOUT_S, Exchange, Limits
 
 GRADER_FAULT = "grader_fault"
+T = TypeVar("T")
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 MAX_FIGURES = 50
 MAX_FIGURES_BYTES = 20 * 1024**2
@@ -535,6 +537,43 @@ async def _run_in_order(
     return runs
 
 
+class _Loop(asyncio.SelectorEventLoop):
+    """The event loop notebooks run on. For the length of a notebook nbclient puts its own SIGINT and
+    SIGTERM handlers on the loop, then resets both to Python's defaults: a batch worker would lose its
+    own (it leaves Ctrl-C to its parent, and on SIGTERM stops its children and removes its folders)
+    and die at the next SIGTERM with its folders left behind. This loop refuses handlers, as a loop
+    outside the main thread does, and nbclient goes on without them."""
+
+    def add_signal_handler(self, sig: int, callback: Any, *args: Any) -> None:  # type: ignore[override]
+        raise RuntimeError("the process's own signal handlers stay")
+
+    def remove_signal_handler(self, sig: int) -> bool:
+        return False
+
+
+_loops = threading.local()
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The coroutine run to its end on this thread's notebook loop, which is kept (a kernel started
+    ahead belongs to it). Interrupted (SIGTERM's SystemExit), it is cancelled, with what it started,
+    and run again to its end, so that its kernels are stopped and their folders removed before the
+    exception goes on."""
+    loop: _Loop | None = getattr(_loops, "loop", None)
+    if loop is None:
+        loop = _loops.loop = _Loop()
+    task = loop.create_task(coroutine)
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]  # nbclient's pollers too
+        for t in pending:
+            t.cancel()
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        raise
+
+
 def execute(
     path: Path,
     cwd: Path,
@@ -550,12 +589,12 @@ def execute(
     """Run one notebook top to bottom, then any probes on what it defined; never raises for
     anything the notebook does."""
     job = NotebookJob(path, cell_timeout_s, timeout_s, probes or [])
-    return run_sync(_run_in_order)([job], cwd, extra_env, limits, workdir, hidden, readable)[0]
+    return _run(_run_in_order([job], cwd, extra_env, limits, workdir, hidden, readable))[0]
 
 
 def run_jobs(jobs: list[NotebookJob], cwd: Path, workdir: Path, policy: Policy) -> list[NotebookRun]:
     """The local backend's notebook runs: each job in a kernel of its own, in order."""
-    return run_sync(_run_in_order)(jobs, cwd, dict(policy.env), policy.limits, workdir, policy.hidden, policy.readable)
+    return _run(_run_in_order(jobs, cwd, dict(policy.env), policy.limits, workdir, policy.hidden, policy.readable))
 
 
 def run_notebooks(

@@ -8,12 +8,14 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -142,6 +144,15 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _make_submissions() -> Any:
+    spec = importlib.util.spec_from_file_location("make_submissions", CS231N / "make_submissions.py")
+    assert spec is not None and spec.loader is not None
+    make = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = make  # its dataclass looks its module up there
+    spec.loader.exec_module(make)
+    return make
+
+
 def _processes_mentioning(text: str) -> list[str]:
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
@@ -172,11 +183,7 @@ def test_a_batch_gives_each_student_a_kernel_of_their_own_and_leaves_nothing_run
     TA gives, so no student's notebook ran in a kernel another's had used; once the batch is done, no
     kernel runs and no folder is left in the temp folder. A class of zips is extracted, each in turn,
     into one folder of the worker's, which it leaves behind neither."""
-    spec = importlib.util.spec_from_file_location("make_submissions", CS231N / "make_submissions.py")
-    assert spec is not None and spec.loader is not None
-    make = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = make  # its dataclass looks its module up there
-    spec.loader.exec_module(make)
+    make = _make_submissions()
     make.write(tmp_path / "all")
     names = ("s01_correct", "s10_softmax_without_shift", "s12_reg_without_half")
     for name in names:
@@ -217,3 +224,45 @@ def test_a_batch_gives_each_student_a_kernel_of_their_own_and_leaves_nothing_run
     totals = {Path(r["submission"]).name: r["total"] for r in reports}
     students = make.STUDENTS
     assert totals == {name: students[name].points for name in names}
+
+
+def test_ctrl_c_during_a_notebook_batch_stops_it_at_once_and_leaves_nothing(course: Path, tmp_path: Path) -> None:
+    """Ctrl-C while one worker runs a notebook whose cells never end and the other waits with its next
+    kernel started: the batch stops in under 2 s, and no kernel or folder of either is left. (nbclient
+    resets a worker's SIGTERM handler to the default after each notebook: the worker then died at
+    once, leaving its scratch copy, its kernels' folders and its kept kernel's folder behind.)"""
+    make = _make_submissions()
+    make.write(tmp_path / "all")
+    for name in ("s01_correct", "s02_matmul", "s05_correct", "s18_infinite_loop"):
+        shutil.copytree(tmp_path / "all" / name, tmp_path / "class" / name)
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "seed").write_text(TEST_SEED)
+    layout = Layout(course, "twolayer")
+    scratch = Path(tempfile.mkdtemp(prefix="nn-grader-ctrl-c-notebooks-"))
+    scratch.chmod(0o755)
+    out = tmp_path / "out"
+    try:
+        args = [str(tmp_path / "class"), "--course", str(course), "--reference", str(layout.reference),
+                "--hidden-seed-file", str(tmp_path / "secret" / "seed"), "--jobs", "2", "--quiet",
+                "--out", str(out)]  # fmt: skip
+        grade = str(Path(sys.executable).parent / "grade")
+        proc = subprocess.Popen(
+            [grade, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            env={**os.environ, "TMPDIR": str(scratch)},
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list((out / "cache").glob("*.json"))) < 3:
+            time.sleep(0.1)
+        time.sleep(1.0)  # the looping notebook's cell runs; the other worker's next kernel waits
+        assert _processes_mentioning(str(scratch)), "no kernel was running when Ctrl-C came"
+        os.killpg(proc.pid, signal.SIGINT)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+        assert proc.returncode == 130 and took < 2.0, (proc.returncode, took, err)
+        assert "Traceback" not in err and "Task was destroyed" not in err, err
+        time.sleep(0.5)
+        assert _processes_mentioning(str(scratch)) == []
+        assert sorted(p.name for p in scratch.iterdir()) == []
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
