@@ -146,6 +146,9 @@ def start_worker(answers: ReferenceAnswers | None, warm: bool = False) -> None:
 def _exit_on_term(signum: int, frame: object) -> None:
     from grader.sandbox import STOPPING
 
+    # Once: the pool sends another SIGTERM to the workers left when one of them has ended, which
+    # would cut this one's unwinding short (its kernels' folders left behind). SIGKILL still ends it.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # The threads grading the submission wait for its children: stopped first, and no new one
     # started, they return at once.
     STOPPING.set()

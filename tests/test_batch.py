@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from bugs import TEST_SEED, apply_spec, bug_names, load_bug
 from class_outputs import without_timing
-from conftest import ROOT
+from conftest import ROOT, ctrl_c, processes_mentioning
 from gradescope_schema import GRADESCOPE_SCHEMA
 
 from grader import class_reports, cli
@@ -398,17 +398,6 @@ def test_merge_refuses_parts_that_do_not_make_one_class(
     assert "K must be between 1 and N" in capsys.readouterr().err
 
 
-def _processes_mentioning(text: str) -> list[str]:
-    """The command lines of this host's processes that name text (a test's own temporary folder)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        with contextlib.suppress(OSError):
-            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            if text in line:
-                found.append(line)
-    return found
-
-
 def test_ctrl_c_stops_a_batch_within_2_s_saying_so_in_a_line_and_a_rerun_goes_on(tmp_path: Path) -> None:
     """Ctrl-C reaches the whole foreground process group, as a terminal sends it. The batch stops in
     under 2 s with one line and no traceback, leaves no child of a submission running and no scratch
@@ -445,11 +434,7 @@ def _stop_and_resume(folder: Path, scratch: Path, out: Path) -> None:
     while time.monotonic() < deadline and len(list((out / "cache").glob("*.json"))) < 2:
         time.sleep(0.1)
     time.sleep(1.0)  # both workers are in a looping submission's relu_forward now
-    assert _processes_mentioning(str(scratch)), "no child was grading when Ctrl-C came"
-    os.killpg(proc.pid, signal.SIGINT)
-    sent = time.monotonic()
-    _, err = proc.communicate(timeout=30)
-    took = time.monotonic() - sent
+    took, err = ctrl_c(proc, scratch)
     assert proc.returncode == 130 and took < 2.0, (proc.returncode, took, err)
     assert err.strip().splitlines()[-1] == (
         f"grade: interrupted; the 2 submission(s) graded in this run are cached in {out}/cache: run the same "
@@ -457,7 +442,7 @@ def _stop_and_resume(folder: Path, scratch: Path, out: Path) -> None:
     )
     assert "Traceback" not in err
     time.sleep(0.5)
-    assert _processes_mentioning(str(scratch)) == []
+    assert processes_mentioning(str(scratch)) == []
     assert sorted(p.name for p in scratch.iterdir()) == []
     for name in ("c_loops", "d_loops", "e_loops", "f_loops"):  # fixed since: graded now, quickly
         shutil.rmtree(folder / name)

@@ -7,17 +7,16 @@ the hidden draws, and its training is graded by the accuracy the notebook comput
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 from bugs import TEST_SEED
+from conftest import cs231n_submissions
 
 from grader import cli, codec
 from grader.authoring import cli as build_cli
@@ -123,22 +122,13 @@ def test_a_value_no_locked_cell_computes_is_refused_by_the_build(
     )
 
 
-def _make_submissions() -> object:
-    spec = importlib.util.spec_from_file_location("make_submissions", SOURCE / "make_submissions.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_class_gets_what_a_careful_ta_gives(course: Path, tmp_path: Path) -> None:
     """The benchmark's class (benchmarks/cs231n_style/make_submissions.py), graded as a batch in
     instructor mode: each student's total is the one the script states, with why. Left out: the
     student whose loop never ends (its cells are interrupted at 30 s each: the benchmark's), and four
     who hand in the reference's code as s01 does."""
-    make = _make_submissions()
-    make.write(tmp_path / "class")  # type: ignore[attr-defined]
+    make = cs231n_submissions()
+    make.write(tmp_path / "class")
     for name in ("s18_infinite_loop", "s05_correct", "s06_correct", "s07_correct", "s08_correct"):
         shutil.rmtree(tmp_path / "class" / name)
     (tmp_path / "seed").mkdir()
@@ -150,7 +140,7 @@ def test_a_class_gets_what_a_careful_ta_gives(course: Path, tmp_path: Path) -> N
     with contextlib.redirect_stdout(io.StringIO()):
         assert cli.main(args) == 0
     reports = {Path(r["submission"]).name: r for r in json.loads((tmp_path / "out" / "reports.json").read_text())}
-    students = make.STUDENTS  # type: ignore[attr-defined]
+    students = make.STUDENTS
     assert {name: r["total"] for name, r in reports.items()} == {name: students[name].points for name in reports}
     assert len(reports) == 15
 

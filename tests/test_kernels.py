@@ -4,30 +4,26 @@ the files copied into its folder after it started, and none is left running when
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import nbformat
 import pytest
 from bugs import TEST_SEED
+from conftest import CS231N, cs231n_submissions, ctrl_c, processes_mentioning
 
 from grader import isolation, kernels
 from grader.authoring import cli as build_cli
 from grader.backends import Policy
 from grader.notebooks import NotebookJob, NotebookRun, run_jobs
 from grader.project import Layout
-
-CS231N = Path(__file__).resolve().parent.parent / "benchmarks" / "cs231n_style"
 
 # The kernel's age against its folder's files', read in the kernel: a kernel started before the
 # files were copied in is the older.
@@ -144,27 +140,6 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _make_submissions() -> Any:
-    spec = importlib.util.spec_from_file_location("make_submissions", CS231N / "make_submissions.py")
-    assert spec is not None and spec.loader is not None
-    make = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = make  # its dataclass looks its module up there
-    spec.loader.exec_module(make)
-    return make
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in line:
-            found.append(line)
-    return found
-
-
 # Appended to each student's notebook: a kernel that served another student breaks this one's ReLU.
 BREAKS_IF_SHARED = """\
 import numpy as _np
@@ -183,7 +158,7 @@ def test_a_batch_gives_each_student_a_kernel_of_their_own_and_leaves_nothing_run
     TA gives, so no student's notebook ran in a kernel another's had used; once the batch is done, no
     kernel runs and no folder is left in the temp folder. A class of zips is extracted, each in turn,
     into one folder of the worker's, which it leaves behind neither."""
-    make = _make_submissions()
+    make = cs231n_submissions()
     make.write(tmp_path / "all")
     names = ("s01_correct", "s10_softmax_without_shift", "s12_reg_without_half")
     for name in names:
@@ -216,7 +191,7 @@ def test_a_batch_gives_each_student_a_kernel_of_their_own_and_leaves_nothing_run
         )
         assert done.returncode == 0, done.stderr
         time.sleep(0.5)
-        assert _processes_mentioning(str(scratch)) == []
+        assert processes_mentioning(str(scratch)) == []
         assert sorted(p.name for p in scratch.iterdir()) == []
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -231,7 +206,7 @@ def test_ctrl_c_during_a_notebook_batch_stops_it_at_once_and_leaves_nothing(cour
     kernel started: the batch stops in under 2 s, and no kernel or folder of either is left. (nbclient
     resets a worker's SIGTERM handler to the default after each notebook: the worker then died at
     once, leaving its scratch copy, its kernels' folders and its kept kernel's folder behind.)"""
-    make = _make_submissions()
+    make = cs231n_submissions()
     make.write(tmp_path / "all")
     for name in ("s01_correct", "s02_matmul", "s05_correct", "s18_infinite_loop"):
         shutil.copytree(tmp_path / "all" / name, tmp_path / "class" / name)
@@ -254,15 +229,11 @@ def test_ctrl_c_during_a_notebook_batch_stops_it_at_once_and_leaves_nothing(cour
         while time.monotonic() < deadline and len(list((out / "cache").glob("*.json"))) < 3:
             time.sleep(0.1)
         time.sleep(1.0)  # the looping notebook's cell runs; the other worker's next kernel waits
-        assert _processes_mentioning(str(scratch)), "no kernel was running when Ctrl-C came"
-        os.killpg(proc.pid, signal.SIGINT)
-        sent = time.monotonic()
-        _, err = proc.communicate(timeout=30)
-        took = time.monotonic() - sent
+        took, err = ctrl_c(proc, scratch)
         assert proc.returncode == 130 and took < 2.0, (proc.returncode, took, err)
         assert "Traceback" not in err and "Task was destroyed" not in err, err
         time.sleep(0.5)
-        assert _processes_mentioning(str(scratch)) == []
+        assert processes_mentioning(str(scratch)) == []
         assert sorted(p.name for p in scratch.iterdir()) == []
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
