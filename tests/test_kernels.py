@@ -43,24 +43,29 @@ numpy.graded_before = builtins.graded_before = True
 """
 
 
-def _submission(scratch: Path, name: str, warm: bool) -> Path:
-    """A submission whose notebook imports its own module, checks how old its kernel is against its
-    files, and that no other student's notebook ran in it; each failed check is a cell error."""
+def _submission(scratch: Path, name: str, kept: Path | None, warm: bool) -> Path:
+    """A submission whose notebook imports its own module, checks whether its kernel is the one kept
+    (the kept kernel's spec folder holds its connection file) and, if so, that it is older than the
+    submission's files, and that no other student's notebook ran in it; each failed check is a cell
+    error."""
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "helper.py").write_text(f"VALUE = {name!r}\n")
-    age = "kernel_age > file_age" if warm else "kernel_age < file_age"
-    cells = [
-        f"from helper import VALUE\nassert VALUE == {name!r}, VALUE",
-        AGES + f"assert {age}, (kernel_age, file_age)",
-        SHARED,
-    ]
+    cells = [f"from helper import VALUE\nassert VALUE == {name!r}, VALUE", SHARED]
+    if kept is not None:
+        served = f"get_connection_file().startswith({str(kept) + '/'!r})"
+        check = f"assert {served}, get_connection_file()" if warm else f"assert not {served}"
+        cells.append(f"from ipykernel.connect import get_connection_file\n{check}")
+    if warm:
+        cells.append(AGES + "assert kernel_age > file_age, (kernel_age, file_age)")
     path = scratch / "work.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
     return path
 
 
-def _run(folder: Path, name: str, warm: bool, policy: Policy = Policy()) -> NotebookRun:
-    notebook = _submission(folder / kernels.SCRATCH, name, warm)
+def _run(
+    folder: Path, name: str, kept: Path | None = None, warm: bool = False, policy: Policy = Policy()
+) -> NotebookRun:
+    notebook = _submission(folder / kernels.SCRATCH, name, kept, warm)
     (folder / kernels.REQUESTS).mkdir(exist_ok=True)
     [run] = run_jobs([NotebookJob(notebook, 30, 120)], folder / kernels.SCRATCH, folder / kernels.REQUESTS, policy)
     return run
@@ -94,7 +99,7 @@ def warm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.usefixtures("warm")
 def test_the_next_submission_gets_a_kernel_started_ahead_that_serves_it_alone() -> None:
     with kernels.workspace() as first:
-        run = _run(first, "first", warm=False)
+        run = _run(first, "first")
         assert (run.status, run.errors) == ("ok", ())
         kept = kernels._kept
         assert kept is not None and kept.path != first and (kept.path / kernels.SCRATCH).is_dir()
@@ -103,8 +108,9 @@ def test_the_next_submission_gets_a_kernel_started_ahead_that_serves_it_alone() 
     with kernels.workspace() as second:
         assert second == kept.path  # graded where its kernel waits
         pid = _pid(kept)
-        run = _run(second, "second", warm=True)
-        # Its module imported, its kernel older than its files, nothing of the first student's seen.
+        run = _run(second, "second", Path(kept.kernel.spec_root.name), warm=True)
+        # Its module imported, its kernel the kept one and older than its files, nothing of the first
+        # student's seen.
         assert (run.status, run.errors) == ("ok", ())
         assert _gone(pid)  # stopped with its notebook, as any kernel is
         following = kernels._kept
@@ -115,13 +121,14 @@ def test_the_next_submission_gets_a_kernel_started_ahead_that_serves_it_alone() 
 @pytest.mark.usefixtures("warm")
 def test_a_kept_kernel_that_does_not_fit_is_stopped_unused() -> None:
     with kernels.workspace() as first:
-        assert _run(first, "first", warm=False).errors == ()
+        assert _run(first, "first").errors == ()
     kept = kernels._kept
     assert kept is not None
     with kernels.workspace() as second:
         pid = _pid(kept)
         # Another policy than the kept kernel's (a data set's variable): a kernel of its own, started now.
-        run = _run(second, "second", warm=False, policy=Policy(env={"NN_GRADER_DATASET": "other"}))
+        other = Policy(env={"NN_GRADER_DATASET": "other"})
+        run = _run(second, "second", Path(kept.kernel.spec_root.name), policy=other)
         assert (run.status, run.errors) == ("ok", ())
         assert _gone(pid)
     kept = kernels._kept
