@@ -195,7 +195,7 @@ async def _ready(kc: Any, timeout: float) -> None:
                     idle = message["msg_type"] == "status" and message["content"].get("execution_state") == "idle"
                     if idle and message["parent_header"].get("msg_id") == asked:
                         return
-        if not await ensure_async(kc._async_is_alive()):
+        if not await ensure_async(kc.is_alive()):
             raise RuntimeError("Kernel died before replying to kernel_info")
         if time.monotonic() > deadline:
             raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
