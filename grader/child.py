@@ -332,6 +332,10 @@ def main(argv: list[str]) -> int:
         return 70
     readable: list[str] = list(watched["runtime"])  # and the inbox of each request, as it comes
     watch_paths([root, os.path.dirname(os.path.abspath(log)), "/dev/null"], watched["hidden"], readable)
+    if control_fd <= 2:
+        # In a container the control line is the container's stdout (fd 1), which the student's
+        # prints must not reach: it moves to an fd of its own before fd 1 becomes the log.
+        control_fd = os.dup(control_fd)
     control = os.fdopen(control_fd, "w", buffering=1)
     log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log_fd, 1)

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from grader import (
     __version__,
+    backends,
     canvas,
     cluster,
+    containers,
     inert,
     isolation,
     manual,
@@ -163,6 +165,7 @@ def _resolve(path: Path, args: argparse.Namespace, batch: bool = False) -> tuple
         reference = None
     if (
         reference is not None
+        and args.backend == "local"
         and isolation.level() == "none"
         and not (args.allow_unisolated or os.environ.get(ALLOW_UNISOLATED_ENV) == "1")
         # A class graded on a cluster runs no student code here: each worker checks its own isolation.
@@ -282,6 +285,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="grade in instructor mode on a host without isolation (see the README's security "
         f"model; also ${ALLOW_UNISOLATED_ENV}=1)",
+    )
+    where = parser.add_argument_group("where student code runs")
+    where.add_argument(
+        "--backend",
+        choices=("local", "container"),
+        default="local",
+        help="local: processes of this machine, at its isolation level; container: each child and kernel in a "
+        "container of its own (podman or docker; the image from grade-build --image)",
+    )
+    where.add_argument(
+        "--image",
+        metavar="IMAGE",
+        help="with --backend container, the image (default: the one grade-build --image built)",
     )
     whole = parser.add_argument_group("a class (a folder of submissions)")
     whole.add_argument(
@@ -528,10 +544,12 @@ def _grade_all(
         try:
             secret_paths = (seed_file(args.hidden_seed_file).parent,) if seed is not None else ()
             handed_in = given if path != given else None
-            if not checked:
-                check_sandbox(assignment, secret_paths, path, *([given] if handed_in else []))
-                checked = True
             options = _options(args, assignment, seed, secret_paths)
+            if not checked:
+                check_sandbox(
+                    assignment, secret_paths, path, *([given] if handed_in else []), backend=backends.of(options)
+                )
+                checked = True
             # `grade` in the submission's own folder: the report names that folder, not ".".
             label = Path.cwd().name if given == Path(".") else str(given)
             report = grade(path, assignment, options, label, answers=answers, handed_in=handed_in)
@@ -555,7 +573,11 @@ def _options(
         only = selection.select(assignment.rubric, selection.patterns(args.only)) if args.only else ()
     except selection.SelectionError as exc:
         raise SetupError(str(exc)) from exc
+    if args.image is not None and args.backend != "container":
+        raise SetupError("--image names the image of --backend container; pass both")
+    image = (args.image or containers.default_image()) if args.backend == "container" else None
     return GradeOptions(
+        image=image,
         only=only,
         hidden_seed=seed,
         timeout_override=args.timeout,
@@ -593,7 +615,7 @@ def _grade_class(
     settings = settings_of(assignment, options)
     mine = shards.share(subs, args.shard) if args.shard else subs
     try:
-        check_sandbox(assignment, secret_paths, *(sub.path for sub in mine))
+        check_sandbox(assignment, secret_paths, *(sub.path for sub in mine), backend=backends.of(options))
     except SetupError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 2

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader import __version__, batch, isolation, messages
+from grader import __version__, backends, batch, isolation, messages
 from grader.engine import SetupError, check_sandbox, load_assignment
 from grader.options import GradeOptions
 from grader.project import COURSE_ENV, Layout
@@ -112,12 +112,13 @@ def _job(task: Task) -> Job:
             f"worker: its course at {where} is not the client's ({', '.join(differ)} differ); install the same "
             "course and grader on every worker"
         )
-    if reference is not None and isolation.level() == "none" and not task.allow_unisolated:
+    if reference is not None and options.image is None and isolation.level() == "none" and not task.allow_unisolated:
         raise SetupError(
             f"worker: instructor mode without isolation: on this worker {isolation.UNISOLATED_RISKS}. Install "
             "bubblewrap there, or pass --allow-unisolated if every submission is trusted"
         )
-    check_sandbox(assignment, options.secrets)  # this worker's own canary, before its first student
+    # This worker's own canary, before its first student.
+    check_sandbox(assignment, options.secrets, backend=backends.of(options))
     _jobs.clear()  # one run at a time per worker: the last one's course is let go
     _jobs[key] = Job(assignment, options)
     return _jobs[key]

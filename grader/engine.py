@@ -89,7 +89,12 @@ def grader_error(item: Item, message: str) -> ItemResult:
 
 
 def whole_report(
-    assignment: Assignment, name: str, status: Status, message: str, notes: tuple[str, ...] = ()
+    assignment: Assignment,
+    name: str,
+    status: Status,
+    message: str,
+    notes: tuple[str, ...] = (),
+    isolated: str | None = None,
 ) -> Report:
     """Every item with one status and message: a submission refused whole, or a grader fault."""
     items = tuple(
@@ -105,7 +110,7 @@ def whole_report(
         submission=name,
         items=items,
         notes=notes,
-        isolation=isolation.summary(),
+        isolation=isolated if isolated is not None else isolation.summary(),
     )
 
 
@@ -716,7 +721,7 @@ def prepare_answers(
     answers = ReferenceAnswers()
     if assignment.reference is None:
         return answers
-    backend = backend or backends.default()
+    backend = backend or backends.of(options)
     rubric = assignment.rubric
     dataset = options.dataset or rubric.datasets[0]
     if dataset not in rubric.datasets:
@@ -780,28 +785,24 @@ def _graded(
     answers: ReferenceAnswers | None,
     handed_in: Path | None,
 ) -> Report:
+    chosen = backend or backends.of(options)
     try:
-        return _grade(
-            submission,
-            assignment,
-            options,
-            label,
-            backend or backends.default(),
-            answers or ReferenceAnswers(),
-            handed_in,
-        )
+        return _grade(submission, assignment, options, label, chosen, answers or ReferenceAnswers(), handed_in)
     except SetupError:
         raise
     except ScratchError as exc:
-        return whole_report(assignment, label, "error", f"the submission was not graded: {exc}")
+        return whole_report(
+            assignment, label, "error", f"the submission was not graded: {exc}", isolated=chosen.summary()
+        )
     except SandboxError as exc:
-        return whole_report(assignment, label, GRADER_ERROR, messages.grader_fault(str(exc)))
+        return whole_report(assignment, label, GRADER_ERROR, messages.grader_fault(str(exc)), isolated=chosen.summary())
     except Exception as exc:  # noqa: BLE001 - one submission's fault of any kind stays in its report
         return whole_report(
             assignment,
             label,
             GRADER_ERROR,
             messages.grader_fault(f"internal error {type(exc).__name__}: {str(exc)[:300]}"),
+            isolated=chosen.summary(),
         )
 
 
@@ -951,6 +952,6 @@ def _grade(
         submission=name,
         items=tuple(items),
         notes=tuple(notes),
-        isolation=isolation.summary(),
+        isolation=backend.summary(),
         figures=tuple(figures),
     )

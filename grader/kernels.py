@@ -30,7 +30,7 @@ from typing import Any
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
-from grader import isolation, users
+from grader import containers, isolation, users
 from grader.confine import Confinement
 from grader.isolation import process_limit, wrap
 from grader.sandbox import Exchange, Limits, refuse_when_stopping, scrubbed_env, take_over
@@ -40,6 +40,8 @@ KERNEL_NAME = "nn-grader-sandbox"
 # these names, so that a kernel can be started in the next one before that submission arrives.
 SCRATCH = "submission"
 REQUESTS = "notebook-requests"
+# jupyter_client puts the connection file's path in place of this word of a kernel spec's argv.
+CONNECTION_FILE = "{connection_file}"
 
 
 @dataclass(frozen=True)
@@ -51,39 +53,25 @@ class Shape:
     limits: Limits
     hidden: tuple[Path, ...]
     readable: tuple[Path, ...]
+    container: containers.Container | None = None  # None: a process of this machine
 
     @classmethod
     def of(
-        cls, extra_env: Mapping[str, str] | None, limits: Limits, hidden: tuple[Path, ...], readable: tuple[Path, ...]
+        cls,
+        extra_env: Mapping[str, str] | None,
+        limits: Limits,
+        hidden: tuple[Path, ...],
+        readable: tuple[Path, ...],
+        container: containers.Container | None = None,
     ) -> Shape:
-        return cls(tuple(sorted((extra_env or {}).items())), limits, hidden, readable)
+        return cls(tuple(sorted((extra_env or {}).items())), limits, hidden, readable, container)
 
 
-def _kernel_spec_dir(
-    root: Path,
-    cwd: Path,
-    writable: list[Path],
-    hidden: tuple[Path, ...],
-    readable: tuple[Path, ...],
-    confinement: Confinement,
-) -> Path:
-    """A kernel spec that starts ipykernel in isolated mode (-I: no user site, no PYTHON* variables),
-    confined (`grader.kernel`), inside bubblewrap where it runs, with no network: it talks to the
-    grader over Unix sockets in the spec's folder."""
-    spec = root / "kernels" / KERNEL_NAME
-    # ipykernel rewrites its connection file, which lives in root: root is writable too.
-    if confinement.cgroup:
-        writable = [*writable, Path(confinement.cgroup)]
-    argv = wrap(
-        [sys.executable, "-I", "-m", "grader.kernel", confinement.encode(), "-f", "{connection_file}"],
-        cwd=cwd,
-        writable=[*writable, root],
-        readable=list(readable),
-        hidden=list(hidden),
-        network=False,
-        as_pid_1=True,
-    )
-    (spec / "kernel.json").write_text(
+def _kernel_spec_dir(root: Path, argv: list[str]) -> Path:
+    """A kernel spec that starts argv: ipykernel in isolated mode (-I: no user site, no PYTHON*
+    variables), confined (`grader.kernel`), sandboxed, with no network: it talks to the grader over
+    Unix sockets in the spec's folder."""
+    (root / "kernels" / KERNEL_NAME / "kernel.json").write_text(
         json.dumps(
             {
                 "argv": argv,
@@ -98,6 +86,28 @@ def _kernel_spec_dir(
     return root / "kernels"
 
 
+def _local_argv(
+    root: Path,
+    cwd: Path,
+    writable: list[Path],
+    hidden: tuple[Path, ...],
+    readable: tuple[Path, ...],
+    confinement: Confinement,
+) -> list[str]:
+    # ipykernel rewrites its connection file, which lives in root: root is writable too.
+    if confinement.cgroup:
+        writable = [*writable, Path(confinement.cgroup)]
+    return wrap(
+        [sys.executable, "-I", "-m", "grader.kernel", confinement.encode(), "-f", CONNECTION_FILE],
+        cwd=cwd,
+        writable=[*writable, root],
+        readable=list(readable),
+        hidden=list(hidden),
+        network=False,
+        as_pid_1=True,
+    )
+
+
 class Kernel:
     """One sandboxed kernel: its spec folder, manager and process cap. Started ahead of use, so
     that the next notebook's kernel boots while the current notebook runs."""
@@ -110,16 +120,36 @@ class Kernel:
         hidden: tuple[Path, ...],
         readable: tuple[Path, ...],
         limits: Limits,
+        container: containers.Container | None = None,
     ) -> None:
         refuse_when_stopping()
         self.spec_root = tempfile.TemporaryDirectory(prefix="grade-kernel-")
         root = Path(self.spec_root.name)
         (root / "kernels" / KERNEL_NAME).mkdir(parents=True)
-        # Where each submission runs as a user of its own, the kernel shares its module children's.
-        self.lease = take_over(cwd, folders=tuple(f for f in writable if f != cwd), trees=(root,), who="kernel")
-        self.limit = process_limit(limits.processes, dedicated=self.lease is not None)
-        confinement = self.limit.confinement(limits, self.lease, hidden, [*writable, *readable, root])
-        kernels = _kernel_spec_dir(root, cwd, writable, hidden, readable, confinement)
+        self.container = container
+        self.name: str | None = None
+        client_env = env
+        if container is None:
+            # Where each submission runs as a user of its own, the kernel shares its module children's.
+            self.lease = take_over(cwd, folders=tuple(f for f in writable if f != cwd), trees=(root,), who="kernel")
+            self.limit = process_limit(limits.processes, dedicated=self.lease is not None)
+            confinement = self.limit.confinement(limits, self.lease, hidden, [*writable, *readable, root])
+            argv = _local_argv(root, cwd, writable, hidden, readable, confinement)
+        else:
+            self.lease, self.limit = None, containers.PROCESS_LIMIT
+            self.name = containers.new_name()
+            confinement = containers.confinement(limits, hidden, [*writable, *readable, root])
+            argv = container.run_argv(
+                [containers.PYTHON, "-I", "-m", "grader.kernel", confinement.encode(), "-f", CONNECTION_FILE],
+                name=self.name,
+                cwd=cwd,
+                writable=[*writable, root],
+                readable=readable,
+                env=env,
+                limits=limits,
+            )
+            client_env = containers.client_env()  # the kernel's own is on the run line
+        kernels = _kernel_spec_dir(root, argv)
         # The kernel and the grader talk over Unix sockets in this private folder (the Jupyter
         # protocol's "ipc" transport), so the kernel runs with no network at all, loopback included:
         # it cannot reach other kernels' ports, and no other process can reach its own.
@@ -133,7 +163,7 @@ class Kernel:
         )
         self.started: asyncio.Future[Any] = asyncio.ensure_future(
             self.km.start_kernel(
-                env=env,
+                env=client_env,
                 cwd=str(cwd),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -168,6 +198,8 @@ class Kernel:
         self._free()
 
     def _free(self) -> None:
+        if self.container is not None and self.name is not None:
+            self.container.remove(self.name)  # killing its client leaves the container running
         self.limit.release()
         if self.lease is not None:
             users.release(self.lease)
@@ -195,7 +227,7 @@ def start(cwd: Path, exchange: Exchange | None, shape: Shape) -> Kernel:
     (cwd / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
     writable = [cwd] + ([exchange.outbox] if exchange is not None else [])
     readable = shape.readable + ((exchange.inbox,) if exchange is not None else ())
-    return Kernel(cwd, env, writable, shape.hidden, readable, shape.limits)
+    return Kernel(cwd, env, writable, shape.hidden, readable, shape.limits, shape.container)
 
 
 @dataclass(frozen=True)

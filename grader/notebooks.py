@@ -31,6 +31,7 @@ from nbclient.util import ensure_async, run_hook
 from grader import backends, kernels, kinds, untrusted
 from grader.backends import Backend, Policy
 from grader.cases import request_params
+from grader.containers import Container
 from grader.kernel import MAX_FIGURE_BYTES, MAX_STREAM_BYTES
 from grader.results import ChildResult
 from grader.rubric import Item, Rubric
@@ -507,8 +508,9 @@ async def _run_in_order(
     workdir: Path | None,
     hidden: tuple[Path, ...],
     readable: tuple[Path, ...],
+    container: Container | None = None,
 ) -> list[NotebookRun]:
-    shape = kernels.Shape.of(extra_env, limits, hidden, readable)
+    shape = kernels.Shape.of(extra_env, limits, hidden, readable, container)
     taken = await kernels.take(cwd, workdir, shape) if jobs else None
     current: kernels.Kernel | None
     exchange: Exchange | None
@@ -592,9 +594,13 @@ def execute(
     return _run(_run_in_order([job], cwd, extra_env, limits, workdir, hidden, readable))[0]
 
 
-def run_jobs(jobs: list[NotebookJob], cwd: Path, workdir: Path, policy: Policy) -> list[NotebookRun]:
-    """The local backend's notebook runs: each job in a kernel of its own, in order."""
-    return _run(_run_in_order(jobs, cwd, dict(policy.env), policy.limits, workdir, policy.hidden, policy.readable))
+def run_jobs(
+    jobs: list[NotebookJob], cwd: Path, workdir: Path, policy: Policy, container: Container | None = None
+) -> list[NotebookRun]:
+    """A backend's notebook runs: each job in a kernel of its own, in order (in `container`, if any)."""
+    return _run(
+        _run_in_order(jobs, cwd, dict(policy.env), policy.limits, workdir, policy.hidden, policy.readable, container)
+    )
 
 
 def run_notebooks(

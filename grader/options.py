@@ -20,6 +20,9 @@ class GradeOptions:
     secrets: tuple[Path, ...] = ()
     # The ids of the items to report (`--only`, resolved by `grader.selection`); () for all of them.
     only: tuple[str, ...] = ()
+    # `--backend container`: the image every child and kernel runs in (`grader.containers`); None:
+    # they run as processes of this machine, at its isolation level.
+    image: str | None = None
 
     def cache_settings(self) -> dict[str, Any]:
         """Every option that can change a grade, for the cache key; the seed only as its hash, and
@@ -33,4 +36,6 @@ class GradeOptions:
         }
         if self.only:  # a key only when given: a whole grade's key is the one it always was
             settings["only"] = list(self.only)
+        if self.image is not None:  # another numpy may round otherwise
+            settings["image"] = self.image
         return settings

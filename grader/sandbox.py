@@ -116,46 +116,12 @@ class ChildSession:
         # Flag opens under the hidden paths, except in the folders the child's Python uses (a course
         # folder or the temp folder may hold the environment): every import would be flagged.
         hidden = json.dumps({"hidden": [str(p) for p in self.hidden], "runtime": list(runtime_paths())})
-        if self.lease is None:
-            self.lease = take_over(self.root, folders=(self.exchange.outbox,))
-        limit = self.limit = process_limit(self.limits.processes, dedicated=self.lease is not None)
-        confinement = limit.confinement(
-            self.limits, self.lease, self.hidden, [self.root, self.exchange.outbox, self.exchange.inbox, *self.readable]
-        )
-        writable = [self.root, self.exchange.outbox] + ([Path(confinement.cgroup)] if confinement.cgroup else [])
         read_fd, write_fd = os.pipe()
-        argv = wrap(
-            [
-                sys.executable,
-                "-I",
-                "-m",
-                "grader.child",
-                str(self.root),
-                str(write_fd),
-                str(log),
-                hidden,
-                confinement.encode(),
-            ],
-            cwd=self.root,
-            writable=writable,
-            readable=[*self.readable, self.exchange.inbox],
-            hidden=list(self.hidden),
-        )
         try:
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                cwd=self.root,
-                env={**scrubbed_env(self.root / ".home"), **self.extra_env},
-                pass_fds=(write_fd,),
-                start_new_session=True,
-            )
-        except OSError as exc:
+            self.proc = self._spawn(log, hidden, write_fd)
+        except SandboxError:
             os.close(read_fd)
-            limit.release()
-            raise SandboxError(f"cannot start a child process ({argv[0]}): {exc}") from exc
+            raise
         finally:
             os.close(write_fd)
         self.control = read_fd
@@ -182,6 +148,52 @@ class ChildSession:
             raise SandboxError(f"the grader could not start a sandboxed child: {why}")
         assert self.proc.stderr is not None
         self.proc.stderr.close()
+
+    def _spawn(self, log: Path, hidden: str, write_fd: int) -> subprocess.Popen[bytes]:
+        """The child's process on this machine, at the host's isolation level, saying "ready" and
+        "done" on write_fd; raises SandboxError."""
+        if self.lease is None:
+            self.lease = take_over(self.root, folders=(self.exchange.outbox,))
+        limit = self.limit = process_limit(self.limits.processes, dedicated=self.lease is not None)
+        confinement = limit.confinement(
+            self.limits, self.lease, self.hidden, [self.root, self.exchange.outbox, self.exchange.inbox, *self.readable]
+        )
+        writable = [self.root, self.exchange.outbox] + ([Path(confinement.cgroup)] if confinement.cgroup else [])
+        argv = wrap(
+            [
+                sys.executable,
+                "-I",
+                "-m",
+                "grader.child",
+                str(self.root),
+                str(write_fd),
+                str(log),
+                hidden,
+                confinement.encode(),
+            ],
+            cwd=self.root,
+            writable=writable,
+            readable=[*self.readable, self.exchange.inbox],
+            hidden=list(self.hidden),
+        )
+        try:
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                cwd=self.root,
+                env=self.child_env(),
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            limit.release()
+            raise SandboxError(f"cannot start a child process ({argv[0]}): {exc}") from exc
+
+    def child_env(self) -> dict[str, str]:
+        """The child's whole environment: scrubbed, and what the policy adds."""
+        return {**scrubbed_env(self.root / ".home"), **self.extra_env}
 
     def _kill(self) -> None:
         if self.proc is not None:

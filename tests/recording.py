@@ -71,6 +71,9 @@ class Recording:
         self.records.append(record)
         return self.inner.notebooks(jobs, cwd, workdir, policy)
 
+    def summary(self) -> str:
+        return self.inner.summary()
+
 
 @cache
 def loaded(name: str, mode: str) -> Assignment:

@@ -28,6 +28,9 @@ class Refusing:
     def notebooks(self, jobs: list[NotebookJob], cwd: Path, workdir: Path, policy: Policy) -> list[NotebookRun]:
         raise SandboxError("no container runtime on this host")
 
+    def summary(self) -> str:
+        return "nowhere"
+
 
 def test_a_recording_backend_sees_every_child_and_kernel_and_changes_no_grade() -> None:
     """mlp_lib's reference: module functions (in children, the student's and the reference's on the

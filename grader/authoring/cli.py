@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from grader import __version__
+from grader import __version__, containers
 from grader.authoring import fixtures, gradescope_package, publish, scaffold, student_files, template
 from grader.cli import hidden_seed
 from grader.engine import SetupError
@@ -178,7 +178,31 @@ def main(argv: list[str] | None = None) -> int:
         default="after_published",
         help="when Gradescope shows students the results that include hidden cases (default: after_published)",
     )
+    image = parser.add_argument_group("the image of grade --backend container")
+    image.add_argument(
+        "--image",
+        action="store_true",
+        help="build the image children run in with podman or docker, and nothing else: a Python with numpy, "
+        "ipykernel and matplotlib at this environment's versions, and the grader; nothing of the course",
+    )
+    image.add_argument(
+        "--base", metavar="IMAGE", default=containers.BASE_IMAGE, help="what it is built on (default: %(default)s)"
+    )
+    image.add_argument("--tag", metavar="TAG", help="its tag (default: the one grade --backend container looks for)")
+    image.add_argument(
+        "--with",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="also install this package (what the course's code imports besides), at this environment's version",
+    )
+    image.add_argument(
+        "--wheels", type=Path, metavar="DIR", help="install the packages from these wheels instead of downloading them"
+    )
     args = parser.parse_args(argv)
+    if args.image:
+        return _image(args)
 
     root = _course_root(args.course)
     if root is None:
@@ -214,6 +238,19 @@ def main(argv: list[str] | None = None) -> int:
             print("Run `grade-build` and commit the result.", file=sys.stderr)
             return 1
         print(f"up to date: {', '.join(names)}")
+    return 0
+
+
+def _image(args: argparse.Namespace) -> int:
+    tag = args.tag or containers.default_image()
+    try:
+        containers.build(tag, args.base, args.wheels, args.extra)
+    except containers.ContainerError as exc:
+        print(f"grade-build: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{tag}: built on {args.base}; grade with `grade --backend container`" + (f" --image {tag}" if args.tag else "")
+    )
     return 0
 
 

@@ -9,8 +9,8 @@ read, its environment. Whatever a backend returns is untrusted data, read throug
 `grader.sandbox.SandboxError`, which the engine reports as its own fault.
 
 `LocalBackend` (`local.py`) runs children as processes of this machine, at the
-isolation level `grader.isolation.level()` picks. Another backend (a container, a
-remote worker) implements the same two methods.
+isolation level `grader.isolation.level()` picks; `ContainerBackend` (`container.py`) runs each
+in a container of its own. `of(options)` is the one the options ask for.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from grader.sandbox import Limits
 
 if TYPE_CHECKING:
     from grader.notebooks import NotebookJob, NotebookRun
+    from grader.options import GradeOptions
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,10 @@ class Backend(Protocol):
         anything a notebook does."""
         ...
 
+    def summary(self) -> str:
+        """A few words for each report: how the children were isolated and their processes capped."""
+        ...
+
 
 def default() -> Backend:
     from grader.backends.local import LocalBackend
@@ -77,4 +82,14 @@ def default() -> Backend:
     return LocalBackend()
 
 
-__all__ = ["Backend", "Policy", "Session", "default"]
+def of(options: GradeOptions) -> Backend:
+    """The backend `options` ask for: containers of `options.image`, or this machine's processes.
+    Raises grader.containers.ContainerError when there is no container runtime."""
+    if options.image is None:
+        return default()
+    from grader.backends.container import ContainerBackend
+
+    return ContainerBackend(options.image)
+
+
+__all__ = ["Backend", "Policy", "Session", "default", "of"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader import isolation
 from grader.backends import Policy
 from grader.sandbox import ChildSession
 
@@ -21,3 +22,6 @@ class LocalBackend:
         from grader.notebooks import run_jobs
 
         return run_jobs(jobs, cwd, workdir, policy)
+
+    def summary(self) -> str:
+        return isolation.summary()
