@@ -1,5 +1,6 @@
 """What each isolation level costs: the reference nndl graded in instructor mode under every level this
-host offers, the runs of the levels interleaved, with medians and each level's ratio to the first.
+host offers, and in containers (`--backend container`) where the image `grade-build --image` builds is
+there, the runs of the levels interleaved, with medians and each level's ratio to the first.
 
     .venv/bin/python benchmarks/isolation_levels.py [--runs 5] [--notebooks]
 
@@ -21,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import run
 
-from grader import isolation, users
+from grader import containers, isolation, users
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +47,14 @@ def available() -> dict[str, str | None]:
     else:
         skipped["namespaces"] = str(isolation.namespaces_problem())
     levels["none"] = "none"
+    try:
+        problem = containers.Container(containers.default_image(), containers.runtime()).problem()
+    except containers.ContainerError as exc:
+        problem = str(exc)
+    if problem is None:
+        levels["container"] = None
+    else:
+        skipped["container"] = problem
     for name, why in skipped.items():
         print(f"{name}: not measured ({why})")
     return levels
@@ -85,7 +94,7 @@ def main() -> None:
                 os.environ.pop(isolation.ISOLATION_ENV, None)
                 if value is not None:
                     os.environ[isolation.ISOLATION_ENV] = value
-                wall, peak = run(cmd)
+                wall, peak = run([*cmd, "--backend", "container"] if name == "container" else cmd)
                 if index:  # the first round warms the file cache
                     walls[name].append(wall)
                     peaks[name].append(peak)

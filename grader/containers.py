@@ -218,6 +218,8 @@ CONTAINERFILE = """\
 FROM {base}
 COPY wheels /tmp/wheels
 RUN python3 -m venv {prefix} \\
+ && {prefix}/bin/python -c "import sys; sys.exit(sys.version_info[:2] != {version} and \\
+    'the base image has Python %d.%d, the grader {dotted}: pass --base an image of it' % sys.version_info[:2])" \\
  && {prefix}/bin/python -m pip install --no-index --find-links /tmp/wheels --no-cache-dir {requirements} \\
  && rm -rf /tmp/wheels
 COPY grader {site}/grader
@@ -249,6 +251,8 @@ def build(
                 base=base,
                 prefix=PREFIX,
                 requirements=" ".join(shlex.quote(r) for r in requirements),
+                version=tuple(sys.version_info[:2]),
+                dotted=f"{sys.version_info.major}.{sys.version_info.minor}",
                 site=f"{PREFIX}/lib/{version}/site-packages",
             )
         )

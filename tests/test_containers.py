@@ -31,6 +31,8 @@ from grader.project import Layout
 from grader.sandbox import Limits, SandboxError
 
 CONTAINER_BASE_ENV = "GRADER_TEST_CONTAINER_BASE"
+# Set to 1 where a container is known to run (`.ci/container-check`): a test that would skip fails.
+REQUIRED_ENV = "GRADER_TEST_CONTAINERS_REQUIRED"
 NNDL = Layout(ROOT, "nndl")
 # The attacks on what a container must keep out: the course, the seed, classmates, the network, the
 # host's files and processes, and the limits.
@@ -97,7 +99,10 @@ _why_not: list[str] = []
 def image() -> str:
     found = _image()
     if found is None:
-        pytest.skip(_why_not[0] if _why_not else "no container runtime")
+        why = _why_not[0] if _why_not else "no container runtime"
+        if os.environ.get(REQUIRED_ENV) == "1":
+            pytest.fail(f"{REQUIRED_ENV}=1, but {why}")
+        pytest.skip(why)
     return found
 
 
