@@ -193,7 +193,40 @@ def _problem(command: str, image: str) -> str | None:
         return f"{command} cannot be asked about images: {exc}"
     if found.returncode != 0:
         return f"there is no image {image}; build it with grade-build --image (or name one with --image)"
+    docker = _is_docker(command)
+    asked = ["info", "--format", INFO_FORMATS[docker]]
+    try:
+        info = subprocess.run([command, *asked], capture_output=True, text=True, timeout=120, check=False).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{command} cannot be asked about the host: {exc}"
+    problem = limits_problem(info, docker)
+    if problem is not None:
+        return problem
     _present.add((command, image))
+    return None
+
+
+# What `info` says of the cgroups version and of running rootless: podman's, docker's.
+INFO_FORMATS = {
+    False: "{{.Host.CgroupsVersion}} {{.Host.Security.Rootless}}",
+    True: "{{.CgroupVersion}} {{.SecurityOptions}}",
+}
+
+
+def limits_problem(info: str, docker: bool) -> str | None:
+    """Why the runtime would not enforce a container's memory and process limits, from its `info`
+    (INFO_FORMATS): a rootless runtime on cgroups v1 ignores --memory and --pids-limit, so a fork
+    bomb would be stopped by nothing but the wall clock. None when it enforces them."""
+    words = info.split()
+    if not words:
+        return None
+    version = words[0].lstrip("v")
+    rootless = "rootless" in info if docker else words[1:2] == ["true"]
+    if version == "1" and rootless:
+        return (
+            "the container runtime runs rootless on cgroups v1 here, where it ignores the memory and process "
+            "limits; grade with --backend local (bubblewrap), or run the runtime as root or on cgroups v2"
+        )
     return None
 
 

@@ -67,17 +67,20 @@ def _image() -> str | None:
         _why_not.append(str(exc))
         return None
     tag = containers.default_image()
-    if containers.Container(tag, command).problem() is None:
-        return tag
-    base = os.environ.get(CONTAINER_BASE_ENV) or containers.BASE_IMAGE
-    present = subprocess.run([command, "image", "inspect", base], capture_output=True, check=False)
-    if present.returncode != 0:
-        _why_not.append(f"no base image {base} here; name one with {CONTAINER_BASE_ENV} (see .ci/run)")
-        return None
-    try:
-        containers.build(tag, base, echo=False)
-    except containers.ContainerError as exc:
-        _why_not.append(f"the image could not be built here: {exc}")
+    if subprocess.run([command, "image", "inspect", tag], capture_output=True, check=False).returncode != 0:
+        base = os.environ.get(CONTAINER_BASE_ENV) or containers.BASE_IMAGE
+        present = subprocess.run([command, "image", "inspect", base], capture_output=True, check=False)
+        if present.returncode != 0:
+            _why_not.append(f"no base image {base} here; name one with {CONTAINER_BASE_ENV} (see .ci/run)")
+            return None
+        try:
+            containers.build(tag, base, echo=False)
+        except containers.ContainerError as exc:
+            _why_not.append(f"the image could not be built here: {exc}")
+            return None
+    problem = containers.Container(tag, command).problem()
+    if problem is not None:
+        _why_not.append(problem)
         return None
     ran = subprocess.run(
         [command, "run", "--rm", "--network", "none", tag, containers.PYTHON, "-c", "import numpy, grader.child"],
@@ -295,3 +298,21 @@ def test_a_looping_cell_is_interrupted_in_a_kernels_container_and_the_next_noteb
     assert [r.status for r in runs] == ["timeout", "ok"], [r.message for r in runs]
     assert (scratch / "after.txt").read_text() == "ran"  # the cell after the interrupted one ran
     assert len(started) == 2 and _left(started) == []
+
+
+@pytest.mark.parametrize(
+    "info, docker, refused",
+    [
+        ("v1 true", False, True),  # podman rootless on cgroups v1: --memory and --pids-limit ignored
+        ("v1 false", False, False),
+        ("v2 true", False, False),
+        ("1 [name=seccomp,profile=builtin name=rootless]", True, True),
+        ("2 [name=seccomp,profile=builtin name=rootless name=cgroupns]", True, False),
+        ("1 [name=seccomp,profile=builtin]", True, False),
+    ],
+)
+def test_a_runtime_that_would_ignore_the_limits_is_refused(info: str, docker: bool, refused: bool) -> None:
+    problem = containers.limits_problem(info, docker)
+    assert (problem is not None) == refused
+    if problem is not None:
+        assert "ignores the memory and process limits" in problem and "--backend local" in problem
