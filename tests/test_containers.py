@@ -20,7 +20,7 @@ import pytest
 from bugs import TEST_SEED, apply_spec, bug_names, load_bug
 from conftest import ROOT
 from recording import graded_reference, loaded
-from test_hostile import MARKERS, Listener, build, spec
+from test_hostile import MARKERS, Listener, attack_options, build, check_losses, spec
 
 from grader import containers
 from grader.backends import Policy
@@ -215,26 +215,11 @@ def test_an_attack_in_a_container_loses_what_it_loses_on_this_machine(
     listener = Listener()
     try:
         submission = build(name, tmp_path / "class" / name, seed, listener.port)
-        report = grade(
-            submission,
-            loaded("nndl", "instructor"),
-            GradeOptions(
-                hidden_seed=TEST_SEED,
-                timeout_override=attack.get("timeout"),
-                notebooks=False,
-                secrets=(seed.parent,),
-                image=image,
-            ),
-            answers=answers,
-        )
+        options = attack_options(attack, seed.parent, image)
+        report = grade(submission, loaded("nndl", "instructor"), options, answers=answers)
     finally:
         listener.close()
-    losers = {i.id for i in report.items if i.points < i.max_points}
-    assert losers == set(attack["loses"]), f"{name}: lost {sorted(losers)}"
-    assert all(i.status == "pass" for i in report.items if i.id not in losers)
-    assert all(i.message for i in report.items if i.id in losers)
-    for item_id, status in attack.get("statuses", {}).items():
-        assert next(i for i in report.items if i.id == item_id).status == status
+    check_losses(name, attack, report)
     for marker in MARKERS:
         assert not os.path.exists(marker), marker
     assert listener.received == [], "a child reached the host's network"

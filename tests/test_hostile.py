@@ -22,7 +22,7 @@ from grader.engine import Assignment, ReferenceAnswers, grade, load_assignment
 from grader.isolation import level
 from grader.options import GradeOptions
 from grader.project import Layout
-from grader.results import GRADER_ERROR
+from grader.results import GRADER_ERROR, Report
 
 HOSTILE = ROOT / "tests" / "hostile"
 LAYOUT = Layout(ROOT, "nndl")
@@ -118,6 +118,33 @@ def build(name: str, dest: Path, seed_file: Path, listener_port: int = 9) -> Pat
     )
 
 
+def attack_options(attack: dict, seed_folder: Path, image: str | None = None) -> GradeOptions:
+    """How an attack is graded: instructor mode, module items, its own time limit if it has one, the
+    seed's folder hidden, in containers of `image` if given."""
+    return GradeOptions(
+        hidden_seed=TEST_SEED,
+        timeout_override=attack.get("timeout"),
+        notebooks=False,
+        secrets=(seed_folder,),
+        image=image,
+    )
+
+
+def check_losses(name: str, attack: dict, report: Report) -> None:
+    """The attack loses the items it names, each with a message and its status if the attack gives
+    one, and every other item passes."""
+    losers = {i.id for i in report.items if i.points < i.max_points}
+    assert losers == set(attack["loses"]), f"{name}: lost {sorted(losers)}"
+    by_id = {i.id: i for i in report.items}
+    for item in report.items:
+        if item.id in losers:
+            assert item.message, item
+        else:
+            assert item.status == "pass", item
+    for item_id, status in attack.get("statuses", {}).items():
+        assert by_id[item_id].status == status, by_id[item_id]
+
+
 def test_the_corpus_has_at_least_50_attacks() -> None:
     assert len(NAMES) >= 50
 
@@ -140,27 +167,9 @@ def test_attack(
         )
     submission = build(name, tmp_path / name, secret_seed, listener.port)
     received = len(listener.received)
-    report = grade(
-        submission,
-        instructor,
-        GradeOptions(
-            hidden_seed=TEST_SEED,
-            timeout_override=attack.get("timeout"),
-            notebooks=False,
-            secrets=(secret_seed.parent,),
-        ),
-        answers=shared_answers,
-    )
-    losers = {i.id for i in report.items if i.points < i.max_points}
-    assert losers == set(attack["loses"]), f"{name}: lost {sorted(losers)}"
+    report = grade(submission, instructor, attack_options(attack, secret_seed.parent), answers=shared_answers)
+    check_losses(name, attack, report)
     by_id = {i.id: i for i in report.items}
-    for item in report.items:
-        if item.id in losers:
-            assert item.message, item
-        else:
-            assert item.status == "pass", item
-    for item_id, status in attack.get("statuses", {}).items():
-        assert by_id[item_id].status == status, by_id[item_id]
     # A hidden file is missing under bubblewrap, unreadable for a dedicated user.
     for item_id, text in attack.get("messages_at", {}).get(level(), attack.get("messages", {})).items():
         assert text in by_id[item_id].message, by_id[item_id]
