@@ -106,6 +106,7 @@ def main() -> None:
             f"{name}: grade reference/nndl ({what}), median {median:.2f} s (min {min(walls[name]):.2f}, "
             f"max {max(walls[name]):.2f}, {args.runs} runs), {median / first:.2f}x the first level; "
             f"peak memory {max(peaks[name]) / 2**20:.0f} MB"
+            + (" (the grader's own: containers run under the runtime's monitor)" if name == "container" else "")
         )
 
 
