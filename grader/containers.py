@@ -98,10 +98,12 @@ class Container:
         readable: Sequence[Path],
         env: Mapping[str, str],
         limits: Limits,
+        hidden: Sequence[Path] = (),
     ) -> list[str]:
         """The runtime's command line that runs argv (its first word the image's `PYTHON`) in a new
-        container: stdin, stdout and stderr attached, removed when it ends; raises SandboxError for a
-        path the runtime's --volume cannot carry."""
+        container: stdin, stdout and stderr attached, removed when it ends. A hidden path inside a
+        mounted folder (a data folder that lies in the course, say) is covered: an empty folder, or
+        /dev/null for a file. Raises SandboxError for a path the runtime's --volume cannot carry."""
         args = [
             self.command,
             "run",
@@ -131,11 +133,18 @@ class Container:
             args += ["--user", f"{os.getuid()}:{os.getgid()}"]
         mounts = [(p, "ro") for p in dict.fromkeys(readable) if p not in writable]
         mounts += [(p, "rw") for p in dict.fromkeys(writable)]
+        mounted = []
         for path, mode in mounts:
-            text = os.path.realpath(path)
-            if any(sep in text for sep in _VOLUME_SEPARATORS):
-                raise SandboxError(f"the container runtime cannot mount {text}: its path holds ':' or ','")
+            text = _mountable(path)
             args += ["--volume", f"{text}:{text}:{mode}"]
+            mounted.append(Path(text))
+        for path in dict.fromkeys(Path(os.path.realpath(p)) for p in hidden):
+            if not path.exists() or not any(m == path or m in path.parents for m in mounted):
+                continue  # what is not mounted is not in the container
+            text = _mountable(path)
+            # podman copies what the folder holds into a tmpfs unless told not to: the cover would not cover.
+            cover = f"{text}:ro" if _is_docker(self.command) else f"{text}:ro,notmpcopyup"
+            args += ["--tmpfs", cover] if path.is_dir() else ["--volume", f"/dev/null:{text}:ro"]
         for key, value in sorted(env.items()):
             args += ["--env", f"{key}={value}"]
         return [*args, self.image, *argv]
@@ -154,6 +163,13 @@ class Container:
     def problem(self) -> str | None:
         """Why a child cannot start in this image here, or None: asked once per image and process."""
         return _problem(self.command, self.image)
+
+
+def _mountable(path: Path) -> str:
+    text = os.path.realpath(path)
+    if any(sep in text for sep in _VOLUME_SEPARATORS):
+        raise SandboxError(f"the container runtime cannot mount {text}: its path holds ':' or ','")
+    return text
 
 
 def new_name() -> str:

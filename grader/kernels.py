@@ -147,6 +147,7 @@ class Kernel:
                 readable=readable,
                 env=env,
                 limits=limits,
+                hidden=hidden,
             )
             client_env = containers.client_env()  # the kernel's own is on the run line
         kernels = _kernel_spec_dir(root, argv)

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from bugs import TEST_SEED, apply_spec, bug_names, load_bug
 from conftest import ROOT
@@ -157,6 +158,23 @@ def test_the_run_line_mounts_only_what_the_child_may_see_with_no_network_and_a_r
         [f"{root}:{root}:rw", f"{outbox}:{outbox}:rw", f"{data}:{data}:ro", f"{inbox}:{inbox}:ro"]
     )
     assert ("--env", f"HOME={root / '.home'}") in pairs
+    assert not any(word.startswith("--tmpfs") for word in options)
+    # A hidden folder inside a mounted one is covered by an empty one; one outside any is not mounted.
+    (data / "answers").mkdir(parents=True)
+    (tmp_path / "course").mkdir()
+    covered = container.run_argv(
+        ["x"],
+        name="n",
+        cwd=root,
+        writable=[root],
+        readable=[data],
+        env={},
+        limits=Limits(),
+        hidden=[data / "answers", tmp_path / "course"],
+    )
+    assert [covered[i + 1] for i, word in enumerate(covered) if word == "--tmpfs"] == [
+        f"{data / 'answers'}:ro,notmpcopyup"
+    ]
     with pytest.raises(SandboxError, match="':' or ','"):
         container.run_argv(["x"], name="n", cwd=root, writable=[tmp_path / "a:b"], readable=[], env={}, limits=Limits())
 
@@ -301,3 +319,34 @@ def test_a_runtime_that_would_ignore_the_limits_is_refused(info: str, docker: bo
     assert (problem is not None) == refused
     if problem is not None:
         assert "ignores the memory and process limits" in problem and "--backend local" in problem
+
+
+def test_a_hidden_folder_inside_a_data_folder_is_covered_in_the_container(
+    image: str, tmp_path: Path, started: list[str]
+) -> None:
+    """A data folder the children may read, holding a hidden folder and a hidden file (the course's
+    answers kept beside its data): the child starts, which it does only once it has checked that it
+    can read nothing hidden, and a probe that reads them finds an empty folder and an empty file."""
+    data = tmp_path / "data"
+    (data / "answers").mkdir(parents=True)
+    (data / "answers" / "expected.npz").write_bytes(b"the answers")
+    (data / "seed").write_text("the seed")
+    (data / "train.csv").write_text("1,2\n")
+    root, requests = tmp_path / "root", tmp_path / "requests"
+    root.mkdir()
+    requests.mkdir()
+    (root / "peek.py").write_text(
+        "import os\n"
+        "import numpy as np\n"
+        "def peek(x):\n"
+        f"    data = {str(data)!r}\n"
+        "    answers, seed, train = (os.path.join(data, name) for name in ('answers', 'seed', 'train.csv'))\n"
+        "    return np.array([len(os.listdir(answers)), os.path.getsize(seed), len(open(train).read())])\n"
+    )
+    policy = Policy(hidden=(data / "answers", data / "seed"), readable=(data,))
+    params = {"params": ["x"], "returns": ["out"], "target": "peek", "compare": ["out"]}
+    with ContainerBackend(image).session(root, requests, policy) as session:
+        result = session.run("peek", "peek", "compare:call", params, {"x": np.zeros(1)}, 30)
+    assert result.status == "ok", result.meta
+    assert result.outputs["returned"]["out"].tolist() == [0, 0, 4]
+    assert len(started) == 1 and _left(started) == []

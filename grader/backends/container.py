@@ -42,6 +42,7 @@ class ContainerSession(ChildSession):
             readable=[*self.readable, inbox],
             env=self.child_env(),
             limits=self.limits,
+            hidden=self.hidden,
         )
         try:
             return subprocess.Popen(
