@@ -350,3 +350,28 @@ def test_a_hidden_folder_inside_a_data_folder_is_covered_in_the_container(
     assert result.status == "ok", result.meta
     assert result.outputs["returned"]["out"].tolist() == [0, 0, 4]
     assert len(started) == 1 and _left(started) == []
+
+
+def test_a_class_with_notebooks_in_containers_gets_this_machines_gradebook(image: str, tmp_path: Path) -> None:
+    """The bundled example and the reference, notebooks included, one worker (`--jobs 1`, so the
+    second submission's first kernel is started ahead, in a container): the gradebook is the one
+    this machine's processes give, grading times aside."""
+    from grader import cli
+
+    folder = tmp_path / "submissions"
+    shutil.copytree(ROOT / "examples" / "nndl_submission", folder / "example")
+    shutil.copytree(NNDL.reference, folder / "reference")
+    seed = tmp_path / "secret" / "seed"
+    seed.parent.mkdir()
+    seed.write_text(TEST_SEED)
+    args = [str(folder), "--assignment", "nndl", "--jobs", "1", "--quiet", "--hidden-seed-file", str(seed)]
+    args += ["--reference", str(NNDL.reference), "--fixtures", str(NNDL.fixtures)]
+    books = []
+    for where, extra in (("local", []), ("boxed", ["--backend", "container", "--image", image])):
+        assert cli.main([*args, "--out", str(tmp_path / where), *extra]) == 0
+        with (tmp_path / where / "gradebook.csv").open() as f:
+            books.append({row.pop("submission"): row for row in csv.DictReader(f) if row.pop("seconds")})
+    assert books[0] == books[1] and sorted(books[0]) == ["example", "reference"]
+    assert books[0]["example"]["grader_errors"] == "0" and float(books[0]["reference"]["automatic"]) == float(
+        books[0]["reference"]["automatic_max"]
+    )
