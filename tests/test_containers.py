@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -372,6 +373,40 @@ def test_a_class_with_notebooks_in_containers_gets_this_machines_gradebook(image
         with (tmp_path / where / "gradebook.csv").open() as f:
             books.append({row.pop("submission"): row for row in csv.DictReader(f) if row.pop("seconds")})
     assert books[0] == books[1] and sorted(books[0]) == ["example", "reference"]
+    boxed = [json.loads(p.read_text())["report"] for p in sorted((tmp_path / "boxed" / "cache").glob("*.json"))]
+    assert [r["isolation"].split(";")[0] for r in boxed] == [f"container {image}"] * 2
     assert books[0]["example"]["grader_errors"] == "0" and float(books[0]["reference"]["automatic"]) == float(
         books[0]["reference"]["automatic_max"]
     )
+
+
+def test_on_a_dask_cluster_the_workers_grade_in_containers(image: str, tmp_path: Path) -> None:
+    """`--scheduler` with `--backend container`: the image travels with the options, each worker
+    checks it and grades in it; every class report is the local run's, grading times aside."""
+    import distributed
+    from class_outputs import without_timing
+
+    from grader import cli
+
+    folder = tmp_path / "submissions"
+    apply_spec({}, folder / "correct", "correct")
+    apply_spec(load_bug("fails_adam_without_bias_correction"), folder / "adam", "adam")
+    shutil.copytree(NNDL.template, folder / "unfinished")
+    seed = tmp_path / "secret" / "seed"
+    seed.parent.mkdir()
+    seed.write_text(TEST_SEED)
+    args = [str(folder), "--no-notebooks", "--quiet", "--hidden-seed-file", str(seed)]
+    args += ["--reference", str(NNDL.reference), "--fixtures", str(NNDL.fixtures), "--image", image]
+    args += ["--backend", "container"]
+    assert cli.main([*args, "--out", str(tmp_path / "local"), "--jobs", "2"]) == 0
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+    ) as cluster:
+        assert cli.main([*args, "--out", str(tmp_path / "dask"), "--scheduler", cluster.scheduler_address]) == 0
+    assert without_timing(tmp_path / "dask") == without_timing(tmp_path / "local")
+    with (tmp_path / "dask" / "gradebook.csv").open() as f:
+        totals = {row["submission"]: float(row["total"]) for row in csv.DictReader(f)}
+    assert totals["correct"] == 58 and totals["unfinished"] == 0 and 0 < totals["adam"] < 58
+    cached = [json.loads(p.read_text()) for p in sorted((tmp_path / "dask" / "cache").glob("*.json"))]
+    isolated = {c["report"]["isolation"] for c in cached}
+    assert len(cached) == 3 and isolated == {f"container {image}; the runtime's pids limit"}
