@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "--image",
         action="store_true",
         help="build the image children run in with podman or docker, and nothing else: a Python with numpy, "
-        "ipykernel and matplotlib at this environment's versions, and the grader; nothing of the course",
+        "ipykernel, matplotlib and scikit-learn at this environment's versions, and the grader; nothing of the course",
     )
     image.add_argument(
         "--base", metavar="IMAGE", default=containers.BASE_IMAGE, help="what it is built on (default: %(default)s)"
