@@ -1,8 +1,8 @@
 """Talking to a container runtime (podman or docker): which one, the `run` line of a sandboxed child
 or kernel, stopping a container, and building the image children run in (`grade-build --image`).
 
-An image holds what a child needs and nothing of the course: an interpreter at `PYTHON`, numpy,
-ipykernel and matplotlib at the versions the grader runs with, and the grader's own package. The
+An image holds what a child needs and nothing of the course: an interpreter at `PYTHON`, the
+`CHILD_DISTRIBUTIONS` at the versions the grader runs with, and the grader's own package. The
 reference, the fixtures and the hidden seed never enter it, and a container is given only its
 submission's scratch copy, its request folders and the data it may read, at the paths the grader
 sees them at. It runs with no network, a read-only root, every capability dropped, and the limits of

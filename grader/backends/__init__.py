@@ -83,8 +83,9 @@ def default() -> Backend:
 
 
 def of(options: GradeOptions) -> Backend:
-    """The backend `options` ask for: containers of `options.image`, or this machine's processes.
-    Raises grader.containers.ContainerError when there is no container runtime."""
+    """The backend `options` ask for: containers of `options.image`, or this machine's processes. A
+    container backend with no runtime or image here raises SandboxError when it is first asked for a
+    child or kernel (the canary, `engine.check_sandbox`)."""
     if options.image is None:
         return default()
     from grader.backends.container import ContainerBackend
