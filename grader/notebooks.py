@@ -181,20 +181,25 @@ async def _ready(kc: Any, timeout: float) -> None:
     """jupyter_client's wait_for_ready, without the 0.2 s of silence on IOPub it waits for at the end
     (a fifth of a second of every notebook). The kernel is ready once it has answered kernel_info on
     the shell channel and IOPub has carried that request's idle status, so IOPub is connected too.
-    What IOPub carried before is not flushed: nbclient reads only the messages of its own requests."""
+    What IOPub carried before is not flushed: nbclient reads only the messages of its own requests.
+
+    Any of the requests asked counts: a kernel slower to answer than the one second waited (a loaded
+    machine) answers the earlier requests after the later ones are sent, and waiting for the reply to
+    the last one only would go on asking, one reply behind, until the deadline."""
     deadline = time.monotonic() + timeout
+    asked: set[str] = set()
     while True:
-        asked = kc.kernel_info()
+        asked.add(kc.kernel_info())
         with contextlib.suppress(Empty):
             reply = await ensure_async(kc.shell_channel.get_msg(timeout=1))
-            if reply["msg_type"] == "kernel_info_reply" and reply["parent_header"].get("msg_id") == asked:
+            if reply["msg_type"] == "kernel_info_reply" and reply["parent_header"].get("msg_id") in asked:
                 kc._handle_kernel_info_reply(reply)  # the protocol version, as wait_for_ready sets it
                 # A subscriber joins late (ZeroMQ's slow joiner): if this request's messages were
                 # published before it joined, ask again, as wait_for_ready does.
                 while True:
                     message = await ensure_async(kc.iopub_channel.get_msg(timeout=0.2))
                     idle = message["msg_type"] == "status" and message["content"].get("execution_state") == "idle"
-                    if idle and message["parent_header"].get("msg_id") == asked:
+                    if idle and message["parent_header"].get("msg_id") in asked:
                         return
         if not await ensure_async(kc.is_alive()):
             raise RuntimeError("Kernel died before replying to kernel_info")

@@ -4,6 +4,7 @@ the files copied into its folder after it started, and none is left running when
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -13,13 +14,16 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from queue import Empty
+from types import SimpleNamespace
+from typing import Any
 
 import nbformat
 import pytest
 from bugs import TEST_SEED
 from conftest import CS231N, cs231n_submissions, ctrl_c, processes_mentioning
 
-from grader import isolation, kernels
+from grader import isolation, kernels, notebooks
 from grader.authoring import cli as build_cli
 from grader.backends import Policy
 from grader.notebooks import NotebookJob, NotebookRun, run_jobs
@@ -244,3 +248,54 @@ def test_ctrl_c_during_a_notebook_batch_stops_it_at_once_and_leaves_nothing(cour
         assert sorted(p.name for p in scratch.iterdir()) == []
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+class _SlowKernel:
+    """A kernel client whose kernel answers each kernel_info request `delay` seconds after it was sent,
+    on the shell channel and with its idle status on IOPub."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.sent: list[tuple[str, float]] = []
+        self.answered = 0
+        self.shell: list[dict[str, Any]] = []
+        self.iopub: list[dict[str, Any]] = []
+        self.shell_channel = SimpleNamespace(get_msg=lambda timeout: self._get(self.shell, timeout))
+        self.iopub_channel = SimpleNamespace(get_msg=lambda timeout: self._get(self.iopub, timeout))
+
+    def kernel_info(self) -> str:
+        msg_id = f"request-{len(self.sent)}"
+        self.sent.append((msg_id, time.monotonic()))
+        return msg_id
+
+    async def _get(self, queue: list[dict[str, Any]], timeout: float) -> dict[str, Any]:
+        end = time.monotonic() + timeout
+        while True:
+            while self.answered < len(self.sent) and time.monotonic() >= self.sent[self.answered][1] + self.delay:
+                parent = {"msg_id": self.sent[self.answered][0]}
+                self.answered += 1
+                self.shell.append({"msg_type": "kernel_info_reply", "parent_header": parent})
+                idle = {"msg_type": "status", "content": {"execution_state": "idle"}, "parent_header": parent}
+                self.iopub.append(idle)
+            if queue:
+                return queue.pop(0)
+            if time.monotonic() >= end:
+                raise Empty
+            await asyncio.sleep(0.01)
+
+    def _handle_kernel_info_reply(self, reply: dict[str, Any]) -> None:
+        pass
+
+    async def is_alive(self) -> bool:
+        return True
+
+
+def test_a_kernel_slower_to_answer_than_a_second_is_ready_once_it_answers() -> None:
+    """A kernel that answers each request 2 s late (a loaded machine, a kernel server still importing)
+    is ready once it has answered: the check does not go on asking, one reply behind, until its
+    deadline (it did, and the notebook was reported as the grader's fault after 60 s)."""
+    started = time.monotonic()
+    asyncio.run(notebooks._ready(_SlowKernel(2.0), timeout=20))
+    assert time.monotonic() - started < 5
+    with pytest.raises(RuntimeError, match="didn't respond in 2 seconds"):
+        asyncio.run(notebooks._ready(_SlowKernel(1000.0), timeout=2))
