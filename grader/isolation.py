@@ -15,6 +15,7 @@ killed at the end, even those that left the process group.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -194,16 +195,23 @@ class ProcessCap:
 
     _count = 0
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, parent: Path | None = None) -> None:
+        """A cap at the top of the pids hierarchy, or, given one, inside a `parent` cap (which then
+        caps its own processes and every cap inside it, together)."""
         self.path: Path | None = None
         ProcessCap._count += 1
         name = f"nn-grader-{os.getpid()}-{ProcessCap._count}"
-        for root in CGROUP_ROOTS:
+        for root in CGROUP_ROOTS if parent is None else (parent,):
             if not (root / "cgroup.procs").exists() or not os.access(root, os.W_OK):
                 continue
             if root == Path("/sys/fs/cgroup") and "pids" not in _read(root / "cgroup.controllers"):
                 continue
-            _remove_stale(root)
+            if parent is None:
+                _remove_stale(root)
+            elif (root / "cgroup.subtree_control").exists():
+                # cgroup v2 gives a child cgroup a pids.max only once its parent hands the controller down.
+                with contextlib.suppress(OSError):
+                    (root / "cgroup.subtree_control").write_text("+pids")
             try:
                 (root / name).mkdir()
             except OSError:

@@ -2,7 +2,10 @@
 submission only.
 
 A kernel (Python, ipykernel, numpy and the grader's probes, inside the sandbox) takes about half a
-second to boot. Within a submission, the next notebook's kernel boots while the current notebook runs
+second to boot. A submission's kernels are therefore forked by its kernel server (`Server`,
+`grader.kernel_server`), which has imported all that once, in the sandbox each kernel would have had
+(not at the level `user`, where each kernel's folder is handed to its user as it starts, nor in
+containers). Within a submission, the next notebook's kernel starts while the current notebook runs
 (`grader.notebooks`). Across a batch, a worker process keeps one more (`keep_warm`): the first kernel
 of the next submission it grades, started while the current submission runs its last notebook, in
 the folder that next submission will be graded in and under the same policy. It is still a fresh
@@ -19,11 +22,12 @@ import json
 import multiprocessing.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +36,8 @@ from jupyter_client.manager import AsyncKernelManager
 
 from grader import containers, isolation, users
 from grader.confine import Confinement
-from grader.isolation import process_limit, wrap
-from grader.sandbox import Exchange, Limits, refuse_when_stopping, scrubbed_env, take_over
+from grader.isolation import ProcessCap, ProcessLimit, process_limit, wrap
+from grader.sandbox import Exchange, Limits, SandboxError, refuse_when_stopping, scrubbed_env, take_over
 
 KERNEL_NAME = "nn-grader-sandbox"
 # A submission's grading folder holds its scratch copy and its notebooks' request exchange under
@@ -42,6 +46,8 @@ SCRATCH = "submission"
 REQUESTS = "notebook-requests"
 # jupyter_client puts the connection file's path in place of this word of a kernel spec's argv.
 CONNECTION_FILE = "{connection_file}"
+# "off": every kernel boots in full in a sandbox of its own, as before kernel servers (for comparing).
+SERVER_ENV = "GRADER_KERNEL_SERVER"
 
 
 @dataclass(frozen=True)
@@ -108,6 +114,107 @@ def _local_argv(
     )
 
 
+class Server:
+    """One submission's kernel server (`grader.kernel_server`): a sandboxed process that has imported
+    what every kernel imports and forks each of the submission's kernels, in the sandbox, under the
+    limits, and in the folders each would have had on its own. Its processes are capped together (a
+    pids cgroup, where the host has one), and each kernel it forks has a cap of its own inside, which
+    kills everything that kernel started once it is stopped."""
+
+    def __init__(
+        self,
+        cwd: Path,
+        env: dict[str, str],
+        writable: list[Path],
+        hidden: tuple[Path, ...],
+        readable: tuple[Path, ...],
+        limits: Limits,
+    ) -> None:
+        refuse_when_stopping()
+        self.processes = limits.processes
+        self.kernel_caps: list[ProcessCap] = []  # each kernel releases its own; a kernel never stopped, here
+        self.folder = tempfile.TemporaryDirectory(prefix="grade-kernels-")
+        root = Path(self.folder.name)
+        self.socket = root / "server.sock"
+        # The server and the two kernels a submission has at once (the one running, the next booting).
+        self.limit = process_limit(3 * limits.processes)
+        group = self.limit.cap.path if self.limit.cap is not None else None
+        self.own = ProcessCap(limits.processes, parent=group) if group is not None else None
+        confinement = self.limit.confinement(limits, None, hidden, [*writable, *readable, root])
+        if self.own is not None and self.own.path is not None:
+            confinement = replace(confinement, cgroup=str(self.own.path))
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(self.socket))
+            listener.listen(16)
+            argv = wrap(
+                [sys.executable, "-I", "-m", "grader.kernel_server", confinement.encode(), str(listener.fileno())],
+                cwd=cwd,
+                writable=[*writable, root, *([group] if group is not None else [])],
+                readable=list(readable),
+                hidden=list(hidden),
+                network=False,
+            )
+            self.process = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(listener.fileno(),),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self._free()
+            raise SandboxError(f"cannot start a kernel server in {cwd}: {exc}") from exc
+        finally:
+            listener.close()  # the server holds it now; once it ends, a launcher's connection is refused
+
+    def kernel_limit(self) -> ProcessLimit:
+        """The cap of one kernel forked by this server: its own pids cgroup inside the server's."""
+        group = self.limit.cap.path if self.limit.cap is not None else None
+        if group is None:
+            return ProcessLimit("none", None, None)  # the server's RLIMIT_NPROC, inherited, still holds
+        cap = ProcessCap(self.processes, parent=group)
+        self.kernel_caps.append(cap)
+        return ProcessLimit("pids cgroup", cap, None)
+
+    def stop(self) -> None:
+        """End the server, whatever it and its kernels still hold."""
+        if hasattr(self, "process"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self._free()
+
+    def _free(self) -> None:
+        # Inside out: a pids cgroup can only be removed once the ones inside it are.
+        for cap in [*self.kernel_caps, *([self.own] if self.own is not None else [])]:
+            cap.kill_all()
+        self.limit.release()
+        self.folder.cleanup()
+
+
+def serving(shape: Shape) -> bool:
+    """Whether a submission's kernels with this shape are forked by a kernel server: on this
+    machine's processes, and not at the level `user`, where each kernel's folder is handed to its
+    user when it starts."""
+    return (
+        shape.container is None
+        and isolation.level() != "user"
+        and os.environ.get(SERVER_ENV, "").lower() not in ("off", "0", "no")
+    )
+
+
+def start_server(cwd: Path, exchange: Exchange | None, shape: Shape) -> Server | None:
+    """The kernel server for a submission's notebooks in cwd, where kernels are served (`serving`)."""
+    if not serving(shape):
+        return None
+    env, writable, readable = _kernel_view(cwd, exchange, shape)
+    return Server(cwd, env, writable, shape.hidden, readable, shape.limits)
+
+
 class Kernel:
     """One sandboxed kernel: its spec folder, manager and process cap. Started ahead of use, so
     that the next notebook's kernel boots while the current notebook runs."""
@@ -121,15 +228,24 @@ class Kernel:
         readable: tuple[Path, ...],
         limits: Limits,
         container: containers.Container | None = None,
+        server: Server | None = None,
     ) -> None:
         refuse_when_stopping()
-        self.spec_root = tempfile.TemporaryDirectory(prefix="grade-kernel-")
+        # A served kernel's folder is in its server's, which its sandbox can write.
+        self.spec_root = tempfile.TemporaryDirectory(
+            prefix="grade-kernel-", dir=server.folder.name if server is not None else None
+        )
         root = Path(self.spec_root.name)
         (root / "kernels" / KERNEL_NAME).mkdir(parents=True)
         self.container = container
         self.name: str | None = None
         client_env = env
-        if container is None:
+        if server is not None:
+            self.lease, self.limit = None, server.kernel_limit()
+            cap = self.limit.cap.path if self.limit.cap is not None else None
+            launch = [sys.executable, "-I", "-m", "grader.kernel_launch", str(server.socket), str(cap or "-")]
+            argv = [*launch, "-f", CONNECTION_FILE]
+        elif container is None:
             # Where each submission runs as a user of its own, the kernel shares its module children's.
             self.lease = take_over(cwd, folders=tuple(f for f in writable if f != cwd), trees=(root,), who="kernel")
             self.limit = process_limit(limits.processes, dedicated=self.lease is not None)
@@ -221,14 +337,23 @@ class _KernelManager(AsyncKernelManager):
             os.chown(self.connection_file, self._owner, self._owner)
 
 
-def start(cwd: Path, exchange: Exchange | None, shape: Shape) -> Kernel:
-    """A kernel working in cwd, answering probes through exchange; booting once this returns."""
+def _kernel_view(
+    cwd: Path, exchange: Exchange | None, shape: Shape
+) -> tuple[dict[str, str], list[Path], tuple[Path, ...]]:
+    """A kernel's environment, and the folders it may write and read besides the host's runtime."""
     env = scrubbed_env(cwd / ".home", matplotlib_inline=True)
     env.update(dict(shape.env))
     (cwd / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
     writable = [cwd] + ([exchange.outbox] if exchange is not None else [])
     readable = shape.readable + ((exchange.inbox,) if exchange is not None else ())
-    return Kernel(cwd, env, writable, shape.hidden, readable, shape.limits, shape.container)
+    return env, writable, readable
+
+
+def start(cwd: Path, exchange: Exchange | None, shape: Shape, server: Server | None = None) -> Kernel:
+    """A kernel working in cwd, answering probes through exchange; booting once this returns. With a
+    server (started for the same cwd, exchange and shape), forked by it."""
+    env, writable, readable = _kernel_view(cwd, exchange, shape)
+    return Kernel(cwd, env, writable, shape.hidden, readable, shape.limits, shape.container, server)
 
 
 @dataclass(frozen=True)
@@ -238,6 +363,7 @@ class _Kept:
     kernel: Kernel
     exchange: Exchange
     loop: asyncio.AbstractEventLoop
+    server: Server | None
 
     @property
     def path(self) -> Path:
@@ -278,9 +404,9 @@ def _fits(kept: _Kept, cwd: Path, workdir: Path | None) -> bool:
     return cwd == kept.path / SCRATCH and workdir == kept.path / REQUESTS
 
 
-async def take(cwd: Path, workdir: Path | None, shape: Shape) -> tuple[Kernel, Exchange] | None:
-    """The kept kernel and its exchange, when they were started for the submission graded in cwd, as
-    it is graded; None otherwise (a kept kernel for cwd that does not fit is stopped)."""
+async def take(cwd: Path, workdir: Path | None, shape: Shape) -> tuple[Kernel, Exchange, Server | None] | None:
+    """The kept kernel, its exchange and its server, when they were started for the submission graded
+    in cwd, as it is graded; None otherwise (a kept kernel for cwd that does not fit is stopped)."""
     global _kept  # noqa: PLW0603
     kept = _kept
     if kept is None or not _fits(kept, cwd, workdir):
@@ -288,11 +414,18 @@ async def take(cwd: Path, workdir: Path | None, shape: Shape) -> tuple[Kernel, E
     _kept = None
     if kept.loop is not asyncio.get_running_loop():
         kept.kernel.kill()  # its sockets belong to another thread's event loop
+        _stop_server(kept.server)
         return None
     if kept.shape == shape and await _alive(kept.kernel):
-        return kept.kernel, kept.exchange
+        return kept.kernel, kept.exchange, kept.server
     await kept.kernel.stop()
+    _stop_server(kept.server)
     return None
+
+
+def _stop_server(server: Server | None) -> None:
+    if server is not None:
+        server.stop()
 
 
 async def _alive(kernel: Kernel) -> bool:
@@ -320,14 +453,17 @@ def start_next(cwd: Path, workdir: Path | None, shape: Shape) -> None:
         # copied in later, would not be. Each kernel starts with its submission.
         return
     folder = tempfile.TemporaryDirectory(prefix="grade-")
+    server = None
     try:
         (Path(folder.name) / REQUESTS).mkdir()
         exchange = Exchange(Path(folder.name) / REQUESTS)
-        kernel = start(Path(folder.name) / SCRATCH, exchange, shape)
+        server = start_server(Path(folder.name) / SCRATCH, exchange, shape)
+        kernel = start(Path(folder.name) / SCRATCH, exchange, shape, server)
     except Exception:  # noqa: BLE001 - the next submission starts its own, and reports what fails then
+        _stop_server(server)
         folder.cleanup()
         return
-    _kept = _Kept(folder, shape, kernel, exchange, asyncio.get_running_loop())
+    _kept = _Kept(folder, shape, kernel, exchange, asyncio.get_running_loop(), server)
 
 
 def _discard() -> None:
@@ -342,4 +478,5 @@ def _discard() -> None:
         else:
             kept.kernel.kill()
     finally:
+        _stop_server(kept.server)
         kept.folder.cleanup()

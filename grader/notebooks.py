@@ -516,32 +516,42 @@ async def _run_in_order(
     container: Container | None = None,
 ) -> list[NotebookRun]:
     shape = kernels.Shape.of(extra_env, limits, hidden, readable, container)
-    taken = await kernels.take(cwd, workdir, shape) if jobs else None
+    if not jobs:
+        return []
+    taken = await kernels.take(cwd, workdir, shape)
     current: kernels.Kernel | None
     exchange: Exchange | None
-    if taken is not None:
-        current, exchange = taken
-    else:
-        exchange = Exchange(workdir) if workdir is not None else None
-        current = kernels.start(cwd, exchange, shape) if jobs else None
-    runs = []
-    for index, job in enumerate(jobs):
-        assert current is not None
-        following = None
-        if index + 1 < len(jobs):
-            following = kernels.start(cwd, exchange, shape)  # boots while this notebook runs
+    server: kernels.Server | None = None
+    following: kernels.Kernel | None = None
+    try:
+        if taken is not None:
+            current, exchange, server = taken
         else:
-            kernels.start_next(cwd, workdir, shape)  # in a batch, the next submission's first
-        try:
-            runs.append(
-                await _execute(
+            exchange = Exchange(workdir) if workdir is not None else None
+            server = kernels.start_server(cwd, exchange, shape)
+            current = kernels.start(cwd, exchange, shape, server)
+        runs = []
+        for index, job in enumerate(jobs):
+            assert current is not None
+            following = None
+            if index + 1 < len(jobs):
+                following = kernels.start(cwd, exchange, shape, server)  # boots while this notebook runs
+            else:
+                kernels.start_next(cwd, workdir, shape)  # in a batch, the next submission's first
+            try:
+                run = await _execute(
                     job.path, cwd, job.cell_timeout_s, job.timeout_s, current, limits, job.probes, exchange, job.reads
                 )
-            )
-        finally:
-            await current.stop()  # a no-op when _execute stopped it; needed when it returned early
-        current = following
-    return runs
+                runs.append(run)
+            finally:
+                await current.stop()  # a no-op when _execute stopped it; needed when it returned early
+            current = following
+        return runs
+    finally:
+        if following is not None and following is not current:
+            await following.stop()  # started ahead for a notebook that will not run (interrupted)
+        if server is not None:
+            server.stop()
 
 
 class _Loop(asyncio.SelectorEventLoop):

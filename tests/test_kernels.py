@@ -5,9 +5,11 @@ the files copied into its folder after it started, and none is left running when
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -299,3 +301,69 @@ def test_a_kernel_slower_to_answer_than_a_second_is_ready_once_it_answers() -> N
     assert time.monotonic() - started < 5
     with pytest.raises(RuntimeError, match="didn't respond in 2 seconds"):
         asyncio.run(notebooks._ready(_SlowKernel(1000.0), timeout=2))
+
+
+# Each cell of a notebook in the test below: the kernel records what it is and what it drew, and the
+# first starts a process that leaves the kernel's session, as a student's background job might.
+SERVED = """\
+import json, os, subprocess, sys, numpy
+from ipykernel.connect import get_connection_file
+draw = float(numpy.random.rand())
+record = {"served": "/grade-kernels-" in get_connection_file(), "draw": draw, "pid": os.getpid()}
+"""
+ESCAPE = """\
+escaped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", TOKEN], start_new_session=True)
+record["escaped"] = escaped.pid
+"""
+STILL_THERE = """\
+record["left_running"] = [p for p in os.listdir("/proc") if p.isdigit() and TOKEN in open(f"/proc/{p}/cmdline").read()]
+"""
+
+
+def _notebook(path: Path, cells: list[str]) -> Path:
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
+    return path
+
+
+def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(tmp_path: Path) -> None:
+    """Two notebooks of one submission: each kernel is forked by the submission's kernel server (where
+    kernels are served), and each is fresh: the second sees nothing the first left in its modules, draws
+    other random numbers, and a process the first started outside its session is gone, where a pids
+    cgroup catches it, before the second starts; and nothing is left once they are done, wherever a
+    sandbox or a pids cgroup holds the kernels' processes."""
+    token = f"nn-grader-escaped-{os.getpid()}-{time.monotonic_ns()}"
+    # Outside pytest's temp folder (only its owner may enter it): a kernel may run as a user of its own.
+    folder = Path(tempfile.mkdtemp(prefix="nn-grader-served-"))
+    folder.chmod(0o755)
+    try:
+        scratch = folder / kernels.SCRATCH
+        scratch.mkdir()
+        (folder / kernels.REQUESTS).mkdir()
+        first = _notebook(
+            scratch / "first.ipynb",
+            [f"TOKEN = {token!r}", SHARED, SERVED, ESCAPE, "json.dump(record, open('first.json', 'w'))"],
+        )
+        second = _notebook(
+            scratch / "second.ipynb",
+            [f"TOKEN = {token!r}", SHARED, SERVED, STILL_THERE, "json.dump(record, open('second.json', 'w'))"],
+        )
+        runs = run_jobs(
+            [NotebookJob(first, 30, 120), NotebookJob(second, 30, 120)], scratch, folder / kernels.REQUESTS, Policy()
+        )
+        assert [(r.status, r.errors) for r in runs] == [("ok", ()), ("ok", ())]
+        one, two = (json.loads((scratch / f"{n}.json").read_text()) for n in ("first", "second"))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    served = kernels.serving(kernels.Shape.of(None, Policy().limits, (), ()))
+    assert one["served"] == two["served"] == served
+    assert one["draw"] != two["draw"]
+    assert one["escaped"]
+    cap = isolation.process_limit(1)
+    cap.release()
+    if cap.kind == "pids cgroup":
+        assert two["left_running"] == []
+    if isolation.level() != "none" or cap.kind == "pids cgroup":
+        assert processes_mentioning(token) == []
+    else:  # with no sandbox and no pids cgroup, a process in a session of its own escapes any grader
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(one["escaped"], signal.SIGKILL)
