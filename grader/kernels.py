@@ -207,9 +207,11 @@ def serving(shape: Shape) -> bool:
     )
 
 
-def start_server(cwd: Path, exchange: Exchange | None, shape: Shape) -> Server | None:
-    """The kernel server for a submission's notebooks in cwd, where kernels are served (`serving`)."""
-    if not serving(shape):
+def start_server(cwd: Path, exchange: Exchange | None, shape: Shape, notebooks: int) -> Server | None:
+    """The kernel server for a submission's `notebooks` in cwd, where kernels are served (`serving`)
+    and there are at least two: the server itself boots as a kernel does (and imports matplotlib,
+    which a notebook may not), so that one notebook is no faster forked, and slower."""
+    if notebooks < 2 or not serving(shape):
         return None
     env, writable, readable = _kernel_view(cwd, exchange, shape)
     return Server(cwd, env, writable, shape.hidden, readable, shape.limits)
@@ -439,9 +441,10 @@ async def _alive(kernel: Kernel) -> bool:
     return bool(await kernel.km.is_alive())
 
 
-def start_next(cwd: Path, workdir: Path | None, shape: Shape) -> None:
+def start_next(cwd: Path, workdir: Path | None, shape: Shape, notebooks: int = 1) -> None:
     """When the submission graded in this process's workspace runs its last notebook (in cwd, with
-    workdir), start the next submission's first kernel in a workspace of its own."""
+    workdir), start the next submission's first kernel in a workspace of its own, with a kernel server
+    when this one's `notebooks` call for one (`start_server`): the class's submissions are alike."""
     global _kept  # noqa: PLW0603
     current = _current
     if not _warm or _kept is not None or current is None or workdir is None:
@@ -457,7 +460,7 @@ def start_next(cwd: Path, workdir: Path | None, shape: Shape) -> None:
     try:
         (Path(folder.name) / REQUESTS).mkdir()
         exchange = Exchange(Path(folder.name) / REQUESTS)
-        server = start_server(Path(folder.name) / SCRATCH, exchange, shape)
+        server = start_server(Path(folder.name) / SCRATCH, exchange, shape, notebooks)
         kernel = start(Path(folder.name) / SCRATCH, exchange, shape, server)
     except Exception:  # noqa: BLE001 - the next submission starts its own, and reports what fails then
         _stop_server(server)

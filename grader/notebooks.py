@@ -528,7 +528,7 @@ async def _run_in_order(
             current, exchange, server = taken
         else:
             exchange = Exchange(workdir) if workdir is not None else None
-            server = kernels.start_server(cwd, exchange, shape)
+            server = kernels.start_server(cwd, exchange, shape, len(jobs))
             current = kernels.start(cwd, exchange, shape, server)
         runs = []
         for index, job in enumerate(jobs):
@@ -537,7 +537,7 @@ async def _run_in_order(
             if index + 1 < len(jobs):
                 following = kernels.start(cwd, exchange, shape, server)  # boots while this notebook runs
             else:
-                kernels.start_next(cwd, workdir, shape)  # in a batch, the next submission's first
+                kernels.start_next(cwd, workdir, shape, len(jobs))  # in a batch, the next submission's first
             try:
                 run = await _execute(
                     job.path, cwd, job.cell_timeout_s, job.timeout_s, current, limits, job.probes, exchange, job.reads

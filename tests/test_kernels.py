@@ -367,3 +367,20 @@ def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(
     else:  # with no sandbox and no pids cgroup, a process in a session of its own escapes any grader
         with contextlib.suppress(ProcessLookupError):
             os.kill(one["escaped"], signal.SIGKILL)
+
+
+def test_a_single_notebook_boots_its_kernel_in_full(tmp_path: Path) -> None:
+    """A kernel server boots as a kernel does, and imports matplotlib besides: for one notebook it
+    would cost more than it saves, and that notebook's kernel boots in full."""
+    folder = Path(tempfile.mkdtemp(prefix="nn-grader-single-"))
+    folder.chmod(0o755)
+    try:
+        scratch = folder / kernels.SCRATCH
+        scratch.mkdir()
+        (folder / kernels.REQUESTS).mkdir()
+        only = _notebook(scratch / "only.ipynb", [SERVED, "json.dump(record, open('only.json', 'w'))"])
+        [run] = run_jobs([NotebookJob(only, 30, 120)], scratch, folder / kernels.REQUESTS, Policy())
+        assert (run.status, run.errors) == ("ok", ())
+        assert json.loads((scratch / "only.json").read_text())["served"] is False
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
