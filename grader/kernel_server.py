@@ -15,7 +15,8 @@ into the kernel's shell.
 
 A kernel ends when its launcher's connection closes (the grader stopped or killed it): the server
 kills the kernel's session. When a kernel ends by itself, the server sends its exit code, and the
-launcher exits with it.
+launcher exits with it. The grader stops the server with SIGTERM, and it kills the kernels still
+running before it ends: where no sandbox ends with it (the level "none"), none is left behind.
 
 Only the standard library and `grader.confine` are imported before the confinement holds.
 """
@@ -57,6 +58,7 @@ def _kernel(request: dict[str, Any], closing: list[int]) -> None:
             os.close(fd)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setsid()
         cgroup = request.get("cgroup")
         if cgroup:
@@ -81,11 +83,14 @@ def _kernel(request: dict[str, Any], closing: list[int]) -> None:
 
 
 def serve(listener: socket.socket) -> None:
-    """Fork a kernel for each launcher that connects; end it when its launcher goes."""
+    """Fork a kernel for each launcher that connects; end it when its launcher goes. SIGTERM (the
+    grader stopping the server) kills every kernel still running, then returns."""
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    stopping: list[bool] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     selector = selectors.EpollSelector()
     selector.register(listener, selectors.EVENT_READ, "accept")
     selector.register(wake_r, selectors.EVENT_READ, "child")
@@ -99,6 +104,10 @@ def serve(listener: socket.socket) -> None:
                 selector.register(conn, selectors.EVENT_READ, "request")
             elif key.data == "child":
                 os.read(wake_r, 4096)
+                if stopping:
+                    for pid in launchers:
+                        _kill_kernel(pid)
+                    return
                 _reap(launchers, selector)
             else:
                 client = key.fileobj
@@ -149,14 +158,18 @@ def _launcher_readable(
     selector.unregister(conn)
     for pid, c in launchers.items():
         if c is conn:
-            # Its session: the kernel and what it started. A kernel that has not reached setsid yet
-            # has no session of its own, and is killed alone.
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            _kill_kernel(pid)
             break
+
+
+def _kill_kernel(pid: int) -> None:
+    """Its session: the kernel and what it started. A kernel that has not reached setsid yet has no
+    session of its own, and is killed alone."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _reap(launchers: dict[int, socket.socket], selector: selectors.BaseSelector) -> None:

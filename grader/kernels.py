@@ -48,6 +48,8 @@ REQUESTS = "notebook-requests"
 CONNECTION_FILE = "{connection_file}"
 # "off": every kernel boots in full in a sandbox of its own, as before kernel servers (for comparing).
 SERVER_ENV = "GRADER_KERNEL_SERVER"
+# How long a kernel server may take to kill its kernels and end when told to; then it is killed.
+STOP_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -181,11 +183,16 @@ class Server:
         return ProcessLimit("pids cgroup", cap, None)
 
     def stop(self) -> None:
-        """End the server, whatever it and its kernels still hold."""
-        if hasattr(self, "process"):
+        """End the server, which kills the kernels it still runs first; then whatever is left."""
+        if hasattr(self, "process") and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.process.pid, signal.SIGKILL)  # while its group is still its own
+                self.process.wait()
         self._free()
 
     def _free(self) -> None:

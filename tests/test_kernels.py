@@ -352,6 +352,8 @@ def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(
         )
         assert [(r.status, r.errors) for r in runs] == [("ok", ()), ("ok", ())]
         one, two = (json.loads((scratch / f"{n}.json").read_text()) for n in ("first", "second"))
+        time.sleep(0.2)
+        assert processes_mentioning(str(folder)) == []  # no kernel, server or launcher is left
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     served = kernels.serving(kernels.Shape.of(None, Policy().limits, (), ()))
@@ -382,5 +384,41 @@ def test_a_single_notebook_boots_its_kernel_in_full(tmp_path: Path) -> None:
         [run] = run_jobs([NotebookJob(only, 30, 120)], scratch, folder / kernels.REQUESTS, Policy())
         assert (run.status, run.errors) == ("ok", ())
         assert json.loads((scratch / "only.json").read_text())["served"] is False
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_kernel_server_stopped_with_a_kernel_still_running_leaves_no_kernel_behind() -> None:
+    """The grader stops a submission's kernel server while one of its kernels still runs (it was never
+    stopped itself): the server kills it before it ends, also where no sandbox ends with it."""
+    folder = Path(tempfile.mkdtemp(prefix="nn-grader-server-stop-"))
+    folder.chmod(0o755)
+    cwd = folder / kernels.SCRATCH
+    cwd.mkdir()
+    shape = kernels.Shape.of(None, Policy().limits, (), ())
+
+    async def run() -> None:
+        server = kernels.start_server(cwd, None, shape, notebooks=2)
+        if server is None:
+            pytest.skip("kernels are not served here: each boots in full, and stops on its own")
+        kernel = kernels.start(cwd, None, shape, server)
+        try:
+            await kernel.started
+            kc = kernel.km.client()
+            kc.start_channels()
+            await notebooks._ready(kc, 60)
+            await kc.execute_interactive("import os; open('pid', 'w').write(str(os.getpid()))", timeout=30)
+            kc.stop_channels()
+            server.stop()
+            time.sleep(0.2)
+            assert processes_mentioning(str(cwd)) == []
+            if isolation.level() == "none":  # the kernel's own pid, as this process sees it
+                assert _gone(int((cwd / "pid").read_text()))
+        finally:
+            server.stop()  # a no-op once stopped
+            await kernel.stop()  # its launcher and folder
+
+    try:
+        asyncio.run(run())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
