@@ -5,6 +5,7 @@ fails, a hidden path that would hide the grader. Each is reported as the grader'
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import shutil
 import sys
@@ -226,3 +227,30 @@ def test_a_spurious_ast_error_of_cpython_is_parsed_again_not_a_fault(monkeypatch
     failures = iter([SystemError("something else")])
     with pytest.raises(SystemError, match="something else"):
         fingerprints.parse("x = 1")
+
+
+def test_a_parse_is_not_failed_by_a_finalizer_that_parses_during_a_collection() -> None:
+    """A garbage collection in the middle of a parse runs finalizers, and on CPython 3.11 one that
+    formats a traceback parses too, which made the first parse fail with the same spurious error
+    (every item of a grade became a grader error when such garbage kept coming, three tries running).
+    Here each finalizer parses and leaves garbage like itself for the next collection."""
+    left = [300]
+
+    class Parses:
+        def __del__(self) -> None:
+            ast.parse("x = (1 + 2) * 3")
+            if left[0] > 0:
+                left[0] -= 1
+                again = Parses()
+                again.me = again  # type: ignore[attr-defined] - a cycle: only the collector frees it
+
+    source = "\n".join(f"def f{i}(a, b):\n    return [a + b * {i} for _ in range(3)]\n" for i in range(300))
+    first = Parses()
+    first.me = first  # type: ignore[attr-defined]
+    del first
+    try:
+        for _ in range(20):
+            assert len(fingerprints.function_fingerprints(source)) == 300
+    finally:
+        left[0] = 0
+        gc.collect()
