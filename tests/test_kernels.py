@@ -325,6 +325,20 @@ def _notebook(path: Path, cells: list[str]) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _grading_folder(prefix: str) -> Iterator[Path]:
+    """A submission's grading folder with its scratch copy's and its requests' folders, outside
+    pytest's temp folder (only its owner may enter it): a kernel may run as a user of its own."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)
+    try:
+        (folder / kernels.SCRATCH).mkdir()
+        (folder / kernels.REQUESTS).mkdir()
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(tmp_path: Path) -> None:
     """Two notebooks of one submission: each kernel is forked by the submission's kernel server (where
     kernels are served), and each is fresh: the second sees nothing the first left in its modules, draws
@@ -332,13 +346,8 @@ def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(
     cgroup catches it, before the second starts; and nothing is left once they are done, wherever a
     sandbox or a pids cgroup holds the kernels' processes."""
     token = f"nn-grader-escaped-{os.getpid()}-{time.monotonic_ns()}"
-    # Outside pytest's temp folder (only its owner may enter it): a kernel may run as a user of its own.
-    folder = Path(tempfile.mkdtemp(prefix="nn-grader-served-"))
-    folder.chmod(0o755)
-    try:
+    with _grading_folder("nn-grader-served-") as folder:
         scratch = folder / kernels.SCRATCH
-        scratch.mkdir()
-        (folder / kernels.REQUESTS).mkdir()
         first = _notebook(
             scratch / "first.ipynb",
             [f"TOKEN = {token!r}", SHARED, SERVED, ESCAPE, "json.dump(record, open('first.json', 'w'))"],
@@ -354,8 +363,6 @@ def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(
         one, two = (json.loads((scratch / f"{n}.json").read_text()) for n in ("first", "second"))
         time.sleep(0.2)
         assert processes_mentioning(str(folder)) == []  # no kernel, server or launcher is left
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     served = kernels.serving(kernels.Shape.of(None, Policy().limits, (), ()))
     assert one["served"] == two["served"] == served
     assert one["draw"] != two["draw"]
@@ -374,30 +381,20 @@ def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(
 def test_a_single_notebook_boots_its_kernel_in_full(tmp_path: Path) -> None:
     """A kernel server boots as a kernel does, and imports matplotlib besides: for one notebook it
     would cost more than it saves, and that notebook's kernel boots in full."""
-    folder = Path(tempfile.mkdtemp(prefix="nn-grader-single-"))
-    folder.chmod(0o755)
-    try:
+    with _grading_folder("nn-grader-single-") as folder:
         scratch = folder / kernels.SCRATCH
-        scratch.mkdir()
-        (folder / kernels.REQUESTS).mkdir()
         only = _notebook(scratch / "only.ipynb", [SERVED, "json.dump(record, open('only.json', 'w'))"])
         [run] = run_jobs([NotebookJob(only, 30, 120)], scratch, folder / kernels.REQUESTS, Policy())
         assert (run.status, run.errors) == ("ok", ())
         assert json.loads((scratch / "only.json").read_text())["served"] is False
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_kernel_server_stopped_with_a_kernel_still_running_leaves_no_kernel_behind() -> None:
     """The grader stops a submission's kernel server while one of its kernels still runs (it was never
     stopped itself): the server kills it before it ends, also where no sandbox ends with it."""
-    folder = Path(tempfile.mkdtemp(prefix="nn-grader-server-stop-"))
-    folder.chmod(0o755)
-    cwd = folder / kernels.SCRATCH
-    cwd.mkdir()
     shape = kernels.Shape.of(None, Policy().limits, (), ())
 
-    async def run() -> None:
+    async def run(cwd: Path) -> None:
         server = kernels.start_server(cwd, None, shape, notebooks=2)
         if server is None:
             pytest.skip("kernels are not served here: each boots in full, and stops on its own")
@@ -418,7 +415,5 @@ def test_a_kernel_server_stopped_with_a_kernel_still_running_leaves_no_kernel_be
             server.stop()  # a no-op once stopped
             await kernel.stop()  # its launcher and folder
 
-    try:
-        asyncio.run(run())
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    with _grading_folder("nn-grader-server-stop-") as folder:
+        asyncio.run(run(folder / kernels.SCRATCH))
