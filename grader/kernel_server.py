@@ -125,7 +125,10 @@ def _read_request(
     selector: selectors.EpollSelector,
     closing: list[int],
 ) -> None:
-    data = conn.recv(REQUEST_BYTES)
+    try:
+        data = conn.recv(REQUEST_BYTES)
+    except OSError:
+        data = b""  # the launcher went before asking: nothing to start
     buffered = pending[conn] + data
     if data and b"\n" not in buffered and len(buffered) < REQUEST_BYTES:
         pending[conn] = buffered
@@ -134,7 +137,7 @@ def _read_request(
     selector.unregister(conn)
     try:
         request = json.loads(buffered.split(b"\n", 1)[0])
-    except ValueError:
+    except ValueError:  # an empty or cut request included
         conn.close()
         return
     others = [c.fileno() for c in (*pending, *launchers.values())]

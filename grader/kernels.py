@@ -137,7 +137,10 @@ class Server:
         self.kernel_caps: list[ProcessCap] = []  # each kernel releases its own; a kernel never stopped, here
         self.folder = tempfile.TemporaryDirectory(prefix="grade-kernels-")
         root = Path(self.folder.name)
-        self.socket = root / "server.sock"
+        # The listening socket's file stays outside the sandbox: the server holds the socket itself, and
+        # no code in there can reach it to ask for kernels, or put a listener of its own in its place.
+        self.control = tempfile.TemporaryDirectory(prefix="grade-kernel-server-")
+        self.socket = Path(self.control.name) / "server.sock"
         # The server and the two kernels a submission has at once (the one running, the next booting).
         self.limit = process_limit(3 * limits.processes)
         group = self.limit.cap.path if self.limit.cap is not None else None
@@ -201,6 +204,7 @@ class Server:
             cap.kill_all()
         self.limit.release()
         self.folder.cleanup()
+        self.control.cleanup()
 
 
 def serving(shape: Shape) -> bool:

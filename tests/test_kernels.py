@@ -310,6 +310,8 @@ import json, os, subprocess, sys, numpy
 from ipykernel.connect import get_connection_file
 draw = float(numpy.random.rand())
 record = {"served": "/grade-kernels-" in get_connection_file(), "draw": draw, "pid": os.getpid()}
+import glob
+record["servers_seen"] = glob.glob(os.path.join(GRADER_TMP, "**", "server.sock"), recursive=True)
 """
 ESCAPE = """\
 escaped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", TOKEN], start_new_session=True)
@@ -346,15 +348,16 @@ def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(
     cgroup catches it, before the second starts; and nothing is left once they are done, wherever a
     sandbox or a pids cgroup holds the kernels' processes."""
     token = f"nn-grader-escaped-{os.getpid()}-{time.monotonic_ns()}"
+    setup = f"TOKEN, GRADER_TMP = {token!r}, {tempfile.gettempdir()!r}"
     with _grading_folder("nn-grader-served-") as folder:
         scratch = folder / kernels.SCRATCH
         first = _notebook(
             scratch / "first.ipynb",
-            [f"TOKEN = {token!r}", SHARED, SERVED, ESCAPE, "json.dump(record, open('first.json', 'w'))"],
+            [setup, SHARED, SERVED, ESCAPE, "json.dump(record, open('first.json', 'w'))"],
         )
         second = _notebook(
             scratch / "second.ipynb",
-            [f"TOKEN = {token!r}", SHARED, SERVED, STILL_THERE, "json.dump(record, open('second.json', 'w'))"],
+            [setup, SHARED, SERVED, STILL_THERE, "json.dump(record, open('second.json', 'w'))"],
         )
         runs = run_jobs(
             [NotebookJob(first, 30, 120), NotebookJob(second, 30, 120)], scratch, folder / kernels.REQUESTS, Policy()
@@ -367,6 +370,8 @@ def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(
     assert one["served"] == two["served"] == served
     assert one["draw"] != two["draw"]
     assert one["escaped"]
+    if isolation.level() != "none":  # its kernel server's socket is out of a kernel's reach
+        assert one["servers_seen"] == two["servers_seen"] == []
     cap = isolation.process_limit(1)
     cap.release()
     if cap.kind == "pids cgroup":
@@ -383,7 +388,8 @@ def test_a_single_notebook_boots_its_kernel_in_full(tmp_path: Path) -> None:
     would cost more than it saves, and that notebook's kernel boots in full."""
     with _grading_folder("nn-grader-single-") as folder:
         scratch = folder / kernels.SCRATCH
-        only = _notebook(scratch / "only.ipynb", [SERVED, "json.dump(record, open('only.json', 'w'))"])
+        setup = f"GRADER_TMP = {tempfile.gettempdir()!r}"
+        only = _notebook(scratch / "only.ipynb", [setup, SERVED, "json.dump(record, open('only.json', 'w'))"])
         [run] = run_jobs([NotebookJob(only, 30, 120)], scratch, folder / kernels.REQUESTS, Policy())
         assert (run.status, run.errors) == ("ok", ())
         assert json.loads((scratch / "only.json").read_text())["served"] is False
