@@ -8,45 +8,16 @@ authoring tool.
 from __future__ import annotations
 
 import ast
-import gc
 import hashlib
-import threading
 
 import nbformat
+
+from grader.parsing import parse
 
 # A template's fingerprint for an object it does not define at all: a notebook cell nbgrader marks as a
 # solution, which the template replaces whole by its stub. A submission that still does not define it
 # has not attempted it.
 ABSENT = "absent"
-
-
-# One parse at a time in this process, with the garbage collector paused (see `parse`).
-_PARSING = threading.Lock()
-
-
-def parse(source: str) -> ast.Module:
-    """ast.parse, safe from CPython 3.11's spurious "AST constructor recursion depth mismatch"
-    SystemError (python/cpython#106905). The count it checks is shared by the whole process, and a
-    parse started while another is converting its tree resets it. That happens when a garbage
-    collection during the conversion runs a finalizer that formats a traceback (3.11 parses each
-    line of one), or when another thread gets to run. With the collector paused, the conversion runs
-    no Python code until it ends, and no other thread runs meanwhile; the retries remain for a thread
-    that was parsing when this one started. The parent never gives up on a student's file for that.
-    """
-    with _PARSING:
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            for attempt in range(3):
-                try:
-                    return ast.parse(source)
-                except SystemError as exc:
-                    if "recursion depth mismatch" not in str(exc) or attempt == 2:
-                        raise
-        finally:
-            if collecting:
-                gc.enable()
-    raise AssertionError("unreachable")
 
 
 def functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import inert
-from grader.fingerprints import parse
+from grader.parsing import parse
 from grader.project import source_file
 
 # What a step shows of each level (GitHub's limit per step); the rest is in the summary.

@@ -18,8 +18,8 @@ from typing import Any
 import nbformat
 
 from grader import untrusted
-from grader.fingerprints import parse
 from grader.notebooks import MAX_NOTEBOOK_BYTES  # larger, the run itself refuses it
+from grader.parsing import parse
 
 TAG = "locked"
 FOLDER = "locked"

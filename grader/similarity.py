@@ -31,7 +31,8 @@ import numpy as np
 from copydetect import CodeFingerprint, compare_files
 from copydetect.utils import find_fingerprint_overlap, get_copied_slices
 
-from grader.fingerprints import code_cells, function_fingerprints, functions, parse
+from grader.fingerprints import code_cells, function_fingerprints, functions
+from grader.parsing import parse
 from grader.rubric import Rubric
 from grader.submissions import SubmissionError, extract_zip
 from grader.untrusted import read_file

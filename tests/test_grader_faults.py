@@ -10,13 +10,16 @@ import json
 import shutil
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 from bugs import TEST_SEED, apply_spec
 from conftest import ROOT
 
-from grader import cli, fingerprints, kernels, sandbox
+from grader import cli, codec, fingerprints, kernels, parsing, sandbox
 from grader.engine import Assignment, SetupError, check_sandbox, grade, load_assignment
 from grader.isolation import ProcessLimit, process_limit
 from grader.options import GradeOptions
@@ -212,8 +215,9 @@ def test_a_submission_over_the_size_limit_is_its_own_result_in_a_batch(tmp_path:
 
 
 def test_a_spurious_ast_error_of_cpython_is_parsed_again_not_a_fault(monkeypatch: pytest.MonkeyPatch) -> None:
-    """CPython 3.11's "AST constructor recursion depth mismatch" comes from another thread's parse
-    (python/cpython#106905): the parse is tried again. Any other SystemError is raised."""
+    """CPython 3.11's "AST constructor recursion depth mismatch" (python/cpython#106905) is tried
+    again, for a thread that turned the collector back on before the parse. Any other SystemError is
+    raised."""
     real = ast.parse
     failures = iter([SystemError("AST constructor recursion depth mismatch (before=45, after=54)")])
 
@@ -226,15 +230,15 @@ def test_a_spurious_ast_error_of_cpython_is_parsed_again_not_a_fault(monkeypatch
     assert fingerprints.function_fingerprints("def f():\n    return 1\n").keys() == {"f"}
     failures = iter([SystemError("something else")])
     with pytest.raises(SystemError, match="something else"):
-        fingerprints.parse("x = 1")
+        parsing.parse("x = 1")
 
 
-def test_a_parse_is_not_failed_by_a_finalizer_that_parses_during_a_collection() -> None:
-    """A garbage collection in the middle of a parse runs finalizers, and on CPython 3.11 one that
-    formats a traceback parses too, which made the first parse fail with the same spurious error
-    (every item of a grade became a grader error when such garbage kept coming, three tries running).
-    Here each finalizer parses and leaves garbage like itself for the next collection."""
-    left = [300]
+@contextmanager
+def _finalizers_that_parse() -> Iterator[None]:
+    """A collection at every allocation, each running a finalizer that parses (as 3.11's traceback
+    formatting does) and leaves garbage like itself for the next: without `parsing.exclusive`, a
+    collection lands in the middle of each parse's conversion and the parse fails."""
+    left = [100_000]
 
     class Parses:
         def __del__(self) -> None:
@@ -244,13 +248,31 @@ def test_a_parse_is_not_failed_by_a_finalizer_that_parses_during_a_collection() 
                 again = Parses()
                 again.me = again  # type: ignore[attr-defined] - a cycle: only the collector frees it
 
-    source = "\n".join(f"def f{i}(a, b):\n    return [a + b * {i} for _ in range(3)]\n" for i in range(300))
+    thresholds = gc.get_threshold()
     first = Parses()
     first.me = first  # type: ignore[attr-defined]
     del first
+    gc.set_threshold(1)
     try:
-        for _ in range(20):
-            assert len(fingerprints.function_fingerprints(source)) == 300
+        yield
     finally:
+        gc.set_threshold(*thresholds)
         left[0] = 0
         gc.collect()
+
+
+def test_a_parse_is_not_failed_by_a_finalizer_that_parses_during_a_collection() -> None:
+    source = "\n".join(f"def f{i}(a, b):\n    return [a + b * {i} for _ in range(3)]\n" for i in range(100))
+    with _finalizers_that_parse():
+        for _ in range(3):
+            assert len(fingerprints.function_fingerprints(source)) == 100
+
+
+def test_reading_a_childs_arrays_is_not_failed_by_a_finalizer_that_parses_during_a_collection() -> None:
+    """numpy reads each array's header with ast.literal_eval, so decoding a child's reply parses too,
+    in the grader's worker threads: in CI, this made every item of a grade a grader error."""
+    value = {f"a{i}": np.arange(i + 1, dtype=float) for i in range(30)}
+    reply = codec.dumps(value)
+    with _finalizers_that_parse():
+        for _ in range(3):
+            assert codec.loads(reply, 1 << 20).keys() == value.keys()

@@ -18,11 +18,12 @@ the reference did. What a region leaves is data (`STUBS`), kept apart from the r
 
 from __future__ import annotations
 
-import ast
 import io
 import re
 import tokenize
 from dataclasses import dataclass
+
+from grader.parsing import parse
 
 # What a region leaves, by the marker that opens it.
 STUBS = {
@@ -176,11 +177,11 @@ def still_parses(reference: str, template: str, name: str) -> None:
     """Raise MarkerError when the template of a source no longer parses as Python where the reference
     did: a region whose stub does not fit where it stands (an emptied body, an unclosed bracket)."""
     try:
-        ast.parse(reference)
+        parse(reference)
     except SyntaxError:
         return  # not Python the grader reads (a cell of shell lines); students get it as it is
     try:
-        ast.parse(template)
+        parse(template)
     except SyntaxError as exc:
         raise MarkerError(
             f"{name}: the template would not parse ({exc.msg}, at its line {exc.lineno}) although the reference does: "
