@@ -85,6 +85,18 @@ def bound_messages() -> None:
     iostream.OutStream.write = bounded_write  # type: ignore[method-assign]
 
 
+def without_debugger() -> None:
+    """No debugger in a grading kernel: nothing ever asks one for it, and ipykernel imports debugpy
+    (pydevd) as each kernel starts in order to offer one, most of a kernel's start-up after its
+    imports. debugpy is unimportable while ipykernel checks for it, then importable again: a
+    student's own `import debugpy` still works."""
+    sys.modules["debugpy"] = None  # type: ignore[assignment]  # None: the import system's "no such module"
+    try:
+        import ipykernel.debugger  # noqa: F401 - records that debugpy is not there
+    finally:
+        del sys.modules["debugpy"]
+
+
 def main(argv: list[str]) -> int:
     try:
         confine.apply(confine.Confinement.decode(argv[0]))
@@ -95,6 +107,7 @@ def main(argv: list[str]) -> int:
 
     import grader.child  # noqa: F401 - the probes, imported before the first cell runs
 
+    without_debugger()
     bound_messages()
     sys.argv = [sys.argv[0], *argv[1:]]
     kernelapp.launch_new_instance()

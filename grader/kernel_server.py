@@ -47,6 +47,7 @@ def _preload() -> None:
     import grader.child  # noqa: F401 - the probes, there before the first cell runs
     from grader import kernel
 
+    kernel.without_debugger()
     kernel.bound_messages()
 
 

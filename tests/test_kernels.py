@@ -312,7 +312,10 @@ draw = float(numpy.random.rand())
 record = {"served": "/grade-kernels-" in get_connection_file(), "draw": draw, "pid": os.getpid()}
 import glob
 record["servers_seen"] = glob.glob(os.path.join(GRADER_TMP, "**", "server.sock"), recursive=True)
+record["debugger"] = sorted(m for m in ("debugpy", "pydevd") if m in sys.modules)
 """
+# A student's own import of what the kernel does without.
+IMPORTS_DEBUGPY = "import debugpy"
 ESCAPE = """\
 escaped = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", TOKEN], start_new_session=True)
 record["escaped"] = escaped.pid
@@ -357,7 +360,7 @@ def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(
         )
         second = _notebook(
             scratch / "second.ipynb",
-            [setup, SHARED, SERVED, STILL_THERE, "json.dump(record, open('second.json', 'w'))"],
+            [setup, SHARED, SERVED, STILL_THERE, IMPORTS_DEBUGPY, "json.dump(record, open('second.json', 'w'))"],
         )
         runs = run_jobs(
             [NotebookJob(first, 30, 120), NotebookJob(second, 30, 120)], scratch, folder / kernels.REQUESTS, Policy()
@@ -369,6 +372,7 @@ def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(
     served = kernels.serving(kernels.Shape.of(None, Policy().limits, (), ()))
     assert one["served"] == two["served"] == served
     assert one["draw"] != two["draw"]
+    assert one["debugger"] == two["debugger"] == []  # ipykernel's debugger, never used, is not loaded
     assert one["escaped"]
     if isolation.level() != "none":  # its kernel server's socket is out of a kernel's reach
         assert one["servers_seen"] == two["servers_seen"] == []
@@ -385,14 +389,19 @@ def test_a_submissions_notebooks_each_get_a_fresh_kernel_from_its_kernel_server(
 
 def test_a_single_notebook_boots_its_kernel_in_full(tmp_path: Path) -> None:
     """A kernel server boots as a kernel does, and imports matplotlib besides: for one notebook it
-    would cost more than it saves, and that notebook's kernel boots in full."""
+    would cost more than it saves, and that notebook's kernel boots in full (without ipykernel's
+    debugger either)."""
     with _grading_folder("nn-grader-single-") as folder:
         scratch = folder / kernels.SCRATCH
         setup = f"GRADER_TMP = {tempfile.gettempdir()!r}"
-        only = _notebook(scratch / "only.ipynb", [setup, SERVED, "json.dump(record, open('only.json', 'w'))"])
+        only = _notebook(
+            scratch / "only.ipynb", [setup, SERVED, IMPORTS_DEBUGPY, "json.dump(record, open('only.json', 'w'))"]
+        )
         [run] = run_jobs([NotebookJob(only, 30, 120)], scratch, folder / kernels.REQUESTS, Policy())
         assert (run.status, run.errors) == ("ok", ())
-        assert json.loads((scratch / "only.json").read_text())["served"] is False
+        record = json.loads((scratch / "only.json").read_text())
+        assert record["served"] is False
+        assert record["debugger"] == []
 
 
 def test_a_kernel_server_stopped_with_a_kernel_still_running_leaves_no_kernel_behind() -> None:
