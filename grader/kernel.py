@@ -90,11 +90,13 @@ def without_debugger() -> None:
     (pydevd) as each kernel starts in order to offer one, most of a kernel's start-up after its
     imports. debugpy is unimportable while ipykernel checks for it, then importable again: a
     student's own `import debugpy` still works."""
+    if "debugpy" in sys.modules or "ipykernel.debugger" in sys.modules:
+        return  # already imported: nothing left to save
     sys.modules["debugpy"] = None  # type: ignore[assignment]  # None: the import system's "no such module"
     try:
         import ipykernel.debugger  # noqa: F401 - records that debugpy is not there
     finally:
-        del sys.modules["debugpy"]
+        sys.modules.pop("debugpy", None)
 
 
 def main(argv: list[str]) -> int:
