@@ -236,7 +236,7 @@ def test_a_spurious_ast_error_of_cpython_is_parsed_again_not_a_fault(monkeypatch
 @contextmanager
 def _finalizers_that_parse() -> Iterator[None]:
     """A collection at every allocation, each running a finalizer that parses (as 3.11's traceback
-    formatting does) and leaves garbage like itself for the next: without `parsing.exclusive`, a
+    formatting does) and leaves garbage like itself for the next: without `parsing.retried`, a
     collection lands in the middle of each parse's conversion and the parse fails."""
     left = [100_000]
 
