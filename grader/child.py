@@ -3,7 +3,7 @@
 The child first confines itself (`grader.confine`) and says "ready" on the control
 pipe; a child that cannot is the grader's fault, reported as such. Then it imports
 the submission from ROOT and serves probe requests one at a time. Requests arrive on
-stdin as lines naming a request folder (request.json, inputs.npz) and, after a tab,
+stdin as lines naming a request file (`codec.dump_request`) and, after a tab,
 a reply folder that the child creates and writes result.npz and meta.json into; then
 it writes one line on the control pipe. The student's prints go to LOG, never to the control
 pipe, so nothing they print can pass for a reply.
@@ -79,7 +79,7 @@ def _resolve(module_name: str, qualname: str) -> Any:
     return obj
 
 
-def serve_in_namespace(request_dir: str, reply_dir: str, namespace: dict[str, Any]) -> None:
+def serve_in_namespace(request_file: str, reply_dir: str, namespace: dict[str, Any]) -> None:
     """Serve one request inside a notebook's kernel: the objects come from the notebook's globals."""
 
     def resolve(module_name: str, qualname: str) -> Any:
@@ -95,7 +95,7 @@ def serve_in_namespace(request_dir: str, reply_dir: str, namespace: dict[str, An
                 obj = getattr(obj, part)
         return obj
 
-    serve_one(Path(request_dir), Path(reply_dir), os.path.realpath(os.getcwd()), resolve, namespace)
+    serve_one(Path(request_file), Path(reply_dir), os.path.realpath(os.getcwd()), resolve, namespace)
 
 
 def _targets(resolve: Any, module: str, qualname: str, params: dict[str, Any]) -> Any:
@@ -205,12 +205,12 @@ def _raised_is_an_outcome(exc: Exception, recorder: replay.Recorder | None, repl
 
 
 def serve_one(
-    request_dir: Path, reply_dir: Path, root: str, resolve: Any = None, namespace: dict[str, Any] | None = None
+    request_file: Path, reply_dir: Path, root: str, resolve: Any = None, namespace: dict[str, Any] | None = None
 ) -> None:
-    """Answer the request in request_dir with result.npz and meta.json in a new reply_dir (made
+    """Answer the request in request_file with result.npz and meta.json in a new reply_dir (made
     before any student code runs; the grader reads it as untrusted data in any case)."""
     reply_dir.mkdir(mode=0o700)
-    request = json.loads((request_dir / "request.json").read_text())
+    request, inputs = codec.load_request(request_file)
     meta: dict[str, Any] = {"status": "ok"}
     started = time.perf_counter()
     resolve = resolve or _resolve
@@ -220,7 +220,6 @@ def serve_one(
     called: set[str] = set()
     recorder, replayer = replay.Recorder(), None
     try:
-        inputs = codec.load(request_dir / "inputs.npz")
         probe = kinds.probe(request["probe"])
         if replay_of:
             replayer = replay.Replayer(inputs.pop(replay.REPLAY_INPUT, None))
@@ -348,11 +347,11 @@ def main(argv: list[str]) -> int:
     np.seterr(all="ignore")
     control.write("ready\n")
     for line in stdin:
-        request_dir, _, reply_dir = line.rstrip("\n").partition("\t")
-        inbox = os.path.dirname(os.path.abspath(request_dir))
+        request_file, _, reply_dir = line.rstrip("\n").partition("\t")
+        inbox = os.path.dirname(os.path.abspath(request_file))
         if inbox not in readable:
             readable.append(inbox)
-        serve_one(Path(request_dir), Path(reply_dir), root)
+        serve_one(Path(request_file), Path(reply_dir), root)
         control.write("done\n")
     return 0
 

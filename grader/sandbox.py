@@ -233,13 +233,13 @@ class ChildSession:
         """Serve one request; never raises for anything the student's code does (SandboxError is
         the grader's own failure)."""
         self.requests += 1
-        request_dir, reply_dir = self.exchange.post(module, qualname, probe, params, inputs)
+        request_file, reply_dir = self.exchange.post(module, qualname, probe, params, inputs)
         if self.proc is None:
             self.start()
         assert self.proc is not None and self.proc.stdin is not None and self.control is not None
         started = time.perf_counter()
         try:
-            self.proc.stdin.write(f"{request_dir}\t{reply_dir}\n".encode())
+            self.proc.stdin.write(f"{request_file}\t{reply_dir}\n".encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the child died: the read below sees EOF
@@ -319,10 +319,12 @@ class Exchange:
     def post(self, module: str, qualname: str, probe: str, params: dict[str, Any], inputs: Any) -> tuple[Path, Path]:
         token = secrets.token_hex(16)
         try:
-            request_dir = write_request(self.inbox / token, module, qualname, probe, params, inputs)
+            request_file = self.inbox / f"{token}.npz"
+            call = {"module": module, "qualname": qualname, "probe": probe, "params": params}
+            codec.dump_request(request_file, call, inputs)
         except OSError as exc:
             raise SandboxError(f"cannot write a request for the child in {self.inbox}: {exc}") from exc
-        return request_dir, self.outbox / token
+        return request_file, self.outbox / token
 
     def collect(self, reply_dir: Path, duration: float, max_bytes: int) -> ChildResult:
         """What the child wrote into its reply folder, read as data only; never raises."""
@@ -386,15 +388,3 @@ def _clean_meta(meta: Any) -> dict[str, Any]:
         clean["status"] = "crashed"
         clean.setdefault("message", "the child wrote a reply the grader does not understand")
     return clean
-
-
-def write_request(
-    request_dir: Path, module: str, qualname: str, probe: str, params: dict[str, Any], inputs: Any
-) -> Path:
-    """A request folder: request.json and inputs.npz, never anything expected."""
-    request_dir.mkdir()
-    (request_dir / "request.json").write_text(
-        json.dumps({"module": module, "qualname": qualname, "probe": probe, "params": params})
-    )
-    codec.dump(inputs, request_dir / "inputs.npz")
-    return request_dir
