@@ -4,7 +4,8 @@ The child first confines itself (`grader.confine`) and says "ready" on the contr
 pipe; a child that cannot is the grader's fault, reported as such. Then it imports
 the submission from ROOT and serves probe requests one at a time. Requests arrive on
 stdin as lines naming a request file (`codec.dump_request`) and, after a tab,
-a reply folder that the child creates and writes result.npz and meta.json into; then
+a reply file that the child creates (`write_reply`: a line of JSON metadata, then the
+returned value as `codec.dumps` encodes it); then
 it writes one line on the control pipe. The student's prints go to LOG, never to the control
 pipe, so nothing they print can pass for a reply.
 
@@ -79,7 +80,7 @@ def _resolve(module_name: str, qualname: str) -> Any:
     return obj
 
 
-def serve_in_namespace(request_file: str, reply_dir: str, namespace: dict[str, Any]) -> None:
+def serve_in_namespace(request_file: str, reply_file: str, namespace: dict[str, Any]) -> None:
     """Serve one request inside a notebook's kernel: the objects come from the notebook's globals."""
 
     def resolve(module_name: str, qualname: str) -> Any:
@@ -95,7 +96,7 @@ def serve_in_namespace(request_file: str, reply_dir: str, namespace: dict[str, A
                 obj = getattr(obj, part)
         return obj
 
-    serve_one(Path(request_file), Path(reply_dir), os.path.realpath(os.getcwd()), resolve, namespace)
+    serve_one(Path(request_file), Path(reply_file), os.path.realpath(os.getcwd()), resolve, namespace)
 
 
 def _targets(resolve: Any, module: str, qualname: str, params: dict[str, Any]) -> Any:
@@ -205,12 +206,12 @@ def _raised_is_an_outcome(exc: Exception, recorder: replay.Recorder | None, repl
 
 
 def serve_one(
-    request_file: Path, reply_dir: Path, root: str, resolve: Any = None, namespace: dict[str, Any] | None = None
+    request_file: Path, reply_file: Path, root: str, resolve: Any = None, namespace: dict[str, Any] | None = None
 ) -> None:
-    """Answer the request in request_file with result.npz and meta.json in a new reply_dir (made
-    before any student code runs; the grader reads it as untrusted data in any case)."""
-    reply_dir.mkdir(mode=0o700)
+    """Answer the request in request_file with a new reply_file (`write_reply`; the grader reads it as
+    untrusted data in any case)."""
     request, inputs = codec.load_request(request_file)
+    body = b""
     meta: dict[str, Any] = {"status": "ok"}
     started = time.perf_counter()
     resolve = resolve or _resolve
@@ -253,7 +254,7 @@ def serve_one(
                 pass
         if len(payload) > MAX_RESULT_BYTES:
             raise ProbeError(f"the outputs take {len(payload)} bytes, more than the {MAX_RESULT_BYTES}-byte limit")
-        (reply_dir / "result.npz").write_bytes(payload)
+        body = payload
     except (ProbeError, codec.CodecError) as exc:
         meta = {"status": "bad_return", "message": str(exc)[:MAX_MESSAGE_CHARS]}
     except ImportFailure as failure:
@@ -280,7 +281,16 @@ def serve_one(
     if _SUSPICIOUS:
         meta["suspicious"] = list(_SUSPICIOUS)
         _SUSPICIOUS.clear()
-    (reply_dir / "meta.json").write_text(json.dumps(meta))
+    write_reply(reply_file, meta, body)
+
+
+def write_reply(path: Path, meta: dict[str, Any], body: bytes) -> None:
+    """A reply in one new file: the metadata as one line of JSON (which escapes any newline in a
+    string), then the returned value's bytes. One file, not a folder of two, for the reason a
+    request is one file (`codec.dump_request`). Never through a link, nor over a file already there."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as reply:
+        reply.write(json.dumps(meta).encode() + b"\n" + body)
 
 
 _SUSPICIOUS: list[str] = []
@@ -347,11 +357,11 @@ def main(argv: list[str]) -> int:
     np.seterr(all="ignore")
     control.write("ready\n")
     for line in stdin:
-        request_file, _, reply_dir = line.rstrip("\n").partition("\t")
+        request_file, _, reply_file = line.rstrip("\n").partition("\t")
         inbox = os.path.dirname(os.path.abspath(request_file))
         if inbox not in readable:
             readable.append(inbox)
-        serve_one(Path(request_file), Path(reply_dir), root)
+        serve_one(Path(request_file), Path(reply_file), root)
         control.write("done\n")
     return 0
 

@@ -257,11 +257,11 @@ def _errors(nb: Any) -> tuple[CellError, ...]:
     return tuple(found)
 
 
-def _serving_cell(request_file: Path, reply_dir: Path) -> Any:
+def _serving_cell(request_file: Path, reply_file: Path) -> Any:
     """A hidden cell that answers one request in the notebook's own namespace, through the exchange."""
     return nbformat.v4.new_code_cell(
         f"__import__('grader.child', fromlist=['_']).serve_in_namespace({str(request_file)!r}, "
-        f"{str(reply_dir)!r}, globals())"
+        f"{str(reply_file)!r}, globals())"
     )
 
 
@@ -292,10 +292,10 @@ async def _serve_probes(
                 out.append(ChildResult(out[-1].status, meta=out[-1].meta))
                 continue
             params = {**request_params(w.item), **extra}
-            request_file, reply_dir = exchange.post("", w.item.qualname, w.item.probe(), params, inputs)
+            request_file, reply_file = exchange.post("", w.item.qualname, w.item.probe(), params, inputs)
             timeout = min(w.item.timeout_s, cell_timeout_s, deadline - time.monotonic())
             client.timeout = max(1, math.ceil(timeout))
-            cell = _serving_cell(request_file, reply_dir)
+            cell = _serving_cell(request_file, reply_file)
             started = time.perf_counter()
             client.nb.cells.append(cell)  # executed at its own index, then removed: the notebook is unchanged
             interrupted = len(client.interrupted)
@@ -319,7 +319,7 @@ async def _serve_probes(
                 limit = {"message": f"no answer within {client.timeout} s, the notebook's limit"} if shorter else {}
                 out.append(ChildResult("timeout", meta=limit))
                 continue
-            out.append(exchange.collect(reply_dir, time.perf_counter() - started, limits.result_bytes))
+            out.append(exchange.collect(reply_file, time.perf_counter() - started, limits.result_bytes))
         results[w.item.id] = out
     return results
 
@@ -328,9 +328,9 @@ async def _read_value(client: BoundedClient, read: ValueRead, exchange: Exchange
     """The variable's value, read in the kernel as a hidden cell (at the notebook's end, then removed)
     that answers through the exchange as a probe does: only data comes back."""
     variable = read.variable
-    request_file, reply_dir = exchange.post("", variable, read.probe, {"target": variable}, {})
+    request_file, reply_file = exchange.post("", variable, read.probe, {"target": variable}, {})
     client.timeout = max(1, math.ceil(min(READ_TIMEOUT_S, client.deadline - time.monotonic())))
-    cell = _serving_cell(request_file, reply_dir)
+    cell = _serving_cell(request_file, reply_file)
     started = time.perf_counter()
     client.nb.cells.append(cell)
     interrupted = len(client.interrupted)
@@ -341,7 +341,7 @@ async def _read_value(client: BoundedClient, read: ValueRead, exchange: Exchange
     if len(client.interrupted) > interrupted:
         client.interrupted = client.interrupted[:interrupted]  # the read's, not a notebook cell's
         return ChildResult("timeout", meta={"message": f"reading {variable} did not finish within the cell limit"})
-    return exchange.collect(reply_dir, time.perf_counter() - started, limits.result_bytes)
+    return exchange.collect(reply_file, time.perf_counter() - started, limits.result_bytes)
 
 
 def _read(path: Path, work: list[ProbeWork]) -> Any:

@@ -233,13 +233,13 @@ class ChildSession:
         """Serve one request; never raises for anything the student's code does (SandboxError is
         the grader's own failure)."""
         self.requests += 1
-        request_file, reply_dir = self.exchange.post(module, qualname, probe, params, inputs)
+        request_file, reply_file = self.exchange.post(module, qualname, probe, params, inputs)
         if self.proc is None:
             self.start()
         assert self.proc is not None and self.proc.stdin is not None and self.control is not None
         started = time.perf_counter()
         try:
-            self.proc.stdin.write(f"{request_file}\t{reply_dir}\n".encode())
+            self.proc.stdin.write(f"{request_file}\t{reply_file}\n".encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the child died: the read below sees EOF
@@ -253,7 +253,7 @@ class ChildSession:
             code = self.proc.wait()
             self._kill()
             return ChildResult("crashed", meta={"returncode": code}, duration_s=duration)
-        result = self.exchange.collect(reply_dir, duration, self.limits.result_bytes)
+        result = self.exchange.collect(reply_file, duration, self.limits.result_bytes)
         if result.status == "crashed":
             self._kill()
         return result
@@ -303,10 +303,10 @@ class Exchange:
     """Where requests go to a child and replies come back, under names the child cannot guess.
 
     Requests are written into `in/`, which the child can read but (in a sandbox) not change;
-    the child creates each reply folder in `out/` itself, and the grader reads it as untrusted
-    data: bounded, regular files only, never following a link. Across one exchange the replies
-    together may hold at most `total_bytes`, so whatever a submission returns, the grader's
-    memory stays bounded.
+    the child creates each reply file in `out/` itself (`grader.child.write_reply`), and the
+    grader reads it as untrusted data: bounded, a regular file only, never following a link.
+    Across one exchange the replies together may hold at most `total_bytes`, so whatever a
+    submission returns, the grader's memory stays bounded.
     """
 
     def __init__(self, workdir: Path, total_bytes: int = 256 * 1024**2) -> None:
@@ -326,12 +326,15 @@ class Exchange:
             raise SandboxError(f"cannot write a request for the child in {self.inbox}: {exc}") from exc
         return request_file, self.outbox / token
 
-    def collect(self, reply_dir: Path, duration: float, max_bytes: int) -> ChildResult:
-        """What the child wrote into its reply folder, read as data only; never raises."""
+    def collect(self, reply_file: Path, duration: float, max_bytes: int) -> ChildResult:
+        """What the child wrote into its reply file, read as data only; never raises."""
+        limit = min(max_bytes, self.remaining)
+        over: str | None = None  # why the returned value was not read
         try:
-            raw_meta = untrusted.read_in_folder(reply_dir, ("meta.json",), META_BYTES)["meta.json"]
-            if raw_meta is None:
-                raise ValueError("no meta.json")
+            try:
+                raw_meta, data = untrusted.read_line_and_body(reply_file, META_BYTES, limit)
+            except untrusted.BodyOverLimit as exc:
+                raw_meta, data, over = exc.head, b"", f"the returned value takes {exc}"
             meta = _clean_meta(json.loads(raw_meta))
         except (OSError, ValueError, RecursionError):
             return ChildResult(
@@ -342,13 +345,13 @@ class Exchange:
         status = meta.get("status", "crashed")
         if status != "ok":
             return ChildResult(status, meta=meta, duration_s=duration)
-        limit = min(max_bytes, self.remaining)
         try:
-            data = untrusted.read_in_folder(reply_dir, ("result.npz",), limit)["result.npz"]
-            if data is None:
-                raise codec.CodecError("the child's reply has no result.npz")
+            if over is not None:
+                raise codec.CodecError(over)
+            if not data:
+                raise codec.CodecError("the child's reply holds no returned value")
             outputs = codec.loads(data, limit, "the returned value")
-        except (codec.CodecError, OSError) as exc:
+        except codec.CodecError as exc:
             message = str(exc)
             if limit < max_bytes:
                 message += (

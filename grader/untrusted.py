@@ -21,11 +21,10 @@ class UntrustedFileError(OSError):
     """A file a child produced cannot be read safely; the message says why, for the student's report."""
 
 
-def read_file(path: Path, max_bytes: int, folder_fd: int | None = None) -> bytes:
-    """The bytes of a regular file of at most max_bytes. With folder_fd, path is a name inside that
-    already opened folder (so no link on the way can redirect the read)."""
+def read_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most max_bytes."""
     try:
-        fd = os.open(path, _FLAGS, dir_fd=folder_fd)
+        fd = os.open(path, _FLAGS)
     except OSError as exc:
         raise UntrustedFileError(f"{path.name} cannot be opened: {exc.strerror}") from exc
     try:
@@ -45,27 +44,41 @@ def read_file(path: Path, max_bytes: int, folder_fd: int | None = None) -> bytes
         os.close(fd)
 
 
-def open_folder(path: Path) -> int:
-    """A descriptor of a real folder (not a link to one), for reading the files in it with read_file."""
+class BodyOverLimit(UntrustedFileError):
+    """The part after a file's first line is over its limit; the line itself was read."""
+
+    def __init__(self, head: bytes, size: int, limit: int) -> None:
+        super().__init__(f"{size} bytes, over the {limit}-byte limit")
+        self.head, self.size, self.limit = head, size, limit
+
+
+def read_line_and_body(path: Path, max_line: int, max_body: int) -> tuple[bytes, bytes]:
+    """A regular file made of a first line of at most max_line bytes and a body of at most max_body,
+    read as `read_file` reads: the line without its newline, and the body. A body over its limit
+    raises BodyOverLimit, which holds the line; any other file raises UntrustedFileError."""
     try:
-        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, _FLAGS)
     except OSError as exc:
-        raise UntrustedFileError(f"{path.name} cannot be opened as a folder: {exc.strerror}") from exc
-
-
-def read_in_folder(folder: Path, names: tuple[str, ...], max_bytes: int) -> dict[str, bytes | None]:
-    """Several files of one folder, each bounded; None for a file that is absent."""
-    fd = open_folder(folder)
+        raise UntrustedFileError(f"{path.name} cannot be opened: {exc.strerror}") from exc
     try:
-        out: dict[str, bytes | None] = {}
-        for name in names:
-            try:
-                os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except FileNotFoundError:
-                out[name] = None
-                continue
-            out[name] = read_file(Path(name), max_bytes, folder_fd=fd)
-        return out
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UntrustedFileError(f"{path.name} is not a regular file")
+        start = b""
+        while b"\n" not in start and len(start) <= max_line and (chunk := os.read(fd, max_line + 1 - len(start))):
+            start += chunk
+        line, newline, body = start.partition(b"\n")
+        if not newline or len(line) > max_line:
+            raise UntrustedFileError(f"{path.name} has no first line of at most {max_line} bytes")
+        if (size := info.st_size - len(line) - 1) > max_body:
+            raise BodyOverLimit(line, size, max_body)
+        chunks, total = [body], len(body)
+        while total <= max_body and (chunk := os.read(fd, min(CHUNK, max_body + 1 - total))):
+            total += len(chunk)
+            chunks.append(chunk)
+        if total > max_body:  # it grew while being read
+            raise BodyOverLimit(line, total, max_body)
+        return line, b"".join(chunks)
     finally:
         os.close(fd)
 

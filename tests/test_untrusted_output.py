@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from grader import codec
-from grader.untrusted import UntrustedFileError, read_file
+from grader.child import write_reply
+from grader.untrusted import BodyOverLimit, UntrustedFileError, read_file, read_line_and_body
 
 # Run in a fresh interpreter, so that its peak memory is the grading's alone.
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec.
@@ -53,6 +54,37 @@ def test_a_file_over_the_limit_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UntrustedFileError, match="over the 1024-byte limit"):
         read_file(tmp_path / "big", 1024)
     assert read_file(tmp_path / "big", 2048) == b"x" * 2048
+
+
+def test_a_reply_is_read_as_its_line_and_its_body_each_within_its_limit(tmp_path: Path) -> None:
+    """A child's reply (`grader.child.write_reply`): a line of metadata, then the returned value."""
+    reply = tmp_path / "reply"
+    write_reply(reply, {"status": "ok", "message": "two\nlines"}, b"\n\x00body")
+    line, body = read_line_and_body(reply, 1024, 6)
+    assert (json.loads(line), body) == ({"status": "ok", "message": "two\nlines"}, b"\n\x00body")
+    with pytest.raises(BodyOverLimit, match="6 bytes, over the 5-byte limit") as over:
+        read_line_and_body(reply, 1024, 5)
+    assert json.loads(over.value.head)["status"] == "ok"  # the metadata still says what happened
+    with pytest.raises(UntrustedFileError, match="no first line of at most 10 bytes"):
+        read_line_and_body(reply, 10, 6)
+    with pytest.raises(FileExistsError):
+        write_reply(reply, {"status": "ok"}, b"")  # never over a file already there, as a student's
+    (tmp_path / "no-newline").write_bytes(b'{"status": "ok"}')
+    with pytest.raises(UntrustedFileError, match="no first line"):
+        read_line_and_body(tmp_path / "no-newline", 1024, 1024)
+
+
+def test_a_reply_that_is_a_fifo_or_a_link_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(UntrustedFileError, match="not a regular file"):
+        read_line_and_body(tmp_path / "fifo", 1024, 1024)
+    (tmp_path / "secret").write_text('{"status": "ok"}\nreference code')
+    (tmp_path / "link").symlink_to(tmp_path / "secret")
+    with pytest.raises(UntrustedFileError, match="cannot be opened"):
+        read_line_and_body(tmp_path / "link", 1024, 1024)
+    with pytest.raises(OSError):
+        write_reply(tmp_path / "link", {"status": "ok"}, b"")  # nor written through a link
+    assert (tmp_path / "secret").read_text() == '{"status": "ok"}\nreference code'
 
 
 def _npz_claiming(shape: tuple[int, ...], compressed: bool = False, payload: int = 64) -> bytes:
