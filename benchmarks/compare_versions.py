@@ -2,8 +2,11 @@
 reference submission in turns (A B A B ...): the median ratio new/old of wall time, pair by pair.
 
     .venv/bin/python benchmarks/compare_versions.py OLD_REV [NEW_REV] [--runs 20] [--instructor] [--no-notebooks]
+        [--class N]
 
-NEW_REV defaults to HEAD. Each version grades its own `reference/<assignment>` with its own
+NEW_REV defaults to HEAD. With --class N, each run grades a class of N copies of the reference with
+`--jobs 2` into a fresh output folder (nothing cached): a batch's pace, where two processes share the
+machine, rather than one grade's. Each version grades its own `reference/<assignment>` with its own
 fixtures, as a course that pins a grader version would. Pairing keeps the ratio meaningful when the
 machine's speed drifts; quote the median ratio and its spread, not a single time.
 """
@@ -11,6 +14,7 @@ machine's speed drifts; quote the median ratio and its spread, not a single time
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,8 +35,15 @@ def _install(rev: str, where: Path) -> Path:
 
 
 def _command(where: Path, src: Path, args: argparse.Namespace, seed_file: Path) -> list[str]:
-    cmd = [str(where / "venv" / "bin" / "grade"), str(src / "reference" / args.assignment), "--quiet"]
+    graded = src / "reference" / args.assignment
+    if args.class_size:
+        for k in range(args.class_size):
+            shutil.copytree(graded, where / "class" / f"student_{k:03d}")
+        graded = where / "class"
+    cmd = [str(where / "venv" / "bin" / "grade"), str(graded), "--quiet"]
     cmd += ["--fixtures", str(src / "fixtures" / args.assignment)]
+    if args.class_size:
+        cmd += ["--jobs", "2", "--out", str(where / "out")]
     if args.instructor:
         cmd += ["--reference", str(src / "reference" / args.assignment), "--hidden-seed-file", str(seed_file)]
     else:
@@ -41,6 +52,8 @@ def _command(where: Path, src: Path, args: argparse.Namespace, seed_file: Path) 
 
 
 def _wall(cmd: list[str]) -> float:
+    if "--out" in cmd:  # a class: graded afresh, not from the last run's cache
+        shutil.rmtree(cmd[cmd.index("--out") + 1], ignore_errors=True)
     start = time.perf_counter()
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     if done.returncode != 0:
@@ -56,6 +69,7 @@ def main() -> None:
     parser.add_argument("--assignment", default="nndl")
     parser.add_argument("--instructor", action="store_true", help="instructor mode (hidden cases); else student mode")
     parser.add_argument("--no-notebooks", action="store_true")
+    parser.add_argument("--class", dest="class_size", type=int, default=0, help="a class of N copies, --jobs 2")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="compare-versions-") as tmp:
         base = Path(tmp)
@@ -79,8 +93,9 @@ def main() -> None:
     ratios = sorted(new / old for new, old in pairs)
     new_wall, old_wall = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
     mode = "instructor" if args.instructor else "student"
+    graded = f"a class of {args.class_size} with --jobs 2, " if args.class_size else ""
     print(
-        f"{args.assignment}, {mode} mode{', no notebooks' if args.no_notebooks else ''}, {args.runs} pairs: "
+        f"{args.assignment}, {graded}{mode} mode{', no notebooks' if args.no_notebooks else ''}, {args.runs} pairs: "
         f"wall new/old median {statistics.median(ratios):.3f} (min {ratios[0]:.3f}, max {ratios[-1]:.3f}); "
         f"median wall new {new_wall:.2f} s, old {old_wall:.2f} s"
     )
