@@ -26,16 +26,21 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from copydetect import CodeFingerprint, compare_files
-from copydetect.utils import find_fingerprint_overlap, get_copied_slices
 
 from grader.fingerprints import code_cells, function_fingerprints, functions
 from grader.parsing import parse
 from grader.rubric import Rubric
 from grader.submissions import SubmissionError, extract_zip
 from grader.untrusted import read_file
+
+if TYPE_CHECKING:
+    from copydetect import CodeFingerprint
+
+# copydetect is imported where it is used, not here: its package imports matplotlib.pyplot, half a
+# second that every `grade` would pay, since the class reports import this module's result types.
 
 # copydetect's own defaults for code of this size: 25 normalised characters make a fingerprint (about
 # one statement), and every one is kept (a window of 1), since a function is short.
@@ -199,6 +204,8 @@ def read_functions(
 
 
 def _fingerprint(code: str, boilerplate: Sequence[int]) -> CodeFingerprint:
+    from copydetect import CodeFingerprint
+
     return CodeFingerprint(
         "f.py", K, WINDOW, np.array(sorted(boilerplate), dtype=np.int64), True, "python", io.StringIO(code)
     )
@@ -259,6 +266,8 @@ def _spans(slices: np.ndarray) -> tuple[tuple[int, int], ...]:
 
 def _matched(fa: CodeFingerprint, fb: CodeFingerprint) -> tuple[int, int]:
     """Normalised characters of each side that the other side also has."""
+    from copydetect.utils import find_fingerprint_overlap, get_copied_slices
+
     idx_a, idx_b = find_fingerprint_overlap(fa.hashes, fb.hashes, fa.hash_idx, fb.hash_idx)
     slices = get_copied_slices(idx_a, K), get_copied_slices(idx_b, K)
     a, b = (int(np.sum(s[1] - s[0])) if len(s[0]) else 0 for s in slices)
@@ -273,6 +282,8 @@ def _pair(
     min_matched: int,
 ) -> Pair | None:
     """The pair, when it is to be flagged; where the common code lies is worked out only then."""
+    from copydetect import compare_files
+
     matched = [0, 0]
     covered = [0, 0]
     overlapping = []

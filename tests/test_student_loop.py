@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,12 @@ def test_a_submission_of_another_assignment_in_a_class_folder_is_told_so(
         "graded as: grade it with the other submissions of 'mlp'"
     )
     assert {i["status"] for i in reports["alice"]["items"]} == {"not_attempted"}
+
+
+def test_the_command_line_imports_no_plotting_nor_similarity_library() -> None:
+    """`grade` starts in every loop a student runs, every CI job and every Gradescope run: what only
+    `--similarity` or a notebook's kernel needs (copydetect, which imports matplotlib.pyplot) is not
+    imported by the command line itself. Half a second of every `grade` went there."""
+    probe = "import sys, grader.cli; print(sorted(m for m in ('matplotlib', 'copydetect') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
