@@ -314,6 +314,8 @@ class Exchange:
         self.outbox = workdir / f"out-{secrets.token_hex(8)}"
         self.inbox.mkdir(mode=0o755)
         self.outbox.mkdir(mode=0o700)
+        # Readable whatever the umask: at the level `user` the child reads its requests as another user.
+        os.chmod(self.inbox, 0o755)
         self.remaining = self.total_bytes = total_bytes
 
     def post(self, module: str, qualname: str, probe: str, params: dict[str, Any], inputs: Any) -> tuple[Path, Path]:
@@ -322,6 +324,7 @@ class Exchange:
             request_file = self.inbox / f"{token}.npz"
             call = {"module": module, "qualname": qualname, "probe": probe, "params": params}
             codec.dump_request(request_file, call, inputs)
+            os.chmod(request_file, 0o644)
         except OSError as exc:
             raise SandboxError(f"cannot write a request for the child in {self.inbox}: {exc}") from exc
         return request_file, self.outbox / token

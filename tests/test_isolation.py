@@ -227,6 +227,28 @@ def test_at_the_user_level_a_notebook_kernel_runs_as_its_submissions_user(scratc
     assert uid >= users.POOL_BASES[-1] and users._pids_of(uid) == []
 
 
+def test_a_grader_whose_umask_keeps_others_out_still_reaches_its_children(scratch: Path) -> None:
+    """With umask 077 (a hardened root account's), what the grader writes for a child is still
+    readable by it: at the level `user` the child reads its requests as another user, and every
+    child used to fail as the grader's error. The other levels must not mind either."""
+    root = scratch / "root"
+    (root / "student.py").write_text("def plus_one(x):\n    return x + 1\n")
+    params = {"params": ["x"], "returns": ["out"], "target": "plus_one", "compare": ["out"]}
+    notebook = root / "cells.ipynb"
+    cells = [nbformat.v4.new_code_cell("import numpy as np\nassert np.ones(2).sum() == 2")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), notebook)
+    before = os.umask(0o077)
+    try:
+        with ChildSession(root, scratch / "work") as session:
+            result = session.run("student", "plus_one", "compare:call", params, {"x": np.zeros(1)}, timeout_s=30)
+        run = execute(notebook, root, cell_timeout_s=30, timeout_s=60)
+    finally:
+        os.umask(before)
+    assert result.status == "ok", result
+    assert result.outputs["returned"]["out"][0] == 1
+    assert run.status == "ok", (run.message, run.errors)
+
+
 NAMESPACE_VIEW = """
 import os, socket, sys
 hidden, writable, secret, course = sys.argv[1:5]
