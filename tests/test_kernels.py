@@ -145,6 +145,23 @@ def test_a_kept_kernel_that_does_not_fit_is_stopped_unused() -> None:
     assert kernels._kept is None and _gone(pid) and not third.exists()
 
 
+def test_a_stopped_kernels_end_is_awaited_without_reaping_it_and_a_live_one_only_until_the_timeout() -> None:
+    """`_ended` lets a kernel's stop go on once its killed process has ended (jupyter_client then
+    reaps it), and gives up after its timeout on one that has not."""
+    ended = subprocess.Popen(["sleep", "30"])
+    alive = subprocess.Popen(["sleep", "30"])
+    try:
+        ended.kill()
+        asyncio.run(kernels._ended(ended.pid, 30))
+        assert ended.poll() == -signal.SIGKILL  # ended, and still there for its Popen to reap
+        asyncio.run(kernels._ended(alive.pid, 0.2))
+        assert alive.poll() is None
+    finally:
+        for process in (ended, alive):
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("cs231n_style")
