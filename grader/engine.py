@@ -24,7 +24,7 @@ from grader.cases import hidden_cases, request_params
 from grader.fingerprints import ABSENT, function_fingerprints, notebook_fingerprints
 from grader.isolation import hidden_path_problems
 from grader.kinds.context import NotebookContext, TrustedCall
-from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, ValueRead, run_notebooks
+from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, ValueRead, run_notebooks, run_notebooks_beside
 from grader.options import GradeOptions
 from grader.project import find_project_root
 from grader.replay import RAISED, RECORDING_SESSION_BYTES, REPLAY_INPUT
@@ -455,13 +455,41 @@ def _replayed_upstream(
             policy=recording,
             backend=backend,
         )
-    # An object a notebook defines is recorded in a new run of the student's notebook.
+    answers: dict[int, ChildResult] = {}  # by the ask's index
+    # An object a notebook defines is recorded in a new run of the student's notebook; the reference's
+    # notebook, which defines the object the replay runs in, runs its cells meanwhile.
     record = {it.id: [{"numeric": False, "record": targets[it.id]}] * len(plans[it.id]) for it in chosen if it.notebook}
     if record:
-        (tmp / "recording-requests").mkdir()
-        work = _probe_work(plans, tuple(rubric.item(i) for i in record), record)
-        runs = run_notebooks(rubric, scratch, work, tmp / "recording-requests", recording, backend, only_probed=True)
-        recorded |= {i: results for run in runs.values() for i, results in run.probes.items()}
+        asks, where, answers = _record_and_replay_notebooks(
+            assignment, plans, student, targets, recorded, record, scratch, tmp, recording, policy, backend
+        )
+    else:
+        asks, where = _asks(chosen, plans, student, targets, recorded)
+    in_modules_asked = [k for k, (item_id, _) in enumerate(where) if not rubric.item(item_id).notebook]
+    if in_modules_asked:
+        found = _run_trusted(assignment, [asks[k] for k in in_modules_asked], tmp, policy, backend)
+        answers |= dict(zip(in_modules_asked, found))
+    out: Upstream = {}
+    missing = ChildResult("crashed", meta={"message": "the reference's notebook did not answer"})
+    for k, (item_id, case) in enumerate(where):
+        answer = answers.get(k, missing)
+        outputs = answer.outputs if isinstance(answer.outputs, dict) else {}
+        returned = {RAISED: outputs["raised"]} if "raised" in outputs else outputs.get("returned")
+        if answer.status == "ok" and isinstance(returned, dict):
+            names = ", ".join(t[2] for t in targets[item_id])
+            out.setdefault(item_id, {})[case] = (returned, names)
+    return out
+
+
+def _asks(
+    chosen: list[Item],
+    plans: Plan,
+    student: dict[str, list[ChildResult]],
+    targets: dict[str, list[list[str]]],
+    recorded: dict[str, list[ChildResult]],
+) -> tuple[list[TrustedCall], list[tuple[str, int]]]:
+    """The replays to ask the reference for, and the (item id, case) of each: every case whose
+    recording gave the first run's outcome."""
     asks: list[TrustedCall] = []
     where: list[tuple[str, int]] = []
     for it in chosen:
@@ -473,55 +501,64 @@ def _replayed_upstream(
             params.pop("trace", None)
             asks.append(TrustedCall(it.module, it.qualname, it.probe(), params, {**case.inputs, REPLAY_INPUT: log}))
             where.append((it.id, k))
-    out: Upstream = {}
-    for (item_id, k), answer in zip(where, _replay_in_reference(assignment, asks, where, tmp, policy, backend)):
-        outputs = answer.outputs if isinstance(answer.outputs, dict) else {}
-        returned = {RAISED: outputs["raised"]} if "raised" in outputs else outputs.get("returned")
-        if answer.status == "ok" and isinstance(returned, dict):
-            names = ", ".join(t[2] for t in targets[item_id])
-            out.setdefault(item_id, {})[k] = (returned, names)
-    return out
+    return asks, where
 
 
-def _replay_in_reference(
+def _record_and_replay_notebooks(
     assignment: Assignment,
-    asks: list[TrustedCall],
-    where: list[tuple[str, int]],
+    plans: Plan,
+    student: dict[str, list[ChildResult]],
+    targets: dict[str, list[list[str]]],
+    recorded: dict[str, list[ChildResult]],
+    record: dict[str, list[dict[str, Any]]],
+    scratch: Path,
     tmp: Path,
+    recording: Policy,
     policy: Policy,
     backend: Backend,
-) -> list[ChildResult]:
-    """The reference's answers to the replays, in order: a module's in a trusted child, a notebook
-    object's in a run of the reference's own notebook, which defines it."""
+) -> tuple[list[TrustedCall], list[tuple[str, int]], dict[int, ChildResult]]:
+    """The student's notebooks run again, recording the items in `record` (added to `recorded`), and
+    beside them the reference's, which answer the replays of notebook items once the recordings are
+    in: every replay asked (`_asks`), and the reference's answers to those of notebook items, by the
+    ask's index."""
     rubric = assignment.rubric
-    answers: dict[int, ChildResult] = {}
-    in_modules = [k for k, (item_id, _) in enumerate(where) if not rubric.item(item_id).notebook]
-    if in_modules:
-        found = _run_trusted(assignment, [asks[k] for k in in_modules], tmp, policy, backend)
-        answers |= dict(zip(in_modules, found))
-    in_notebooks = [k for k in range(len(asks)) if k not in answers]
-    if in_notebooks:
-        assert assignment.reference is not None  # a replay is instructor mode's
-        ref_scratch = tmp / "reference-replay"
-        copy_submission(assignment.reference, ref_scratch)
-        by_item: dict[str, list[int]] = {}
-        for k in in_notebooks:
-            by_item.setdefault(where[k][0], []).append(k)
+    assert assignment.reference is not None  # a replay is instructor mode's
+    ref_scratch = tmp / "reference-replay"
+    copy_submission(assignment.reference, ref_scratch)
+    for folder in ("recording-requests", "replay-requests"):
+        (tmp / folder).mkdir()
+    asks: list[TrustedCall] = []
+    where: list[tuple[str, int]] = []
+    by_item: dict[str, list[int]] = {}  # item id -> the indices of its asks, in the order probed
+
+    def replays(runs: dict[str, NotebookRun]) -> dict[str, list[ProbeWork]]:
+        recorded.update({i: results for run in runs.values() for i, results in run.probes.items()})
+        chosen = [rubric.item(i) for i in targets]
+        asks[:], where[:] = _asks(chosen, plans, student, targets, recorded)
+        for k, (item_id, _) in enumerate(where):
+            if rubric.item(item_id).notebook:
+                by_item.setdefault(item_id, []).append(k)
         work: dict[str, list[ProbeWork]] = {}
         for item_id, ks in by_item.items():
             item = rubric.item(item_id)
             probe = ProbeWork(item, [asks[k].inputs for k in ks], [asks[k].params for k in ks])
             work.setdefault(str(item.notebook), []).append(probe)
-        (tmp / "replay-requests").mkdir()
-        reference_policy = Policy(env=policy.env, hidden=policy.hidden)
-        runs = run_notebooks(
-            rubric, ref_scratch, work, tmp / "replay-requests", reference_policy, backend, only_probed=True
-        )
-        for item_id, ks in by_item.items():
-            results = runs[str(rubric.item(item_id).notebook)].probes.get(item_id, [])
-            missing = ChildResult("crashed", meta={"message": "the reference's notebook did not answer"})
-            answers |= {k: results[n] if n < len(results) else missing for n, k in enumerate(ks)}
-    return [answers[k] for k in range(len(asks))]
+        return work
+
+    notebooks = tuple(sorted({str(rubric.item(i).notebook) for i in record}))
+    recording_work = _probe_work(plans, tuple(rubric.item(i) for i in record), record)
+    _, runs = run_notebooks_beside(
+        rubric,
+        (scratch, recording_work, tmp / "recording-requests", recording),
+        (ref_scratch, notebooks, tmp / "replay-requests", Policy(env=policy.env, hidden=policy.hidden)),
+        replays,
+        backend,
+    )
+    answers: dict[int, ChildResult] = {}
+    for item_id, ks in by_item.items():
+        results = runs[str(rubric.item(item_id).notebook)].probes.get(item_id, [])
+        answers |= {k: results[n] for n, k in enumerate(ks) if n < len(results)}
+    return asks, where, answers
 
 
 def _named(

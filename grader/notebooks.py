@@ -16,7 +16,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -377,7 +377,10 @@ async def _execute(
     work: list[ProbeWork],
     exchange: Exchange | None,
     reads: tuple[ValueRead, ...] = (),
+    later: asyncio.Future[list[ProbeWork]] | None = None,
 ) -> NotebookRun:
+    """One notebook run to its end, then its probes: `work`, or with `later`, those it gives once the
+    cells have run (another run's outcome decides them)."""
     name = path.name
     started = time.monotonic()
     nb = _read(path, work)
@@ -432,6 +435,12 @@ async def _execute(
     try:
         await kernel.started
         await client.async_execute()
+        if later is not None:
+            waited = time.monotonic()
+            work = await later
+            # The wait is the other run's time: this notebook's limit counts only its own.
+            deadline += time.monotonic() - waited
+            client.deadline = deadline
         if work:
             assert exchange is not None
             probe_results = await _serve_probes(client, work, exchange, deadline, cell_timeout_s, limits)
@@ -505,6 +514,20 @@ class NotebookJob:
     reads: tuple[ValueRead, ...] = ()
 
 
+@dataclass(frozen=True)
+class NotebookBatch:
+    """Notebook jobs run in order in one folder (`cwd`), exchanging requests in `workdir`, under a policy."""
+
+    jobs: list[NotebookJob]
+    cwd: Path
+    workdir: Path
+    policy: Policy
+
+
+# What a run beside another is to probe, by notebook, once the other's runs are known.
+LaterProbes = Callable[[list["NotebookRun"]], Mapping[str, list[ProbeWork]]]
+
+
 async def _run_in_order(
     jobs: list[NotebookJob],
     cwd: Path,
@@ -514,6 +537,7 @@ async def _run_in_order(
     hidden: tuple[Path, ...],
     readable: tuple[Path, ...],
     container: Container | None = None,
+    later: Mapping[str, asyncio.Future[list[ProbeWork]]] | None = None,
 ) -> list[NotebookRun]:
     shape = kernels.Shape.of(extra_env, limits, hidden, readable, container)
     if not jobs:
@@ -540,7 +564,16 @@ async def _run_in_order(
                 kernels.start_next(cwd, workdir, shape, len(jobs))  # in a batch, the next submission's first
             try:
                 run = await _execute(
-                    job.path, cwd, job.cell_timeout_s, job.timeout_s, current, limits, job.probes, exchange, job.reads
+                    job.path,
+                    cwd,
+                    job.cell_timeout_s,
+                    job.timeout_s,
+                    current,
+                    limits,
+                    job.probes,
+                    exchange,
+                    job.reads,
+                    (later or {}).get(job.path.name),
                 )
                 runs.append(run)
             finally:
@@ -609,13 +642,49 @@ def execute(
     return _run(_run_in_order([job], cwd, extra_env, limits, workdir, hidden, readable))[0]
 
 
+def _in_order(
+    batch: NotebookBatch,
+    container: Container | None,
+    later: Mapping[str, asyncio.Future[list[ProbeWork]]] | None = None,
+) -> Coroutine[Any, Any, list[NotebookRun]]:
+    policy = batch.policy
+    return _run_in_order(
+        batch.jobs,
+        batch.cwd,
+        dict(policy.env),
+        policy.limits,
+        batch.workdir,
+        policy.hidden,
+        policy.readable,
+        container,
+        later,
+    )
+
+
 def run_jobs(
     jobs: list[NotebookJob], cwd: Path, workdir: Path, policy: Policy, container: Container | None = None
 ) -> list[NotebookRun]:
     """A backend's notebook runs: each job in a kernel of its own, in order (in `container`, if any)."""
-    return _run(
-        _run_in_order(jobs, cwd, dict(policy.env), policy.limits, workdir, policy.hidden, policy.readable, container)
-    )
+    return _run(_in_order(NotebookBatch(jobs, cwd, workdir, policy), container))
+
+
+def run_jobs_beside(
+    first: NotebookBatch, second: NotebookBatch, later: LaterProbes, container: Container | None = None
+) -> tuple[list[NotebookRun], list[NotebookRun]]:
+    """A backend's two batches at once: the second's kernels boot and its cells run while the first
+    runs; its probes, which `later` draws from the first's runs, are served once both are done."""
+
+    async def both() -> tuple[list[NotebookRun], list[NotebookRun]]:
+        loop = asyncio.get_running_loop()
+        waiting = {job.path.name: loop.create_future() for job in second.jobs}
+        beside = loop.create_task(_in_order(second, container, waiting))
+        runs = await _in_order(first, container)
+        work = later(runs)  # raising, it leaves `beside` to _run, which cancels and ends it
+        for name, future in waiting.items():
+            future.set_result(list(work.get(name, [])))
+        return runs, await beside
+
+    return _run(both())
 
 
 def run_notebooks(
@@ -631,10 +700,52 @@ def run_notebooks(
     """Every notebook the rubric names (with `only_probed`, those with probes to serve), each in a
     fresh kernel (the next one started while the current notebook runs), with the probes of the
     objects it defines and the values it computes."""
+    names = [n for n in rubric.notebooks if work.get(n)] if only_probed else list(rubric.notebooks)
+    jobs = _jobs(rubric, scratch, names, work, reads)
+    runs = (backend or backends.default()).notebooks(jobs, scratch, workdir, policy)
+    return {job.path.name: run for job, run in zip(jobs, runs)}
+
+
+def run_notebooks_beside(
+    rubric: Rubric,
+    first: tuple[Path, dict[str, list[ProbeWork]], Path, Policy],
+    second: tuple[Path, tuple[str, ...], Path, Policy],
+    later: Callable[[dict[str, NotebookRun]], Mapping[str, list[ProbeWork]]],
+    backend: Backend | None = None,
+) -> tuple[dict[str, NotebookRun], dict[str, NotebookRun]]:
+    """`first` (scratch, probes by notebook, workdir, policy): those notebooks run with their probes,
+    as `run_notebooks(only_probed=True)` runs them. `second` (scratch, notebook names, workdir, policy):
+    those run at the same time, and are probed, once the first are done, with what `later` draws from
+    the first's runs: a replay's reference runs its cells while the student's recording run runs."""
+    scratch, work, workdir, policy = first
+    first_jobs = _jobs(rubric, scratch, [n for n in rubric.notebooks if work.get(n)], work)
+    other, names, other_workdir, other_policy = second
+    second_jobs = _jobs(rubric, other, [n for n in rubric.notebooks if n in names], {})
+
+    def probes(runs: list[NotebookRun]) -> Mapping[str, list[ProbeWork]]:
+        return later({job.path.name: run for job, run in zip(first_jobs, runs)})
+
+    mine, theirs = (backend or backends.default()).notebooks_beside(
+        NotebookBatch(first_jobs, scratch, workdir, policy),
+        NotebookBatch(second_jobs, other, other_workdir, other_policy),
+        probes,
+    )
+    return (
+        {job.path.name: run for job, run in zip(first_jobs, mine)},
+        {job.path.name: run for job, run in zip(second_jobs, theirs)},
+    )
+
+
+def _jobs(
+    rubric: Rubric,
+    scratch: Path,
+    names: list[str],
+    work: Mapping[str, list[ProbeWork]],
+    reads: Mapping[str, tuple[ValueRead, ...]] | None = None,
+) -> list[NotebookJob]:
+    """A job for each notebook named, with its limits from the rubric (its run item's, if any)."""
     jobs = []
-    for name in rubric.notebooks:
-        if only_probed and not work.get(name):
-            continue
+    for name in names:
         run_item = next(
             (i for i in rubric.notebook_items if i.notebook == name and kinds.get(i.kind).sets_notebook_limits), None
         )
@@ -642,5 +753,4 @@ def run_notebooks(
         cell_timeout = float(own) if own is not None else rubric.cell_timeout_s
         total = run_item.timeout_s if run_item else rubric.notebook_timeout_s
         jobs.append(NotebookJob(scratch / name, cell_timeout, total, work.get(name, []), (reads or {}).get(name, ())))
-    runs = (backend or backends.default()).notebooks(jobs, scratch, workdir, policy)
-    return {job.path.name: run for job, run in zip(jobs, runs)}
+    return jobs

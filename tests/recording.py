@@ -4,6 +4,7 @@ those of the execution seam read the same run."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -16,7 +17,7 @@ from conftest import ROOT
 from grader.backends import Backend, Policy, Session
 from grader.backends.local import LocalBackend
 from grader.engine import Assignment, grade, load_assignment
-from grader.notebooks import NotebookJob, NotebookRun
+from grader.notebooks import LaterProbes, NotebookBatch, NotebookJob, NotebookRun, ProbeWork
 from grader.options import GradeOptions
 from grader.project import Layout
 from grader.results import ChildResult, Report
@@ -70,6 +71,21 @@ class Recording:
         record.requests = [(job.path.name, w.item.qualname, w.item.probe()) for job in jobs for w in job.probes]
         self.records.append(record)
         return self.inner.notebooks(jobs, cwd, workdir, policy)
+
+    def notebooks_beside(
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+    ) -> tuple[list[NotebookRun], list[NotebookRun]]:
+        mine = Record("notebooks", first.cwd, first.policy)
+        mine.requests = [(job.path.name, w.item.qualname, w.item.probe()) for job in first.jobs for w in job.probes]
+        theirs = Record("notebooks", second.cwd, second.policy)
+        self.records += [mine, theirs]
+
+        def recorded_later(runs: list[NotebookRun]) -> Mapping[str, list[ProbeWork]]:
+            work = later(runs)
+            theirs.requests = [(name, w.item.qualname, w.item.probe()) for name, ws in work.items() for w in ws]
+            return work
+
+        return self.inner.notebooks_beside(first, second, recorded_later)
 
     def summary(self) -> str:
         return self.inner.summary()

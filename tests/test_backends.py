@@ -13,7 +13,7 @@ from recording import graded_reference, loaded
 
 from grader.backends import Policy, Session
 from grader.engine import grade, load_assignment
-from grader.notebooks import NotebookJob, NotebookRun
+from grader.notebooks import LaterProbes, NotebookBatch, NotebookJob, NotebookRun
 from grader.options import GradeOptions
 from grader.project import Layout
 from grader.sandbox import SandboxError
@@ -26,6 +26,11 @@ class Refusing:
         raise SandboxError("no container runtime on this host")
 
     def notebooks(self, jobs: list[NotebookJob], cwd: Path, workdir: Path, policy: Policy) -> list[NotebookRun]:
+        raise SandboxError("no container runtime on this host")
+
+    def notebooks_beside(
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+    ) -> tuple[list[NotebookRun], list[NotebookRun]]:
         raise SandboxError("no container runtime on this host")
 
     def summary(self) -> str:

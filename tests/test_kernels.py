@@ -21,14 +21,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import nbformat
+import numpy as np
 import pytest
 from bugs import TEST_SEED
 from conftest import CS231N, cs231n_submissions, ctrl_c, processes_mentioning
 
-from grader import isolation, kernels, notebooks
+from grader import engine, isolation, kernels, notebooks
 from grader.authoring import cli as build_cli
 from grader.backends import Policy
-from grader.notebooks import NotebookJob, NotebookRun, run_jobs
+from grader.notebooks import NotebookBatch, NotebookJob, NotebookRun, ProbeWork, run_jobs, run_jobs_beside
 from grader.project import Layout
 
 # The kernel's age against its folder's files', read in the kernel: a kernel started before the
@@ -178,6 +179,45 @@ if hasattr(_np, "graded_before"):
         return x * 0, None
 _np.graded_before = True
 """
+
+
+def test_a_run_beside_another_serves_the_probes_drawn_from_it_and_its_wait_is_not_its_time(
+    course: Path, tmp_path: Path
+) -> None:
+    """A replay's reference runs its cells while the student's recording run goes on, then serves the
+    probes drawn from that run. The student's run here takes longer than the reference's whole limit:
+    the wait is the other run's time, so the reference still answers every case, as the student's
+    notebook (the same code) did."""
+    layout = Layout(course, "twolayer")
+    assignment = engine.load_assignment(layout.fixtures, layout.reference)
+    item = assignment.rubric.item("two_layer.ipynb:relu_forward")
+    plans, _ = engine._plan(assignment, TEST_SEED, (item,))
+    work = ProbeWork(item, [case.inputs for case in plans[item.id]], engine._case_params(plans, (item,))[item.id])
+    reference = nbformat.read(layout.reference / "two_layer.ipynb", as_version=4)
+    code = [c for c in reference.cells if c.cell_type == "code"]
+    defines = [code[0], *(c for c in code if "def relu_forward" in c.source)]  # numpy imported, then the function
+    limit = 8
+    batches = []
+    for who, last in (("student", f"import time\ntime.sleep({limit + 4})"), ("reference", "")):
+        folder = tmp_path / who
+        (folder / "requests").mkdir(parents=True)
+        cells = [*defines, nbformat.v4.new_code_cell(last)]
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / "two_layer.ipynb")
+        probed = [work] if who == "student" else []
+        job = NotebookJob(folder / "two_layer.ipynb", 30, 120 if who == "student" else limit, probed)
+        batches.append(NotebookBatch([job], folder, folder / "requests", Policy()))
+    drawn: list[list[NotebookRun]] = []
+
+    def later(runs: list[NotebookRun]) -> dict[str, list[ProbeWork]]:
+        drawn.append(runs)
+        return {"two_layer.ipynb": [work]}
+
+    [student], [replayed] = run_jobs_beside(batches[0], batches[1], later)
+    assert drawn == [[student]] and student.status == "ok"
+    assert [r.status for r in student.probes[item.id]] == ["ok"] * len(work.cases)
+    assert replayed.status == "ok", replayed.message
+    assert [r.status for r in replayed.probes[item.id]] == ["ok"] * len(work.cases)
+    np.testing.assert_equal([r.outputs for r in replayed.probes[item.id]], [r.outputs for r in student.probes[item.id]])
 
 
 @pytest.mark.parametrize("zipped", [False, True], ids=["folders", "zips"])

@@ -25,7 +25,7 @@ from grader.results import ChildResult
 from grader.sandbox import Limits
 
 if TYPE_CHECKING:
-    from grader.notebooks import NotebookJob, NotebookRun
+    from grader.notebooks import LaterProbes, NotebookBatch, NotebookJob, NotebookRun
     from grader.options import GradeOptions
 
 
@@ -69,6 +69,13 @@ class Backend(Protocol):
     def notebooks(self, jobs: list[NotebookJob], cwd: Path, workdir: Path, policy: Policy) -> list[NotebookRun]:
         """Each notebook job in a kernel of its own, in order, with its probes; never raises for
         anything a notebook does."""
+        ...
+
+    def notebooks_beside(
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+    ) -> tuple[list[NotebookRun], list[NotebookRun]]:
+        """Both batches as `notebooks` runs each, at the same time; the second's probes, drawn by
+        `later` from the first's runs, are served once both batches' cells have run."""
         ...
 
     def summary(self) -> str:

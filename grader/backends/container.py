@@ -13,7 +13,7 @@ from grader.backends import Policy
 from grader.sandbox import ChildSession, SandboxError
 
 if TYPE_CHECKING:
-    from grader.notebooks import NotebookJob, NotebookRun
+    from grader.notebooks import LaterProbes, NotebookBatch, NotebookJob, NotebookRun
 
 # How long a child that was asked to end (its requests' pipe closed) has before it is killed.
 GRACE_S = 5.0
@@ -99,6 +99,13 @@ class ContainerBackend:
         from grader.notebooks import run_jobs
 
         return run_jobs(jobs, cwd, workdir, policy, self._container("kernel"))
+
+    def notebooks_beside(
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+    ) -> tuple[list[NotebookRun], list[NotebookRun]]:
+        from grader.notebooks import run_jobs_beside
+
+        return run_jobs_beside(first, second, later, self._container("kernel"))
 
     def summary(self) -> str:
         return f"container {self.image}; the runtime's pids limit"

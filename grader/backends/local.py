@@ -11,7 +11,7 @@ from grader.backends import Policy
 from grader.sandbox import ChildSession
 
 if TYPE_CHECKING:
-    from grader.notebooks import NotebookJob, NotebookRun
+    from grader.notebooks import LaterProbes, NotebookBatch, NotebookJob, NotebookRun
 
 
 class LocalBackend:
@@ -22,6 +22,13 @@ class LocalBackend:
         from grader.notebooks import run_jobs
 
         return run_jobs(jobs, cwd, workdir, policy)
+
+    def notebooks_beside(
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+    ) -> tuple[list[NotebookRun], list[NotebookRun]]:
+        from grader.notebooks import run_jobs_beside
+
+        return run_jobs_beside(first, second, later)
 
     def summary(self) -> str:
         return isolation.summary()
