@@ -2,11 +2,14 @@
 reference submission in turns (A B A B ...): the median ratio new/old of wall time, pair by pair.
 
     .venv/bin/python benchmarks/compare_versions.py OLD_REV [NEW_REV] [--runs 20] [--instructor] [--no-notebooks]
-        [--class N]
+        [--class N] [--cs231n NAME,NAME]
 
 NEW_REV defaults to HEAD. With --class N, each run grades a class of N copies of the reference with
 `--jobs 2` into a fresh output folder (nothing cached): a batch's pace, where two processes share the
-machine, rather than one grade's. Each version grades its own `reference/<assignment>` with its own
+machine, rather than one grade's. With --cs231n, each run grades those students of the CS231n-style
+class (benchmarks/cs231n_style, e.g. s09_affine_without_bias) as a class, --jobs 1, in instructor mode:
+each version builds that course with its own grade-build and writes the students with its own script.
+Each version grades its own `reference/<assignment>` with its own
 fixtures, as a course that pins a grader version would. Pairing keeps the ratio meaningful when the
 machine's speed drifts; quote the median ratio and its spread, not a single time.
 """
@@ -34,7 +37,25 @@ def _install(rev: str, where: Path) -> Path:
     return src
 
 
+def _cs231n(where: Path, src: Path, names: list[str], seed_file: Path) -> list[str]:
+    """The command grading the named CS231n-style students, with this version's course and students."""
+    style = src / "benchmarks" / "cs231n_style"
+    course = where / "cs231n"
+    shutil.copytree(style / "reference", course / "reference")
+    bin_dir = where / "venv" / "bin"
+    subprocess.run([str(bin_dir / "grade-build"), "--course", str(course)], check=True, capture_output=True)
+    write = [str(bin_dir / "python"), str(style / "make_submissions.py"), str(where / "all")]
+    subprocess.run(write, check=True, capture_output=True)
+    for name in names:
+        shutil.copytree(where / "all" / name, where / "class" / name)
+    return [str(bin_dir / "grade"), str(where / "class"), "--quiet", "--course", str(course), "--reference",
+            str(course / "reference" / "twolayer"), "--hidden-seed-file", str(seed_file), "--jobs", "1",
+            "--out", str(where / "out")]  # fmt: skip
+
+
 def _command(where: Path, src: Path, args: argparse.Namespace, seed_file: Path) -> list[str]:
+    if args.cs231n:
+        return _cs231n(where, src, args.cs231n.split(","), seed_file)
     graded = src / "reference" / args.assignment
     if args.class_size:
         for k in range(args.class_size):
@@ -70,6 +91,7 @@ def main() -> None:
     parser.add_argument("--instructor", action="store_true", help="instructor mode (hidden cases); else student mode")
     parser.add_argument("--no-notebooks", action="store_true")
     parser.add_argument("--class", dest="class_size", type=int, default=0, help="a class of N copies, --jobs 2")
+    parser.add_argument("--cs231n", default="", help="these CS231n-style students (comma-separated), --jobs 1")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="compare-versions-") as tmp:
         base = Path(tmp)
@@ -92,10 +114,11 @@ def main() -> None:
                     subprocess.run(remove, check=False)
     ratios = sorted(new / old for new, old in pairs)
     new_wall, old_wall = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-    mode = "instructor" if args.instructor else "student"
+    mode = "instructor" if args.instructor or args.cs231n else "student"
     graded = f"a class of {args.class_size} with --jobs 2, " if args.class_size else ""
+    what = f"cs231n_style's {args.cs231n} with --jobs 1" if args.cs231n else args.assignment
     print(
-        f"{args.assignment}, {graded}{mode} mode{', no notebooks' if args.no_notebooks else ''}, {args.runs} pairs: "
+        f"{what}, {graded}{mode} mode{', no notebooks' if args.no_notebooks else ''}, {args.runs} pairs: "
         f"wall new/old median {statistics.median(ratios):.3f} (min {ratios[0]:.3f}, max {ratios[-1]:.3f}); "
         f"median wall new {new_wall:.2f} s, old {old_wall:.2f} s"
     )
