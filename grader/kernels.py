@@ -314,7 +314,7 @@ class Kernel:
         if pgid:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
-        if process is not None:
+        if process is not None and process.returncode is None:  # not reaped: its pid is still its own
             await _ended(process.pid, EXIT_WAIT_S)
         try:
             if self.km.has_kernel:

@@ -181,9 +181,7 @@ _np.graded_before = True
 """
 
 
-def test_a_run_beside_another_serves_the_probes_drawn_from_it_and_its_wait_is_not_its_time(
-    course: Path, tmp_path: Path
-) -> None:
+def test_a_run_beside_another_serves_the_probes_drawn_from_it_and_its_wait_is_not_its_time(course: Path) -> None:
     """A replay's reference runs its cells while the student's recording run goes on, then serves the
     probes drawn from that run. The student's run here takes longer than the reference's whole limit:
     the wait is the other run's time, so the reference still answers every case, as the student's
@@ -197,22 +195,23 @@ def test_a_run_beside_another_serves_the_probes_drawn_from_it_and_its_wait_is_no
     code = [c for c in reference.cells if c.cell_type == "code"]
     defines = [code[0], *(c for c in code if "def relu_forward" in c.source)]  # numpy imported, then the function
     limit = 8
-    batches = []
-    for who, last in (("student", f"import time\ntime.sleep({limit + 4})"), ("reference", "")):
-        folder = tmp_path / who
-        (folder / "requests").mkdir(parents=True)
-        cells = [*defines, nbformat.v4.new_code_cell(last)]
-        nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / "two_layer.ipynb")
-        probed = [work] if who == "student" else []
-        job = NotebookJob(folder / "two_layer.ipynb", 30, 120 if who == "student" else limit, probed)
-        batches.append(NotebookBatch([job], folder, folder / "requests", Policy()))
     drawn: list[list[NotebookRun]] = []
 
     def later(runs: list[NotebookRun]) -> dict[str, list[ProbeWork]]:
         drawn.append(runs)
         return {"two_layer.ipynb": [work]}
 
-    [student], [replayed] = run_jobs_beside(batches[0], batches[1], later)
+    with _grading_folder("nn-grader-recording-") as recording, _grading_folder("nn-grader-replay-") as replay:
+        batches = []
+        for folder, last in ((recording, f"import time\ntime.sleep({limit + 4})"), (replay, "")):
+            scratch = folder / kernels.SCRATCH
+            nbformat.write(
+                nbformat.v4.new_notebook(cells=[*defines, nbformat.v4.new_code_cell(last)]), scratch / "two_layer.ipynb"
+            )
+            first = folder == recording
+            job = NotebookJob(scratch / "two_layer.ipynb", 30, 120 if first else limit, [work] if first else [])
+            batches.append(NotebookBatch([job], scratch, folder / kernels.REQUESTS, Policy()))
+        [student], [replayed] = run_jobs_beside(batches[0], batches[1], later)
     assert drawn == [[student]] and student.status == "ok"
     assert [r.status for r in student.probes[item.id]] == ["ok"] * len(work.cases)
     assert replayed.status == "ok", replayed.message
