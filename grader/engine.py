@@ -554,6 +554,11 @@ def _record_and_replay_notebooks(
         replays,
         backend,
     )
+    # The reference's kernel failing is the grader's fault: judged without its replay, the student
+    # would lose points again for an upstream bug, so no grade is given, as for a module's replay.
+    for run in runs.values():
+        if run.status in (GRADER_FAULT, "dead"):
+            raise SandboxError(f"the reference's {run.notebook}, run for a replay: {run.message}")
     answers: dict[int, ChildResult] = {}
     for item_id, ks in by_item.items():
         results = runs[str(rubric.item(item_id).notebook)].probes.get(item_id, [])

@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -20,10 +21,12 @@ from conftest import cs231n_submissions
 
 from grader import cli, codec
 from grader.authoring import cli as build_cli
+from grader.backends.local import LocalBackend
 from grader.engine import ReferenceAnswers, grade, load_assignment
+from grader.notebooks import GRADER_FAULT, LaterProbes, NotebookBatch, NotebookRun
 from grader.options import GradeOptions
 from grader.project import Layout
-from grader.results import Report
+from grader.results import GRADER_ERROR, Report
 
 SOURCE = Path(__file__).resolve().parent.parent / "benchmarks" / "cs231n_style"
 NOTEBOOK = "two_layer.ipynb"
@@ -169,3 +172,30 @@ def test_a_class_gets_what_a_careful_ta_gives(course: Path, tmp_path: Path) -> N
         "s14_train_never_steps": [flag + "test-train (edited)"],
         "s20_edits_a_locked_test": [flag + "test-affine-forward (edited)"],
     }
+
+
+class ReferenceKernelFails(LocalBackend):
+    """The local backend, but the reference's kernel for a replay never starts."""
+
+    def notebooks_beside(
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+    ) -> tuple[list[NotebookRun], list[NotebookRun]]:
+        mine, theirs = super().notebooks_beside(first, second, later)
+        return mine, [replace(run, status=GRADER_FAULT, message="no kernel", probes={}) for run in theirs]
+
+
+def test_a_reference_that_cannot_run_its_replay_is_the_graders_fault_not_the_students(
+    course: Path, tmp_path: Path
+) -> None:
+    """s09's network is right for its own affine_forward, which only a replay in the reference's
+    notebook shows. When that notebook's kernel cannot start, the student would lose the network's
+    points again for the bias: the report is the grader's error instead, costing nothing."""
+    cs231n_submissions().write(tmp_path / "class")
+    layout = Layout(course, "twolayer")
+    assignment = load_assignment(layout.fixtures, layout.reference)
+    options = GradeOptions(hidden_seed=TEST_SEED)
+    report = grade(tmp_path / "class" / "s09_affine_without_bias", assignment, options, backend=ReferenceKernelFails())
+    assert {i.status for i in report.items} == {GRADER_ERROR}
+    assert (
+        report.total == 0 and "the reference's two_layer.ipynb, run for a replay: no kernel" in report.items[0].message
+    )
