@@ -24,7 +24,16 @@ from grader.cases import hidden_cases, request_params
 from grader.fingerprints import ABSENT, function_fingerprints, notebook_fingerprints
 from grader.isolation import hidden_path_problems
 from grader.kinds.context import NotebookContext, TrustedCall
-from grader.notebooks import GRADER_FAULT, NotebookRun, ProbeWork, ValueRead, run_notebooks, run_notebooks_beside
+from grader.notebooks import (
+    GRADER_FAULT,
+    NotebookBatch,
+    NotebookRun,
+    ProbeWork,
+    ValueRead,
+    by_notebook,
+    notebook_batch,
+    run_notebooks_beside,
+)
 from grader.options import GradeOptions
 from grader.project import find_project_root
 from grader.replay import RAISED, RECORDING_SESSION_BYTES, REPLAY_INPUT
@@ -65,6 +74,10 @@ class ReferenceAnswers:
         if self._module is None or self._module[0] != key:
             self._module = (key, compute())
         return dict(self._module[1])
+
+    def known_notebook(self, key: object) -> Answers | None:
+        """The notebook answers for `key`, if they were computed."""
+        return dict(self._notebook[1]) if self._notebook is not None and self._notebook[0] == key else None
 
     def notebook(self, key: object, compute: Callable[[], Answers]) -> Answers:
         if self._notebook is None or self._notebook[0] != key:
@@ -545,12 +558,17 @@ def _record_and_replay_notebooks(
             work.setdefault(str(item.notebook), []).append(probe)
         return work
 
-    notebooks = tuple(sorted({str(rubric.item(i).notebook) for i in record}))
     recording_work = _probe_work(plans, tuple(rubric.item(i) for i in record), record)
     _, runs = run_notebooks_beside(
-        rubric,
-        (scratch, recording_work, tmp / "recording-requests", recording),
-        (ref_scratch, notebooks, tmp / "replay-requests", Policy(env=policy.env, hidden=policy.hidden)),
+        notebook_batch(rubric, scratch, recording_work, tmp / "recording-requests", recording, names=recording_work),
+        notebook_batch(
+            rubric,
+            ref_scratch,
+            {},
+            tmp / "replay-requests",
+            Policy(env=policy.env, hidden=policy.hidden),
+            names=recording_work,
+        ),
         replays,
         backend,
     )
@@ -736,32 +754,31 @@ def _module_answers(
     return found
 
 
-def _notebook_answers(
+def _reference_notebooks(
     rubric: Rubric,
     reference: Path,
     items: tuple[Item, ...],
     cases: dict[str, list[dict[str, Any]]],
     env: dict[str, str],
     hidden: tuple[Path, ...],
-    backend: Backend,
     tmp: Path,
-) -> Answers:
-    """The objects the reference's own notebooks define, on the hidden cases. Kernels are driven
-    from the calling thread only: nbclient leaves an event loop behind in any other."""
+) -> NotebookBatch:
+    """The reference's own notebooks that define the objects of `items`, each probed on their hidden
+    cases, in a copy of the reference in `tmp`."""
     ref_scratch = tmp / "reference"
     copy_submission(reference, ref_scratch)
     work: dict[str, list[ProbeWork]] = {}
     for item in items:
-        work.setdefault(item.notebook, []).append(
+        work.setdefault(str(item.notebook), []).append(
             ProbeWork(item, cases[item.id], [{"numeric": False}] * len(cases[item.id]))
         )
     (tmp / "reference-requests").mkdir()
-    found: Answers = {}
     policy = Policy(env=env, hidden=hidden)
-    runs = run_notebooks(rubric, ref_scratch, work, tmp / "reference-requests", policy, backend, only_probed=True)
-    for run in runs.values():
-        found.update(run.probes)
-    return found
+    return notebook_batch(rubric, ref_scratch, work, tmp / "reference-requests", policy, names=work)
+
+
+def _notebook_answers(runs: dict[str, NotebookRun]) -> Answers:
+    return {item_id: results for run in runs.values() for item_id, results in run.probes.items()}
 
 
 def prepare_answers(
@@ -790,13 +807,14 @@ def prepare_answers(
     notebook_hidden = {i.id: c for i, c in hidden_work if i.notebook}
     if notebook_hidden:
         with tempfile.TemporaryDirectory(prefix="grade-answers-") as tmp:
-            answers.notebook(
-                key,
-                lambda: _notebook_answers(
-                    rubric, reference, notebook_code, notebook_hidden, env, hidden, backend, Path(tmp)
-                ),
-            )
+            batch = _reference_notebooks(rubric, reference, notebook_code, notebook_hidden, env, hidden, Path(tmp))
+            answers.notebook(key, lambda: _notebook_answers(_run_batch(batch, backend)))
     return answers
+
+
+def _run_batch(batch: NotebookBatch, backend: Backend) -> dict[str, NotebookRun]:
+    """Kernels are driven from the calling thread only: nbclient leaves an event loop behind in any other."""
+    return by_notebook(batch, backend.notebooks(batch.jobs, batch.cwd, batch.workdir, batch.policy))
 
 
 def grade(
@@ -913,25 +931,26 @@ def _grade(
             student_results, _ = student_future.result()
 
         notebook_hidden = {i.id: c for i, c in hidden_work if i.notebook}
-        if notebook_hidden:
-            # The reference's own notebooks define the expected objects. Kernels are driven from
-            # this thread only: nbclient leaves an event loop behind in any other.
-            assert assignment.reference is not None  # hidden work exists in instructor mode only
-            reference = assignment.reference
-
-            def compute_notebook_answers() -> Answers:
-                return _notebook_answers(rubric, reference, notebook_code, notebook_hidden, env, hidden, backend, tmp)
-
-            reference_results.update(answers.notebook(answers_key, compute_notebook_answers))
-
         figures: list[tuple[str, bytes]] = []
         items: list[ItemResult] = []
         faulty: dict[str, str] = {}  # notebook -> why its kernel could not start
         if options.notebooks and rubric.notebooks:
             (tmp / kernels.REQUESTS).mkdir(exist_ok=True)  # a kernel kept for this submission has one
             work = _probe_work(plans, notebook_code, params)
-            requests = tmp / kernels.REQUESTS
-            runs = run_notebooks(rubric, scratch, work, requests, policy, backend, value_reads(assignment))
+            batch = notebook_batch(rubric, scratch, work, tmp / kernels.REQUESTS, policy, value_reads(assignment))
+            notebook_answers = answers.known_notebook(answers_key)
+            if notebook_hidden and notebook_answers is None:
+                # The reference's own notebooks define the expected objects. Not yet known (a one-off
+                # grade), they run beside the student's, each probed on the hidden cases.
+                assert assignment.reference is not None  # hidden work exists in instructor mode only
+                ref = _reference_notebooks(
+                    rubric, assignment.reference, notebook_code, notebook_hidden, env, hidden, tmp
+                )
+                runs, theirs = run_notebooks_beside(batch, ref, None, backend)
+                notebook_answers = answers.notebook(answers_key, lambda: _notebook_answers(theirs))
+            else:
+                runs = _run_batch(batch, backend)
+            reference_results.update(notebook_answers or {})
             for run in runs.values():
                 student_results.update(run.probes)
             faulty = {n: run.message for n, run in runs.items() if run.status == GRADER_FAULT}

@@ -16,7 +16,7 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -669,22 +669,42 @@ def run_jobs(
 
 
 def run_jobs_beside(
-    first: NotebookBatch, second: NotebookBatch, later: LaterProbes, container: Container | None = None
+    first: NotebookBatch, second: NotebookBatch, later: LaterProbes | None, container: Container | None = None
 ) -> tuple[list[NotebookRun], list[NotebookRun]]:
-    """A backend's two batches at once: the second's kernels boot and its cells run while the first
-    runs; its probes, which `later` draws from the first's runs, are served once both are done."""
+    """A backend's two batches at once. With `later`, the second's probes are drawn from the first's
+    runs and served once both are done; without, the second serves its jobs' own probes as it goes."""
 
     async def both() -> tuple[list[NotebookRun], list[NotebookRun]]:
         loop = asyncio.get_running_loop()
-        waiting = {job.path.name: loop.create_future() for job in second.jobs}
+        waiting = {job.path.name: loop.create_future() for job in second.jobs} if later is not None else None
         beside = loop.create_task(_in_order(second, container, waiting))
         runs = await _in_order(first, container)
-        work = later(runs)  # raising, it leaves `beside` to _run, which cancels and ends it
-        for name, future in waiting.items():
-            future.set_result(list(work.get(name, [])))
+        if later is not None and waiting is not None:
+            work = later(runs)  # raising, it leaves `beside` to _run, which cancels and ends it
+            for name, future in waiting.items():
+                future.set_result(list(work.get(name, [])))
         return runs, await beside
 
     return _run(both())
+
+
+def notebook_batch(
+    rubric: Rubric,
+    scratch: Path,
+    work: Mapping[str, list[ProbeWork]],
+    workdir: Path,
+    policy: Policy = Policy(),
+    reads: Mapping[str, tuple[ValueRead, ...]] | None = None,
+    names: Collection[str] | None = None,
+) -> NotebookBatch:
+    """The rubric's notebooks (those in `names`, if given) as one batch in `scratch`, in the rubric's
+    order, each job with its limits, its probes in `work` and the values it reads."""
+    chosen = [n for n in rubric.notebooks if names is None or n in names]
+    return NotebookBatch(_jobs(rubric, scratch, chosen, work, reads), scratch, workdir, policy)
+
+
+def by_notebook(batch: NotebookBatch, runs: list[NotebookRun]) -> dict[str, NotebookRun]:
+    return {job.path.name: run for job, run in zip(batch.jobs, runs)}
 
 
 def run_notebooks(
@@ -700,40 +720,28 @@ def run_notebooks(
     """Every notebook the rubric names (with `only_probed`, those with probes to serve), each in a
     fresh kernel (the next one started while the current notebook runs), with the probes of the
     objects it defines and the values it computes."""
-    names = [n for n in rubric.notebooks if work.get(n)] if only_probed else list(rubric.notebooks)
-    jobs = _jobs(rubric, scratch, names, work, reads)
-    runs = (backend or backends.default()).notebooks(jobs, scratch, workdir, policy)
-    return {job.path.name: run for job, run in zip(jobs, runs)}
+    names = [n for n in rubric.notebooks if work.get(n)] if only_probed else None
+    batch = notebook_batch(rubric, scratch, work, workdir, policy, reads, names)
+    return by_notebook(batch, (backend or backends.default()).notebooks(batch.jobs, scratch, workdir, policy))
 
 
 def run_notebooks_beside(
-    rubric: Rubric,
-    first: tuple[Path, dict[str, list[ProbeWork]], Path, Policy],
-    second: tuple[Path, tuple[str, ...], Path, Policy],
-    later: Callable[[dict[str, NotebookRun]], Mapping[str, list[ProbeWork]]],
+    first: NotebookBatch,
+    second: NotebookBatch,
+    later: Callable[[dict[str, NotebookRun]], Mapping[str, list[ProbeWork]]] | None,
     backend: Backend | None = None,
 ) -> tuple[dict[str, NotebookRun], dict[str, NotebookRun]]:
-    """`first` (scratch, probes by notebook, workdir, policy): those notebooks run with their probes,
-    as `run_notebooks(only_probed=True)` runs them. `second` (scratch, notebook names, workdir, policy):
-    those run at the same time, and are probed, once the first are done, with what `later` draws from
-    the first's runs: a replay's reference runs its cells while the student's recording run runs."""
-    scratch, work, workdir, policy = first
-    first_jobs = _jobs(rubric, scratch, [n for n in rubric.notebooks if work.get(n)], work)
-    other, names, other_workdir, other_policy = second
-    second_jobs = _jobs(rubric, other, [n for n in rubric.notebooks if n in names], {})
+    """Both batches at the same time, each run by name. With `later`, the second's jobs are probed
+    once the first are done with what it draws from the first's runs (a replay's reference runs its
+    cells while the student's recording run runs); without, each batch is probed with its own work
+    (the reference's notebooks answer the hidden cases while the student's notebooks run)."""
 
     def probes(runs: list[NotebookRun]) -> Mapping[str, list[ProbeWork]]:
-        return later({job.path.name: run for job, run in zip(first_jobs, runs)})
+        assert later is not None
+        return later(by_notebook(first, runs))
 
-    mine, theirs = (backend or backends.default()).notebooks_beside(
-        NotebookBatch(first_jobs, scratch, workdir, policy),
-        NotebookBatch(second_jobs, other, other_workdir, other_policy),
-        probes,
-    )
-    return (
-        {job.path.name: run for job, run in zip(first_jobs, mine)},
-        {job.path.name: run for job, run in zip(second_jobs, theirs)},
-    )
+    mine, theirs = (backend or backends.default()).notebooks_beside(first, second, probes if later else None)
+    return by_notebook(first, mine), by_notebook(second, theirs)
 
 
 def _jobs(

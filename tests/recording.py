@@ -29,6 +29,7 @@ class Record:
     root: Path
     policy: Policy
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # (module or notebook, target, probe)
+    beside: bool = False  # notebooks run at the same time as the other batch of the pair
 
 
 class RecordingSession:
@@ -73,12 +74,15 @@ class Recording:
         return self.inner.notebooks(jobs, cwd, workdir, policy)
 
     def notebooks_beside(
-        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes | None
     ) -> tuple[list[NotebookRun], list[NotebookRun]]:
-        mine = Record("notebooks", first.cwd, first.policy)
+        mine = Record("notebooks", first.cwd, first.policy, beside=True)
         mine.requests = [(job.path.name, w.item.qualname, w.item.probe()) for job in first.jobs for w in job.probes]
-        theirs = Record("notebooks", second.cwd, second.policy)
+        theirs = Record("notebooks", second.cwd, second.policy, beside=True)
+        theirs.requests = [(job.path.name, w.item.qualname, w.item.probe()) for job in second.jobs for w in job.probes]
         self.records += [mine, theirs]
+        if later is None:
+            return self.inner.notebooks_beside(first, second, None)
 
         def recorded_later(runs: list[NotebookRun]) -> Mapping[str, list[ProbeWork]]:
             work = later(runs)

@@ -11,6 +11,7 @@ from bugs import TEST_SEED
 from conftest import ROOT
 from recording import graded_reference, loaded
 
+from grader import kernels
 from grader.backends import Policy, Session
 from grader.engine import grade, load_assignment
 from grader.notebooks import LaterProbes, NotebookBatch, NotebookJob, NotebookRun
@@ -29,7 +30,7 @@ class Refusing:
         raise SandboxError("no container runtime on this host")
 
     def notebooks_beside(
-        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes | None
     ) -> tuple[list[NotebookRun], list[NotebookRun]]:
         raise SandboxError("no container runtime on this host")
 
@@ -52,8 +53,10 @@ def test_a_recording_backend_sees_every_child_and_kernel_and_changes_no_grade() 
     runs = [r for r in records if r.what == "notebooks"]
     children = [r for r in records if r.what == "session"]
     notebook_probes = {(i.notebook, i.qualname, i.probe()) for i in rubric.code_items if i.notebook}
-    assert notebook_probes and len(runs) == 2  # the student's notebooks, then the reference's on hidden cases
+    # The student's notebooks, and at the same time (a one-off grade) the reference's on the hidden cases.
+    assert notebook_probes and len(runs) == 2 and all(run.beside for run in runs)
     assert all(set(run.requests) == notebook_probes for run in runs)
+    assert runs[0].root.name == kernels.SCRATCH and runs[1].root.name == "reference"
     module_probes = {(i.module, i.qualname, i.probe()) for i in rubric.module_items}
     # Two children run the module items, at once: the student's, and the reference's on the hidden cases
     # of every item but those judged only against the student's own numerical gradient.

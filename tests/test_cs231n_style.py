@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 from bugs import TEST_SEED
 from conftest import cs231n_submissions
+from recording import Recording
 
 from grader import cli, codec
 from grader.authoring import cli as build_cli
 from grader.backends.local import LocalBackend
-from grader.engine import ReferenceAnswers, grade, load_assignment
+from grader.engine import ReferenceAnswers, grade, load_assignment, prepare_answers
 from grader.notebooks import GRADER_FAULT, LaterProbes, NotebookBatch, NotebookRun
 from grader.options import GradeOptions
 from grader.project import Layout
@@ -178,9 +179,11 @@ class ReferenceKernelFails(LocalBackend):
     """The local backend, but the reference's kernel for a replay never starts."""
 
     def notebooks_beside(
-        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes | None
     ) -> tuple[list[NotebookRun], list[NotebookRun]]:
         mine, theirs = super().notebooks_beside(first, second, later)
+        if later is None:
+            return mine, theirs  # the reference's own answers, not a replay
         return mine, [replace(run, status=GRADER_FAULT, message="no kernel", probes={}) for run in theirs]
 
 
@@ -199,3 +202,65 @@ def test_a_reference_that_cannot_run_its_replay_is_the_graders_fault_not_the_stu
     assert (
         report.total == 0 and "the reference's two_layer.ipynb, run for a replay: no kernel" in report.items[0].message
     )
+
+
+def _items(report: Report) -> list[tuple[str, float, str, str]]:
+    return [(i.id, i.points, i.status, i.message) for i in report.items]
+
+
+def test_a_one_off_grade_runs_the_reference_notebooks_beside_the_students_and_gives_the_same_report(
+    course: Path, tmp_path: Path
+) -> None:
+    """A one-off grade (Gradescope, a CI job per student) has no answers yet: the reference's notebook
+    answers the hidden cases while the student's runs. Its reports are those of a grade whose answers
+    were computed first, as a batch's are: a right student, one replayed, one whose value is read."""
+    cs231n_submissions().write(tmp_path / "class")
+    layout = Layout(course, "twolayer")
+    assignment = load_assignment(layout.fixtures, layout.reference)
+    options = GradeOptions(hidden_seed=TEST_SEED)
+    names = ("s01_correct", "s09_affine_without_bias", "s14_train_never_steps")
+    prepared = prepare_answers(assignment, options, tuple(tmp_path / "class" / n for n in names))
+    for name in names:
+        backend = Recording(LocalBackend())
+        one_off = grade(tmp_path / "class" / name, assignment, options, backend=backend)
+        runs = [r for r in backend.records if r.what == "notebooks"]
+        assert runs[0].beside and runs[1].beside and runs[1].root.name == "reference", name
+        assert {probe for _, _, probe in runs[1].requests} == {i.probe() for i in assignment.rubric.code_items}
+        after = grade(tmp_path / "class" / name, assignment, options, answers=prepared)
+        assert _items(one_off) == _items(after), name
+        assert one_off.total == cs231n_submissions().STUDENTS[name].points, name
+
+
+class ReferenceAnswersFail(LocalBackend):
+    """The local backend, but the reference's kernel for the hidden cases of a one-off grade never starts."""
+
+    def notebooks_beside(
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes | None
+    ) -> tuple[list[NotebookRun], list[NotebookRun]]:
+        mine, theirs = super().notebooks_beside(first, second, later)
+        if later is not None:
+            return mine, theirs
+        return mine, [replace(run, status=GRADER_FAULT, message="no kernel", probes={}) for run in theirs]
+
+
+def test_a_reference_that_cannot_answer_beside_a_one_off_grade_costs_the_student_nothing(
+    course: Path, tmp_path: Path
+) -> None:
+    """The reference's notebook runs beside s01's and its kernel never starts: each item judged on
+    the hidden cases is the grader's error, saying that the reference failed, not a loss of points;
+    what needs no reference (the value the notebook computes) is graded as usual."""
+    cs231n_submissions().write(tmp_path / "class")
+    layout = Layout(course, "twolayer")
+    assignment = load_assignment(layout.fixtures, layout.reference)
+    report = grade(
+        tmp_path / "class" / "s01_correct",
+        assignment,
+        GradeOptions(hidden_seed=TEST_SEED),
+        backend=ReferenceAnswersFail(),
+    )
+    code = {i.id for i in assignment.rubric.code_items}
+    assert code and {i.status for i in report.items if i.id in code} == {GRADER_ERROR}
+    assert all("reference" in i.message for i in report.items if i.id in code)
+    assert [(i.id, i.status) for i in report.items if i.id not in code] == [
+        (i.id, "pass") for i in assignment.rubric.items if i.id not in code
+    ]

@@ -72,10 +72,11 @@ class Backend(Protocol):
         ...
 
     def notebooks_beside(
-        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes | None
     ) -> tuple[list[NotebookRun], list[NotebookRun]]:
-        """Both batches as `notebooks` runs each, at the same time; the second's probes, drawn by
-        `later` from the first's runs, are served once both batches' cells have run."""
+        """Both batches as `notebooks` runs each, at the same time. With `later`, the second's probes
+        are drawn by it from the first's runs and served once both batches' cells have run; without,
+        each batch serves its jobs' own probes."""
         ...
 
     def summary(self) -> str:

@@ -101,7 +101,7 @@ class ContainerBackend:
         return run_jobs(jobs, cwd, workdir, policy, self._container("kernel"))
 
     def notebooks_beside(
-        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes | None
     ) -> tuple[list[NotebookRun], list[NotebookRun]]:
         from grader.notebooks import run_jobs_beside
 

@@ -24,7 +24,7 @@ class LocalBackend:
         return run_jobs(jobs, cwd, workdir, policy)
 
     def notebooks_beside(
-        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes
+        self, first: NotebookBatch, second: NotebookBatch, later: LaterProbes | None
     ) -> tuple[list[NotebookRun], list[NotebookRun]]:
         from grader.notebooks import run_jobs_beside
 
