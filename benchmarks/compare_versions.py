@@ -2,13 +2,14 @@
 reference submission in turns (A B A B ...): the median ratio new/old of wall time, pair by pair.
 
     .venv/bin/python benchmarks/compare_versions.py OLD_REV [NEW_REV] [--runs 20] [--instructor] [--no-notebooks]
-        [--class N] [--cs231n NAME,NAME]
+        [--class N] [--cs231n NAME,NAME [--one-off]]
 
 NEW_REV defaults to HEAD. With --class N, each run grades a class of N copies of the reference with
 `--jobs 2` into a fresh output folder (nothing cached): a batch's pace, where two processes share the
 machine, rather than one grade's. With --cs231n, each run grades those students of the CS231n-style
 class (benchmarks/cs231n_style, e.g. s09_affine_without_bias) as a class, --jobs 1, in instructor mode:
-each version builds that course with its own grade-build and writes the students with its own script.
+each version builds that course with its own grade-build and writes the students with its own script;
+with --one-off as well, one named student graded alone, as Gradescope or a CI job per student grades.
 Each version grades its own `reference/<assignment>` with its own
 fixtures, as a course that pins a grader version would. Pairing keeps the ratio meaningful when the
 machine's speed drifts; quote the median ratio and its spread, not a single time.
@@ -37,7 +38,7 @@ def _install(rev: str, where: Path) -> Path:
     return src
 
 
-def _cs231n(where: Path, src: Path, names: list[str], seed_file: Path) -> list[str]:
+def _cs231n(where: Path, src: Path, names: list[str], seed_file: Path, one_off: bool) -> list[str]:
     """The command grading the named CS231n-style students, with this version's course and students."""
     style = src / "benchmarks" / "cs231n_style"
     course = where / "cs231n"
@@ -48,14 +49,15 @@ def _cs231n(where: Path, src: Path, names: list[str], seed_file: Path) -> list[s
     subprocess.run(write, check=True, capture_output=True)
     for name in names:
         shutil.copytree(where / "all" / name, where / "class" / name)
-    return [str(bin_dir / "grade"), str(where / "class"), "--quiet", "--course", str(course), "--reference",
-            str(course / "reference" / "twolayer"), "--hidden-seed-file", str(seed_file), "--jobs", "1",
-            "--out", str(where / "out")]  # fmt: skip
+    graded = [str(where / "class" / names[0])] if one_off else [str(where / "class"), "--jobs", "1", "--out",
+                                                                 str(where / "out")]  # fmt: skip
+    return [str(bin_dir / "grade"), *graded, "--quiet", "--course", str(course), "--reference",
+            str(course / "reference" / "twolayer"), "--hidden-seed-file", str(seed_file)]  # fmt: skip
 
 
 def _command(where: Path, src: Path, args: argparse.Namespace, seed_file: Path) -> list[str]:
     if args.cs231n:
-        return _cs231n(where, src, args.cs231n.split(","), seed_file)
+        return _cs231n(where, src, args.cs231n.split(","), seed_file, args.one_off)
     graded = src / "reference" / args.assignment
     if args.class_size:
         for k in range(args.class_size):
@@ -92,7 +94,10 @@ def main() -> None:
     parser.add_argument("--no-notebooks", action="store_true")
     parser.add_argument("--class", dest="class_size", type=int, default=0, help="a class of N copies, --jobs 2")
     parser.add_argument("--cs231n", default="", help="these CS231n-style students (comma-separated), --jobs 1")
+    parser.add_argument("--one-off", action="store_true", help="with --cs231n: its one student, graded alone")
     args = parser.parse_args()
+    if args.one_off and (not args.cs231n or "," in args.cs231n):
+        parser.error("--one-off grades one student alone: name one with --cs231n")
     with tempfile.TemporaryDirectory(prefix="compare-versions-") as tmp:
         base = Path(tmp)
         seed_dir = base / "seed"  # a folder of its own: the grader refuses a seed beside its environment
@@ -116,7 +121,8 @@ def main() -> None:
     new_wall, old_wall = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
     mode = "instructor" if args.instructor or args.cs231n else "student"
     graded = f"a class of {args.class_size} with --jobs 2, " if args.class_size else ""
-    what = f"cs231n_style's {args.cs231n} with --jobs 1" if args.cs231n else args.assignment
+    how = "graded alone" if args.one_off else "with --jobs 1"
+    what = f"cs231n_style's {args.cs231n} {how}" if args.cs231n else args.assignment
     print(
         f"{what}, {graded}{mode} mode{', no notebooks' if args.no_notebooks else ''}, {args.runs} pairs: "
         f"wall new/old median {statistics.median(ratios):.3f} (min {ratios[0]:.3f}, max {ratios[-1]:.3f}); "
