@@ -5,8 +5,10 @@
 The same 20 notebooks (benchmarks/cs231n_style/make_submissions.py), the same reference notebook (its
 nbgrader source), the same 30 s cell limit. Per notebook: a batch of the 19 without the infinite loop,
 one process at a time (this grader with --jobs 1, nbgrader's autograde, which grades one at a time),
-divided by 19. With --jobs 2 here: the 19, and the class of all 20. Runs alternate between the tools, and the
-medians and their ratio come from one run of this script. Then each student's total from both tools
+divided by 19; and this grader's cost per notebook when each student is graded alone, in a `grade`
+process of its own (as Gradescope or a CI job per student runs it). With --jobs 2 here: the 19, and
+the class of all 20. Runs alternate between the tools, and the medians and their ratio come from one
+run of this script. Then each student's total from both tools
 beside the points a careful TA gives (the script's `points`).
 
 nbgrader is installed with pip into its own virtual environment (default
@@ -82,6 +84,17 @@ class Ours:
                "--out", str(self.out / folder.name), "--force", "--quiet"]  # fmt: skip
         return _run(cmd)
 
+    def grade_alone(self, folder: Path) -> float:
+        """Each student of `folder` in a `grade` process of its own, as Gradescope or a CI job per student
+        grades: nothing is shared between them, the reference's answers included."""
+        wall = 0.0
+        for student in sorted(p for p in folder.iterdir() if p.is_dir()):
+            cmd = [str(ROOT / ".venv" / "bin" / "grade"), str(student), "--course", str(self.course),
+                   "--reference", str(self.course / "reference" / "twolayer"), "--hidden-seed-file", str(self.seed),
+                   "--quiet"]  # fmt: skip
+            wall += _run(cmd)
+        return wall
+
     def totals(self, folder: Path) -> dict[str, float]:
         reports = json.loads((self.out / folder.name / "reports.json").read_text())
         return {Path(r["submission"]).name: float(r["total"]) for r in reports}
@@ -147,6 +160,7 @@ def main() -> None:
                 times.setdefault("nbgrader 19", []).append(peer.grade(without_loop))
             times.setdefault("ours 19, --jobs 2", []).append(ours.grade(without_loop, 2))
             times.setdefault("ours 20, --jobs 2", []).append(ours.grade(everyone, 2))
+            times.setdefault("ours 19, each graded alone", []).append(ours.grade_alone(without_loop))
             if peer is not None:
                 times.setdefault("nbgrader 20", []).append(peer.grade(everyone))
         medians = {label: statistics.median(walls) for label, walls in times.items()}
@@ -162,6 +176,10 @@ def main() -> None:
             )
         else:
             print()
+        print(
+            "per notebook, each student graded alone (a grade process each): "
+            f"{medians['ours 19, each graded alone'] / 19:.2f} s"
+        )
         ours_totals = ours.totals(everyone)
         peer_totals = peer.totals() if peer is not None else {}
         print(f"\n{'student':<28} {'TA':>4} {'ours':>5} {'nbgrader':>9}  why")
