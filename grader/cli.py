@@ -21,6 +21,7 @@ from grader import (
     canvas,
     cluster,
     containers,
+    cpus,
     inert,
     isolation,
     manual,
@@ -307,7 +308,9 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("grade-output"),
         help="class reports and the cache (default: grade-output)",
     )
-    whole.add_argument("--jobs", type=int, metavar="N", help="submissions graded at once (default: cores)")
+    whole.add_argument(
+        "--jobs", type=int, metavar="N", help="submissions graded at once (default: the CPUs this process may use)"
+    )
     whole.add_argument("--force", action="store_true", help="regrade every submission, ignoring the cache")
     whole.add_argument(
         "--scheduler",
@@ -626,9 +629,9 @@ def _grade_class(
         execute = (
             cluster.executor(args.scheduler, settings, unisolated)
             if args.scheduler
-            else local(args.jobs or os.cpu_count() or 1)
+            else local(args.jobs or cpus.usable())
         )
-        progress = terminal.ClassProgress(1 if args.scheduler else (args.jobs or os.cpu_count() or 1))
+        progress = terminal.ClassProgress(1 if args.scheduler else (args.jobs or cpus.usable()))
         try:
             batch_reports, seconds, graded = run_batch(mine, job, settings, out, execute, args.force, progress)
         except KeyboardInterrupt:

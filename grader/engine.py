@@ -18,7 +18,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from grader import __version__, backends, codec, isolation, kernels, kinds, locked_cells, messages, selection, variants
+from grader import (
+    __version__,
+    backends,
+    codec,
+    cpus,
+    isolation,
+    kernels,
+    kinds,
+    locked_cells,
+    messages,
+    selection,
+    variants,
+)
 from grader.backends import Backend, Policy
 from grader.cases import hidden_cases, request_params
 from grader.fingerprints import ABSENT, function_fingerprints, notebook_fingerprints
@@ -559,19 +571,20 @@ def _record_and_replay_notebooks(
         return work
 
     recording_work = _probe_work(plans, tuple(rubric.item(i) for i in record), record)
-    _, runs = run_notebooks_beside(
-        notebook_batch(rubric, scratch, recording_work, tmp / "recording-requests", recording, names=recording_work),
-        notebook_batch(
-            rubric,
-            ref_scratch,
-            {},
-            tmp / "replay-requests",
-            Policy(env=policy.env, hidden=policy.hidden),
-            names=recording_work,
-        ),
-        replays,
-        backend,
+    recording_batch = notebook_batch(
+        rubric, scratch, recording_work, tmp / "recording-requests", recording, names=recording_work
     )
+    reference_policy = Policy(env=policy.env, hidden=policy.hidden)
+    if cpus.usable() >= 2:
+        replaying = notebook_batch(
+            rubric, ref_scratch, {}, tmp / "replay-requests", reference_policy, names=recording_work
+        )
+        _, runs = run_notebooks_beside(recording_batch, replaying, replays, backend)
+    else:
+        # One CPU: the recording run's timed cells do not share it with the reference's, which gains nothing.
+        work = replays(_run_batch(recording_batch, backend))
+        replaying = notebook_batch(rubric, ref_scratch, work, tmp / "replay-requests", reference_policy, names=work)
+        runs = _run_batch(replaying, backend)
     # The reference's kernel failing is the grader's fault: judged without its replay, the student
     # would lose points again for an upstream bug, so no grade is given, as for a module's replay.
     for run in runs.values():
@@ -745,7 +758,7 @@ def _module_answers(
     # child of its own: REFERENCE_CHILDREN at a time, since a one-off grade (a Gradescope or a CI run)
     # waits for all of them, one after the other before (nndl's eight variants: most of such a grade).
     asked = [(item, cases, variant) for item, cases in work for variant in item.variants]
-    with ThreadPoolExecutor(max_workers=REFERENCE_CHILDREN) as pool:
+    with ThreadPoolExecutor(max_workers=min(REFERENCE_CHILDREN, cpus.usable())) as pool:
         own = pool.submit(answers, reference, work)
         others = [pool.submit(variant_answers, *ask) for ask in asked]
         found = own.result()
@@ -938,16 +951,23 @@ def _grade(
             (tmp / kernels.REQUESTS).mkdir(exist_ok=True)  # a kernel kept for this submission has one
             work = _probe_work(plans, notebook_code, params)
             batch = notebook_batch(rubric, scratch, work, tmp / kernels.REQUESTS, policy, value_reads(assignment))
+            # The reference's own notebooks define the expected objects, each probed on the hidden cases.
             notebook_answers = answers.known_notebook(answers_key)
             if notebook_hidden and notebook_answers is None:
-                # The reference's own notebooks define the expected objects. Not yet known (a one-off
-                # grade), they run beside the student's, each probed on the hidden cases.
                 assert assignment.reference is not None  # hidden work exists in instructor mode only
                 ref = _reference_notebooks(
                     rubric, assignment.reference, notebook_code, notebook_hidden, env, hidden, tmp
                 )
-                runs, theirs = run_notebooks_beside(batch, ref, None, backend)
-                notebook_answers = answers.notebook(answers_key, lambda: _notebook_answers(theirs))
+                if cpus.usable() >= 2:
+                    # Not yet known (a one-off grade): they run beside the student's. On one CPU that
+                    # gains nothing, and the student's timed cells would share it with them.
+                    runs, theirs = run_notebooks_beside(batch, ref, None, backend)
+                    notebook_answers = answers.notebook(answers_key, lambda: _notebook_answers(theirs))
+                else:
+                    notebook_answers = answers.notebook(
+                        answers_key, lambda: _notebook_answers(_run_batch(ref, backend))
+                    )
+                    runs = _run_batch(batch, backend)
             else:
                 runs = _run_batch(batch, backend)
             reference_results.update(notebook_answers or {})

@@ -20,7 +20,7 @@ from bugs import TEST_SEED
 from conftest import cs231n_submissions
 from recording import Recording
 
-from grader import cli, codec
+from grader import cli, codec, cpus, kernels
 from grader.authoring import cli as build_cli
 from grader.backends.local import LocalBackend
 from grader.engine import ReferenceAnswers, grade, load_assignment, prepare_answers
@@ -229,6 +229,27 @@ def test_a_one_off_grade_runs_the_reference_notebooks_beside_the_students_and_gi
         after = grade(tmp_path / "class" / name, assignment, options, answers=prepared)
         assert _items(one_off) == _items(after), name
         assert one_off.total == cs231n_submissions().STUDENTS[name].points, name
+
+
+def test_on_one_cpu_a_one_off_grade_runs_the_reference_notebooks_first_with_the_same_report(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the grade may use one CPU (a container's quota), running the reference beside the student
+    gains nothing and the student's timed cells would share that CPU: its notebooks answer first, and
+    s09's replay runs the reference's notebook after the student's recording run."""
+    cs231n_submissions().write(tmp_path / "class")
+    layout = Layout(course, "twolayer")
+    assignment = load_assignment(layout.fixtures, layout.reference)
+    options = GradeOptions(hidden_seed=TEST_SEED)
+    submission = tmp_path / "class" / "s09_affine_without_bias"
+    beside = grade(submission, assignment, options)
+    monkeypatch.setattr(cpus, "usable", lambda: 1)
+    backend = Recording(LocalBackend())
+    alone = grade(submission, assignment, options, backend=backend)
+    runs = [r for r in backend.records if r.what == "notebooks"]
+    assert [r.root.name for r in runs] == ["reference", kernels.SCRATCH, kernels.SCRATCH, "reference-replay"]
+    assert not any(r.beside for r in runs)
+    assert _items(alone) == _items(beside) and alone.total == cs231n_submissions().STUDENTS[submission.name].points
 
 
 class ReferenceAnswersFail(LocalBackend):
