@@ -22,9 +22,10 @@ from recording import Recording
 
 from grader import cli, codec, cpus, kernels
 from grader.authoring import cli as build_cli
+from grader.backends import Policy
 from grader.backends.local import LocalBackend
 from grader.engine import ReferenceAnswers, grade, load_assignment, prepare_answers
-from grader.notebooks import GRADER_FAULT, LaterProbes, NotebookBatch, NotebookRun
+from grader.notebooks import GRADER_FAULT, LaterProbes, NotebookBatch, NotebookJob, NotebookRun
 from grader.options import GradeOptions
 from grader.project import Layout
 from grader.results import GRADER_ERROR, Report
@@ -250,6 +251,32 @@ def test_on_one_cpu_a_one_off_grade_runs_the_reference_notebooks_first_with_the_
     assert [r.root.name for r in runs] == ["reference", kernels.SCRATCH, kernels.SCRATCH, "reference-replay"]
     assert not any(r.beside for r in runs)
     assert _items(alone) == _items(beside) and alone.total == cs231n_submissions().STUDENTS[submission.name].points
+
+
+class ReplayKernelFails(LocalBackend):
+    """The local backend, but the reference's kernel for a replay run on its own (one CPU) never starts."""
+
+    def notebooks(self, jobs: list[NotebookJob], cwd: Path, workdir: Path, policy: Policy) -> list[NotebookRun]:
+        runs = super().notebooks(jobs, cwd, workdir, policy)
+        if cwd.name != "reference-replay":
+            return runs
+        return [replace(run, status=GRADER_FAULT, message="no kernel", probes={}) for run in runs]
+
+
+def test_on_one_cpu_a_reference_that_cannot_run_its_replay_is_still_the_graders_fault(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As beside the recording run: judged without its replay, s09 would lose the network's points
+    again for the bias, so the report is the grader's error, costing nothing."""
+    cs231n_submissions().write(tmp_path / "class")
+    layout = Layout(course, "twolayer")
+    assignment = load_assignment(layout.fixtures, layout.reference)
+    monkeypatch.setattr(cpus, "usable", lambda: 1)
+    options = GradeOptions(hidden_seed=TEST_SEED)
+    report = grade(tmp_path / "class" / "s09_affine_without_bias", assignment, options, backend=ReplayKernelFails())
+    assert {i.status for i in report.items} == {GRADER_ERROR}
+    assert report.total == 0
+    assert "the reference's two_layer.ipynb, run for a replay: no kernel" in report.items[0].message
 
 
 class ReferenceAnswersFail(LocalBackend):
