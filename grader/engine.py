@@ -529,6 +529,13 @@ def _asks(
     return asks, where
 
 
+def _beside_pays() -> bool:
+    """Whether the reference's notebooks run beside a student's (a one-off grade's answers, a replay)
+    rather than after them. On one CPU that gains nothing, and the student's timed cells would share
+    it with the reference's."""
+    return cpus.usable() >= 2
+
+
 def _record_and_replay_notebooks(
     assignment: Assignment,
     plans: Plan,
@@ -575,13 +582,12 @@ def _record_and_replay_notebooks(
         rubric, scratch, recording_work, tmp / "recording-requests", recording, names=recording_work
     )
     reference_policy = Policy(env=policy.env, hidden=policy.hidden)
-    if cpus.usable() >= 2:
+    if _beside_pays():
         replaying = notebook_batch(
             rubric, ref_scratch, {}, tmp / "replay-requests", reference_policy, names=recording_work
         )
         _, runs = run_notebooks_beside(recording_batch, replaying, replays, backend)
     else:
-        # One CPU: the recording run's timed cells do not share it with the reference's, which gains nothing.
         work = replays(_run_batch(recording_batch, backend))
         replaying = notebook_batch(rubric, ref_scratch, work, tmp / "replay-requests", reference_policy, names=work)
         runs = _run_batch(replaying, backend)
@@ -958,9 +964,7 @@ def _grade(
                 ref = _reference_notebooks(
                     rubric, assignment.reference, notebook_code, notebook_hidden, env, hidden, tmp
                 )
-                if cpus.usable() >= 2:
-                    # Not yet known (a one-off grade): they run beside the student's. On one CPU that
-                    # gains nothing, and the student's timed cells would share it with them.
+                if _beside_pays():  # not yet known (a one-off grade): beside the student's
                     runs, theirs = run_notebooks_beside(batch, ref, None, backend)
                     notebook_answers = answers.notebook(answers_key, lambda: _notebook_answers(theirs))
                 else:
