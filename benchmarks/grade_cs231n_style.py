@@ -1,6 +1,7 @@
 """The CS231n-style assignment's class of 20, graded by this grader and by nbgrader 0.9.6, side by side.
 
     .venv/bin/python benchmarks/grade_cs231n_style.py [--repeat 3] [--nbgrader-venv DIR] [--no-nbgrader]
+    .venv/bin/python benchmarks/grade_cs231n_style.py --only s18_infinite_loop [--repeat 1]
 
 The same 20 notebooks (benchmarks/cs231n_style/make_submissions.py), the same reference notebook (its
 nbgrader source), the same 30 s cell limit. Per notebook: a batch of the 19 without the infinite loop,
@@ -9,7 +10,8 @@ divided by 19; and this grader's cost per notebook when each student is graded a
 process of its own (as Gradescope or a CI job per student runs it). With --jobs 2 here: the 19, and
 the class of all 20. Runs alternate between the tools, and the medians and their ratio come from one
 run of this script. Then each student's total from both tools
-beside the points a careful TA gives (the script's `points`).
+beside the points a careful TA gives (the script's `points`). With --only NAME, that one student
+alone, in turns with both tools: what a single notebook (the looping one, say) costs each.
 
 nbgrader is installed with pip into its own virtual environment (default
 ~/.cache/nn-grader-benchmarks/nbgrader-0.9.6) the first time; `--no-nbgrader` times this grader only.
@@ -144,6 +146,7 @@ def main() -> None:
         "--nbgrader-venv", type=Path, default=Path.home() / ".cache/nn-grader-benchmarks/nbgrader-0.9.6"
     )
     parser.add_argument("--no-nbgrader", action="store_true")
+    parser.add_argument("--only", metavar="NAME", help="time this student alone (e.g. s18_infinite_loop)")
     args = parser.parse_args()
     make = _submissions_module()
     with tempfile.TemporaryDirectory(prefix="bench-cs231n-") as tmp:
@@ -153,6 +156,9 @@ def main() -> None:
         shutil.copytree(everyone, without_loop, ignore=shutil.ignore_patterns(LOOP))
         ours = Ours(work)
         peer = None if args.no_nbgrader else Nbgrader(work, _nbgrader(args.nbgrader_venv))
+        if args.only is not None:
+            _one_student(make, everyone, args.only, ours, peer, args.repeat)
+            return
         times: dict[str, list[float]] = {}
         for _ in range(args.repeat):
             times.setdefault("ours 19, --jobs 1", []).append(ours.grade(without_loop, 1))
@@ -186,6 +192,23 @@ def main() -> None:
         for name, student in make.STUDENTS.items():
             theirs = f"{peer_totals[name]:g}" if name in peer_totals else "-"
             print(f"{name:<28} {student.points:>4g} {ours_totals[name]:>5g} {theirs:>9}  {student.why}")
+
+
+def _one_student(make: ModuleType, everyone: Path, name: str, ours: Ours, peer: Nbgrader | None, repeat: int) -> None:
+    if name not in make.STUDENTS:
+        raise SystemExit(f"no student {name!r}: one of {', '.join(make.STUDENTS)}")
+    alone = everyone.parent / f"only-{name}"
+    shutil.copytree(everyone / name, alone / name)
+    times: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        times.setdefault("ours", []).append(ours.grade(alone, 1))
+        if peer is not None:
+            times.setdefault("nbgrader", []).append(peer.grade(alone))
+    for label, walls in times.items():
+        spread = ", ".join(f"{w:.1f}" for w in walls)
+        print(f"{name} alone, {label}: median {statistics.median(walls):.1f} s ({spread})")
+    theirs = f", nbgrader {peer.totals()[name]:g}" if peer is not None else ""
+    print(f"points: TA {make.STUDENTS[name].points:g}, ours {ours.totals(alone)[name]:g}{theirs}")
 
 
 if __name__ == "__main__":
