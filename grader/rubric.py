@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,10 @@ COMMON_ITEM_KEYS = {
     "modifies": Key("array of strings", "[]", "the arguments the function may change in place (an optimizer's `w`)"),
     "hint": Key("string or array of tables", "none", "what to tell a student about a failure: `[[item.hint]]`"),
     "depends": Key(
-        "array of strings", "[]", "the items this one calls: a student's bug there is not charged here again"
+        "array of strings",
+        "[]",
+        "the items this one calls, itself or through the items they call (those follow from their own "
+        "`depends`): a student's bug there is not charged here again",
     ),
     "adapter": Key(
         "string",
@@ -372,6 +375,20 @@ def _item(raw: Mapping[str, Any], default_timeout: float, public: bool) -> Item:
     )
 
 
+def _called_through(items: tuple[Item, ...]) -> tuple[Item, ...]:
+    """Each item's `depends` followed by what those items depend on, and so on: a network's loss that
+    calls `batchnorm_forward` through a helper the rubric names is fed by it as much as by the helper,
+    and a bug there is not charged to the loss again (the helper may well pass its own cases)."""
+    by_id = {i.id: i for i in items}
+    out = []
+    for item in items:
+        found = list(item.depends)
+        for dep in found:  # grows as it goes: breadth first, the item's own list first
+            found += [d for d in by_id[dep].depends if d not in found and d != item.id]
+        out.append(replace(item, depends=tuple(found)) if len(found) > len(item.depends) else item)
+    return tuple(out)
+
+
 def load(path: Path) -> Rubric:
     """Read and validate a rubric file."""
     data = path.read_bytes()
@@ -395,6 +412,7 @@ def load(path: Path) -> Rubric:
         unknown = [d for d in item.depends if d not in ids]
         if unknown:
             raise RubricError(f"item {item.id!r}: depends on unknown item {unknown[0]!r}")
+    items = _called_through(items)
     return Rubric(
         name=_require(head, "name", f"{path} [assignment]"),
         title=str(head.get("title", head["name"])),

@@ -80,3 +80,40 @@ def test_outputs_on_perturbed_inputs_that_do_not_add_up_are_no_gradient() -> Non
     assert numerical_gradient({**good, "h": -1.0}, dout) is None
     assert numerical_gradient({**good, "shape": [10**7, 10**7]}, dout) is None
     assert numerical_gradient("not a table", dout) is None
+
+
+def test_an_item_depends_on_what_the_items_it_names_depend_on(tmp_path: Path) -> None:
+    """A network that reaches a layer through a helper is fed by that layer: the rubric names the
+    helper, the helper names the layer (and a cycle of names ends)."""
+    items = {"net": ["helper"], "helper": ["layer", "other"], "layer": [], "other": ["net"]}
+    lines = ["[assignment]", 'name = "toy"']
+    for name, deps in items.items():
+        lines += ["[[item]]", f'id = "toy.ops:{name}"', "points = 1", 'kind = "compare"', 'params = ["x"]']
+        lines += ['returns = ["out"]', 'compare = ["out"]', f"depends = {[f'toy.ops:{d}' for d in deps]!r}"]
+        lines += ["[[item.case]]", "x = {randn = [2]}"]
+    path = tmp_path / "rubric.toml"
+    path.write_text("\n".join(lines).replace("'", '"') + "\n")
+    loaded = {i.id.split(":")[1]: [d.split(":")[1] for d in i.depends] for i in rubric.load(path).items}
+    # The rubric's own order first, then breadth first; never the item itself.
+    assert loaded == {
+        "net": ["helper", "layer", "other"],
+        "helper": ["layer", "other", "net"],
+        "layer": [],
+        "other": ["net", "helper", "layer"],
+    }
+
+
+def test_a_networks_loss_is_not_charged_for_a_layer_it_reaches_through_a_helper() -> None:
+    """nndl's rubric names the batchnorm helper, not batchnorm_forward, among the network's
+    dependencies: a bug in batchnorm's test mode is carried forward through the helper, which passes
+    its own training-mode cases (tests/submissions/fails_batchnorm_test_uses_batch_statistics)."""
+    net = next(
+        i
+        for i in rubric.load(ROOT / "reference" / "nndl" / "rubric.toml").items
+        if i.id.endswith(":FullyConnectedNet.loss")
+    )
+    assert "nndl.layers:batchnorm_forward" in net.depends
+    assert "nndl.layers:batchnorm_backward" in net.depends
+    assert net.depends.index("nndl.layer_utils:affine_batchnorm_relu_forward") < net.depends.index(
+        "nndl.layers:batchnorm_forward"
+    )
