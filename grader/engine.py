@@ -48,7 +48,7 @@ from grader.notebooks import (
 )
 from grader.options import GradeOptions
 from grader.project import find_project_root
-from grader.replay import RAISED, RECORDING_SESSION_BYTES, REPLAY_INPUT
+from grader.replay import MODIFIED, RAISED, RECORDING_SESSION_BYTES, REPLAY_INPUT
 from grader.results import GRADER_ERROR, CaseRun, ChildResult, ItemResult, Mode, Origin, Report, Status, flag_note
 from grader.rubric import Item, Rubric, load
 from grader.runner import REFERENCE_PARAMS, run_cases
@@ -500,10 +500,26 @@ def _replayed_upstream(
         answer = answers.get(k, missing)
         outputs = answer.outputs if isinstance(answer.outputs, dict) else {}
         returned = {RAISED: outputs["raised"]} if "raised" in outputs else outputs.get("returned")
+        changed = outputs.get("modified")
+        if isinstance(returned, dict) and isinstance(changed, list) and changed:
+            writers = _writers(recorded[item_id][case], targets[item_id])
+            returned = {**returned, MODIFIED: {"arguments": [str(m) for m in changed], "by": writers}}
         if answer.status == "ok" and isinstance(returned, dict):
             names = ", ".join(t[2] for t in targets[item_id])
             out.setdefault(item_id, {})[case] = (returned, names)
     return out
+
+
+def _writers(recording: ChildResult, targets: list[list[str]]) -> list[str]:
+    """The replayed functions whose recorded calls changed an argument in place, by name."""
+    names = {key: qualname for key, _, qualname in targets}
+    calls = recording.outputs.get("calls") if isinstance(recording.outputs, dict) else None
+    found = [
+        names[c["key"]]
+        for c in (calls if isinstance(calls, list) else [])
+        if isinstance(c, dict) and c.get("after") and c.get("key") in names
+    ]
+    return list(dict.fromkeys(found))
 
 
 def _asks(

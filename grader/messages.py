@@ -66,6 +66,19 @@ def modified_in_place(label: str, qualname: str, arg: str) -> str:
     )
 
 
+def modified_upstream(args: list[str], functions: list[str]) -> str:
+    """Arguments the item's function changed in place only because the student's own upstream
+    functions it called did ("" for none): those lose their points for it."""
+    if not args:
+        return ""
+    names = ", ".join(repr(a) for a in args)
+    loses = "loses its points" if len(functions) == 1 else "lose their points"
+    return (
+        f"{names} {'is' if len(args) == 1 else 'are'} changed in place by your own {', '.join(functions)}, "
+        f"which {loses} for it there: no points lost here"
+    )
+
+
 def gradient_note(part: str, forward: str, problem: Mismatch | None) -> str:
     if problem is None:
         return f"; {part} does agree with the numerical gradient of your own {forward}, so check {forward} too"

@@ -29,6 +29,10 @@ REPLAY_INPUT = "__replay__"  # the request input that carries a recording into t
 # In what the reference gave, fed a recording: the type of the exception it raised, where the
 # student's code raised one too.
 RAISED = "__raised__"
+# In what the reference gave, fed a recording: the arguments it changed in place, where the student's
+# upstream functions changed them (a relu_backward that writes into `dout` inside a helper), and
+# those functions: {"arguments": [...], "by": [...]}.
+MODIFIED = "__modified__"
 SUMMARY = "__summary__"  # an argument recorded by its summary (`summarized`)
 # An attribute a call set to one of its own arguments (a layer's cache `self.x = x`): recorded by the
 # argument's name, and set in the reference to the argument the reference passed (equal to the

@@ -15,7 +15,7 @@ import numpy as np
 
 from grader import hints, kinds, messages
 from grader.compare import ABSOLUTE_NOISE, Mismatch, compare_gradient, compare_value
-from grader.replay import RAISED
+from grader.replay import MODIFIED, RAISED
 from grader.results import GRADER_ERROR, CaseRun, ItemResult, Status
 from grader.rubric import Item
 from grader.variants import Variant
@@ -68,6 +68,18 @@ def same_output(item: Item, part: str, run: CaseRun, want: dict[str, Any]) -> bo
     if compare_value(part, got, want.get(part), item.tolerance[part]) is None:
         return True
     return _check_part(item, part, replace(run, expected=want)) is None
+
+
+def _written_upstream(run: CaseRun, modified: list[str]) -> tuple[str, ...] | None:
+    """The student's upstream functions that wrote into the arguments a case changed in place, when
+    the reference, fed those functions' recorded calls (which change their arguments as the student's
+    did), changes every one of them too: the write is theirs, and costs its points there. None when
+    the write is the item's own."""
+    changed = run.upstream.get(MODIFIED) if run.upstream is not None else None
+    if not isinstance(changed, dict) or not set(modified) <= set(changed.get("arguments") or ()):
+        return None
+    by = [str(f) for f in changed.get("by") or ()]
+    return tuple(by) if by else (run.upstream_of,)
 
 
 def _raised_as_upstream(run: CaseRun) -> bool:
@@ -160,6 +172,7 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
     failures: dict[str, str] = {}  # part -> first message
     carried: set[str] = set()  # parts that are the exact gradient of the student's own forward pass
     replayed: dict[str, str] = {}  # part -> the student's upstream functions it is right for (`grader.replay`)
+    changed_upstream: dict[str, tuple[str, ...]] = {}  # argument -> the student's upstream functions that wrote into it
     self_failed: set[str] = set()  # parts failed against the student's own numerical gradient
     tally = _VariantTally(item)
     wrong: list[hints.Wrong] = []  # the evidence the rubric's hints are judged against
@@ -182,7 +195,11 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
             continue
         outputs = run.result.outputs
         modified = [m for m in outputs.get("modified", []) if m not in item.modifies]
-        if modified:
+        writers = _written_upstream(run, modified) if modified else None
+        if writers is not None:
+            for arg in modified:
+                changed_upstream.setdefault(arg, writers)
+        elif modified:
             message = messages.modified_in_place(run.label, item.qualname, modified[0])
             tally.spoil()
             failing.add(run.number)
@@ -234,6 +251,10 @@ def score_item(item: Item, runs: list[CaseRun], attempted: bool, timeout_s: floa
     for part in sorted(replayed.keys() - failures.keys()):
         by_upstream.setdefault(replayed[part], []).append(part)
     notes += [messages.right_for_upstream(parts, upstream) for upstream, parts in by_upstream.items()]
+    by_writer: dict[tuple[str, ...], list[str]] = {}
+    for arg, functions in changed_upstream.items():
+        by_writer.setdefault(functions, []).append(arg)
+    notes += [messages.modified_upstream(args, list(functions)) for functions, args in by_writer.items()]
     notes += [messages.accepted_variant(parts, v) for v in item.variants if (parts := accepted.get(v.name))]
     note = " ".join(n for n in notes if n)
     if not failures:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import kinds, rubric
+from grader import kinds, replay, rubric
 from grader.compare import numerical_gradient
 from grader.probes import default_rng, perturbed_values
 from grader.results import CaseRun, ChildResult
@@ -117,3 +117,43 @@ def test_a_networks_loss_is_not_charged_for_a_layer_it_reaches_through_a_helper(
     assert net.depends.index("nndl.layer_utils:affine_batchnorm_relu_forward") < net.depends.index(
         "nndl.layers:batchnorm_forward"
     )
+
+
+HELPER = next(
+    i
+    for i in rubric.load(ROOT / "reference" / "nndl" / "rubric.toml").items
+    if i.id == "nndl.layer_utils:affine_relu_backward"
+)
+
+
+def helper_run(upstream: dict[str, Any] | None) -> CaseRun:
+    """A case of the sandwich layer's backward pass whose gradients are right and whose `dout` was
+    written into, with what the reference gave fed the student's own upstream calls (or nothing)."""
+    grads = {p: np.full(3, k + 1.0) for k, p in enumerate(HELPER.parts)}
+    result = ChildResult("ok", {"returned": grads, "modified": ["dout"]})
+    return CaseRun(
+        "public case 1", result, grads, "public", upstream=upstream, upstream_of="affine_backward, relu_backward"
+    )
+
+
+def test_an_argument_written_into_by_the_students_own_upstream_function_costs_nothing_here() -> None:
+    """relu_backward writes into `dout`, which the sandwich layer passes it: fed that recording, the
+    reference's sandwich layer writes into its `dout` too. relu_backward loses its points for it; the
+    sandwich layer, right in itself, keeps its own (tests/submissions/fails_relu_backward_writes_into_dout)."""
+    grads = {p: np.full(3, k + 1.0) for k, p in enumerate(HELPER.parts)}
+    written = {replay.MODIFIED: {"arguments": ["dout"], "by": ["relu_backward"]}}
+    result = score_item(HELPER, [helper_run({**grads, **written})], True, 10)
+    assert (result.points, result.status) == (HELPER.points, "pass")
+    # Named by the function whose recorded calls wrote into an argument, not every function replayed.
+    assert "'dout' is changed in place by your own relu_backward, which loses its points" in result.message
+
+
+def test_an_argument_the_reference_fed_the_same_calls_leaves_alone_is_the_items_own_write() -> None:
+    """The write is the item's own where the reference, fed the student's upstream calls, does not
+    make it, or where nothing was replayed."""
+    grads = {p: np.full(3, k + 1.0) for k, p in enumerate(HELPER.parts)}
+    elsewhere = {replay.MODIFIED: {"arguments": ["cache"], "by": ["relu_backward"]}}
+    for upstream in (None, dict(grads), {**grads, **elsewhere}):
+        result = score_item(HELPER, [helper_run(upstream)], True, 10)
+        assert (result.points, result.status) == (0.0, "fail"), upstream
+        assert "affine_relu_backward wrote into its argument 'dout'" in result.message
