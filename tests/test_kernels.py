@@ -297,6 +297,10 @@ def test_ctrl_c_during_a_notebook_batch_stops_it_at_once_and_leaves_nothing(cour
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(list((out / "cache").glob("*.json"))) < 3:
             time.sleep(0.1)
+        if len(list((out / "cache").glob("*.json"))) < 3:
+            # Three short notebooks take seconds: say where the batch waits instead of failing below
+            # with "no child was grading" once the looping one is done too.
+            raise AssertionError(_stuck(proc, out / "cache"))
         time.sleep(1.0)  # the looping notebook's cell runs; the other worker's next kernel waits
         took, err = ctrl_c(proc, scratch)
         assert proc.returncode == 130 and took < 2.0, (proc.returncode, took, err)
@@ -306,6 +310,25 @@ def test_ctrl_c_during_a_notebook_batch_stops_it_at_once_and_leaves_nothing(cour
         assert sorted(p.name for p in scratch.iterdir()) == []
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stuck(proc: subprocess.Popen[str], cache: Path) -> str:
+    """What a batch that did not finish its short submissions in time was doing: each of its
+    processes (state, what it waits in, its command line), then its stderr once it is killed."""
+    lines = [f"graded: {sorted(p.name for p in cache.glob('*.json'))}"]
+    todo = [proc.pid]
+    while todo:
+        pid = Path(f"/proc/{todo.pop()}")
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            state = (pid / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (pid / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            lines.append(f"{pid.name} {state} {(pid / 'wchan').read_text()} {cmdline[:300]}")
+            for task in (pid / "task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=30)
+    return "\n".join([*lines, "stderr:", err[-4000:]])
 
 
 class _SlowKernel:
