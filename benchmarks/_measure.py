@@ -11,7 +11,7 @@ PAGE = 4096
 
 
 def _children(pid: int) -> list[int]:
-    out = []
+    out: list[int] = []
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:  # it ended while the tree was walked

@@ -74,12 +74,13 @@ def _written_upstream(run: CaseRun, modified: list[str]) -> tuple[str, ...] | No
     """The student's upstream functions that wrote into the arguments a case changed in place, when
     the reference, fed those functions' recorded calls (which change their arguments as the student's
     did), changes every one of them too: the write is theirs, and costs its points there. None when
-    the write is the item's own."""
+    the write is the item's own, or when no recorded call wrote into anything (then the recording
+    cannot be what made the reference write)."""
     changed = run.upstream.get(MODIFIED) if run.upstream is not None else None
     if not isinstance(changed, dict) or not set(modified) <= set(changed.get("arguments") or ()):
         return None
-    by = [str(f) for f in changed.get("by") or ()]
-    return tuple(by) if by else (run.upstream_of,)
+    by = tuple(str(f) for f in changed.get("by") or ())
+    return by or None
 
 
 def _raised_as_upstream(run: CaseRun) -> bool:

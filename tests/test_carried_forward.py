@@ -150,10 +150,11 @@ def test_an_argument_written_into_by_the_students_own_upstream_function_costs_no
 
 def test_an_argument_the_reference_fed_the_same_calls_leaves_alone_is_the_items_own_write() -> None:
     """The write is the item's own where the reference, fed the student's upstream calls, does not
-    make it, or where nothing was replayed."""
+    make it, where nothing was replayed, or where no recorded call wrote into anything."""
     grads = {p: np.full(3, k + 1.0) for k, p in enumerate(HELPER.parts)}
     elsewhere = {replay.MODIFIED: {"arguments": ["cache"], "by": ["relu_backward"]}}
-    for upstream in (None, dict(grads), {**grads, **elsewhere}):
+    by_nobody = {replay.MODIFIED: {"arguments": ["dout"], "by": []}}
+    for upstream in (None, dict(grads), {**grads, **elsewhere}, {**grads, **by_nobody}):
         result = score_item(HELPER, [helper_run(upstream)], True, 10)
         assert (result.points, result.status) == (0.0, "fail"), upstream
         assert "affine_relu_backward wrote into its argument 'dout'" in result.message
